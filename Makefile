@@ -1,0 +1,23 @@
+# Shortcuts; scripts/setup and scripts/test are the source of truth.
+.PHONY: setup test lint fmt typecheck bench
+
+setup:
+	./scripts/setup
+
+test:
+	./scripts/test
+
+lint:
+	.venv/bin/ruff check reconciler tests bench
+	.venv/bin/lint-imports --no-cache
+
+fmt:
+	.venv/bin/ruff format reconciler tests bench
+	.venv/bin/ruff check --fix reconciler tests bench
+
+typecheck:
+	.venv/bin/mypy
+
+bench:
+	.venv/bin/python bench/cli_startup.py
+	.venv/bin/python bench/reconcile.py

@@ -1,0 +1,208 @@
+"""CLI start-up and `orch validate` on a 500-worker fleet, against bare Python.
+
+Run with the project's venv:  .venv/bin/python bench/cli_startup.py
+
+Prints (all subprocess wall times, measured in this run):
+  - `python -c pass` and `orch --help`: median of 10, and their difference;
+  - `orch validate` on a generated fleet of 500 workers, as (a) one WorkerSet of
+    500 items (in config/items.yaml) and (b) 500 Worker documents: median of 5;
+  - the top modules `orch --help` imports (python -X importtime);
+  - one PASS/MISS line per target.
+
+Not a test: nothing is asserted. Everything runs in a temp folder with HOME
+pointed there; the folder is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from reconciler.drivers.git import init_repo
+
+HELP_TARGET_MS = 150.0  # orch --help at most this much above bare Python
+VALIDATE_TARGET_S = 1.0
+WORKERS = 500
+
+HEAD = """\
+apiVersion: orch/v1
+kind: Repo
+metadata:
+  name: self
+spec:
+  path: .
+  defaultBranch: main
+---
+apiVersion: orch/v1
+kind: Agent
+metadata:
+  name: bench
+spec:
+  command: [sleep, "3600"]
+---
+apiVersion: orch/v1
+kind: Pipeline
+metadata:
+  name: bench
+spec:
+  stages:
+    - name: work
+      prompt: playbooks/prompts/work.md.j2
+      stallTimeout: 10h
+      timeout: 20h
+"""
+
+WORKER_SET = """\
+---
+apiVersion: orch/v1
+kind: WorkerSet
+metadata:
+  name: bench
+spec:
+  items: config/items.yaml
+  nameTemplate: "w-{{ item.id }}"
+  template:
+    repo: self
+    pipeline: bench
+    agent: bench
+    vars: {topic: "{{ item.topic }}"}
+"""
+
+WORKER_DOC = """\
+---
+apiVersion: orch/v1
+kind: Worker
+metadata:
+  name: w-{i}
+spec:
+  repo: self
+  pipeline: bench
+  agent: bench
+  vars: {{topic: "task number {i}"}}
+"""
+
+
+def make_fleet(root: Path, as_set: bool) -> Path:
+    """A control repo with 500 workers: one WorkerSet, or 500 Worker documents."""
+    init_repo(root)
+    (root / ".gitignore").write_text("state/\n")
+    (root / "playbooks" / "prompts").mkdir(parents=True)
+    (root / "playbooks" / "prompts" / "work.md.j2").write_text(
+        "Work on {{ vars.topic }} in {{ worker.name }}.\n")
+    (root / "specs").mkdir()
+    (root / "config").mkdir()
+    if as_set:
+        (root / "specs" / "fleet.yaml").write_text(HEAD + WORKER_SET)
+        items = "".join(f"- {{id: {i}, topic: \"task number {i}\"}}\n" for i in range(WORKERS))
+        (root / "config" / "items.yaml").write_text(items)
+    else:
+        docs = "".join(WORKER_DOC.format(i=i) for i in range(WORKERS))
+        (root / "specs" / "fleet.yaml").write_text(HEAD + docs)
+    return root
+
+
+def time_cmd(argv: list[str], env: dict[str, str], runs: int,
+             cwd: Path | None = None) -> tuple[float, list[float], subprocess.CompletedProcess[str]]:
+    """Median wall time in ms of ``runs`` runs (after one warm-up), all times, last result."""
+    last = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        last = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), times, last
+
+
+def spread(times: list[float]) -> str:
+    return f"min {min(times):.1f}, max {max(times):.1f}"
+
+
+def top_imports(python: str, orch: str, env: dict[str, str], n: int = 5) -> list[tuple[int, int, str]]:
+    """(cumulative us, self us, module) of the top-level imports of `orch --help`, largest first."""
+    proc = subprocess.run([python, "-X", "importtime", orch, "--help"], env=env,
+                          capture_output=True, text=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, cum_us, name = line[len("import time:"):].split("|", 2)
+        if name.startswith("   "):  # nested: counted in its top-level importer's cumulative
+            continue
+        rows.append((int(cum_us), int(self_us), name.strip()))
+    rows.sort(reverse=True)
+    return rows[:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--help-runs", type=int, default=10)
+    parser.add_argument("--validate-runs", type=int, default=5)
+    args = parser.parse_args()
+
+    python = sys.executable
+    orch = Path(python).parent / "orch"
+    if not orch.exists():
+        found = shutil.which("orch")
+        if found is None:
+            sys.exit("no orch console script next to this python or on PATH")
+        orch = Path(found)
+
+    tmp = Path(tempfile.mkdtemp(prefix="orch-bench-cli-"))
+    try:
+        home = tmp / "home"
+        home.mkdir()
+        env = {k: v for k, v in os.environ.items() if k not in ("ORCH_ROOT", "TMUX")}
+        env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+
+        print(f"python: {python}")
+        print(f"orch:   {orch}")
+        print()
+        py_ms, py_t, _ = time_cmd([python, "-c", "pass"], env, args.help_runs)
+        help_ms, help_t, help_res = time_cmd([str(orch), "--help"], env, args.help_runs)
+        diff = help_ms - py_ms
+        print(f"python -c pass     {py_ms:8.1f} ms  (median of {args.help_runs}; {spread(py_t)})")
+        print(f"orch --help        {help_ms:8.1f} ms  (median of {args.help_runs}; {spread(help_t)})"
+              + ("" if help_res.returncode == 0 else f"  [exit {help_res.returncode}]"))
+        print(f"difference         {diff:8.1f} ms  (orch --help is {help_ms / py_ms:.2f}x bare Python)")
+        print()
+
+        results = {}
+        for label, as_set in (("(a) 1 WorkerSet x 500 items", True),
+                              ("(b) 500 Worker documents  ", False)):
+            root = make_fleet(tmp / ("set" if as_set else "docs"), as_set)
+            ms, t, res = time_cmd([str(orch), "--root", str(root), "validate"], env,
+                                  args.validate_runs)
+            results[label] = ms
+            note = "" if res.returncode == 0 else \
+                f"  [exit {res.returncode}: {(res.stdout + res.stderr).strip()[:300]}]"
+            print(f"orch validate {label} {ms:8.1f} ms  (median of {args.validate_runs}; "
+                  f"{spread(t)}; {ms / py_ms:.1f}x bare Python){note}")
+        print()
+
+        rows = top_imports(python, str(orch), env)
+        if rows:
+            print("top-level imports of `orch --help` (python -X importtime, one run):")
+            for cum, self_us, name in rows:
+                print(f"  {cum / 1000:7.1f} ms cumulative  {self_us / 1000:6.1f} ms self  {name}")
+            print()
+
+        ok = diff <= HELP_TARGET_MS
+        print(f"{'PASS' if ok else 'MISS'}  orch --help: {diff:.1f} ms above bare Python "
+              f"({help_ms:.1f} vs {py_ms:.1f} ms; target <= {HELP_TARGET_MS:.0f} ms)")
+        for label, ms in results.items():
+            ok = ms < VALIDATE_TARGET_S * 1000
+            print(f"{'PASS' if ok else 'MISS'}  orch validate {label.strip()}: {ms / 1000:.3f} s "
+                  f"(target < {VALIDATE_TARGET_S:.0f} s)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""What the planner decides: actions, phases and per-worker statuses (plain data)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Verb(StrEnum):
+    """The things `orch reconcile` can do, one driver call (or a few) each."""
+
+    ENSURE_SESSION = "ensure-session"
+    CLONE_REPO = "clone-repo"
+    CREATE_WORKTREE = "create-worktree"
+    RUN_SETUP = "run-setup"
+    START_AGENT = "start-agent"
+    STOP_AGENT = "stop-agent"
+    COMPLETE_STAGE = "complete-stage"
+    SET_PHASE = "set-phase"
+    REMOVE_WORKTREE = "remove-worktree"
+    KILL_WINDOW = "kill-window"
+    FORGET = "forget"
+
+
+class Phase(StrEnum):
+    """Where a worker is in its life (DESIGN.md, "A worker's life")."""
+
+    PENDING = "Pending"
+    WAITING = "Waiting"
+    BLOCKED = "Blocked"
+    QUEUED = "Queued"
+    PROVISIONING = "Provisioning"
+    RUNNING = "Running"
+    BACKOFF = "Backoff"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+    TERMINATING = "Terminating"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan: a verb, its target and a sentence saying why."""
+
+    verb: Verb
+    worker: str
+    reason: str
+    stage: str | None = None
+    attempt: int = 0
+    phase: Phase | None = None
+    restart: bool = False  # start with the restart prompt (progress summary)
+    repo: str | None = None
+    backoff_until: float | None = None
+    restarts: int | None = None
+
+    def describe(self) -> str:
+        """One line for people: ``start-agent w1 (build #2): stage done``."""
+        target = self.worker or self.repo or "fleet"
+        detail = []
+        if self.stage:
+            detail.append(f"{self.stage} #{self.attempt}" if self.attempt else self.stage)
+        if self.phase:
+            detail.append(f"-> {self.phase.value}")
+        extra = f" ({', '.join(detail)})" if detail else ""
+        return f"{self.verb.value} {target}{extra}: {self.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data, without empty fields."""
+        data: dict[str, Any] = {
+            "verb": self.verb.value,
+            "worker": self.worker,
+            "reason": self.reason,
+        }
+        for key in ("stage", "attempt", "repo", "backoff_until", "restarts"):
+            value = getattr(self, key)
+            if value:
+                data[key] = value
+        if self.phase:
+            data["phase"] = self.phase.value
+        if self.restart:
+            data["restart"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """The planner's view of one worker: phase, stage and why."""
+
+    name: str
+    phase: Phase
+    stage: str | None
+    stage_index: int
+    stages: int
+    attempt: int
+    restarts: int
+    reason: str
+    last_activity: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered actions, removals held back by the mass-prune guard, and statuses."""
+
+    actions: tuple[Action, ...]
+    blocked: tuple[Action, ...] = ()
+    statuses: Mapping[str, WorkerStatus] = field(default_factory=dict)
+    prune_count: int = 0
+    prune_total: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data for `orch plan --json`."""
+        return {
+            "actions": [a.to_json() for a in self.actions],
+            "blocked": [a.to_json() for a in self.blocked],
+            "prune": {"count": self.prune_count, "total": self.prune_total},
+        }

@@ -1,0 +1,253 @@
+"""`orch plan`, `reconcile`, `status`, `logs`, `attach`, `cleanup`, `restart`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from reconciler.cli import CTX, JsonOpt, app, emit_json, fail, run
+from reconciler.errors import UsageError
+from reconciler.render import table
+
+MassPruneOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-mass-prune",
+        help="Allow removing more than reconcile.maxPruneFraction of the workers in one pass.",
+    ),
+]
+
+
+@app.command(
+    "plan",
+    epilog="Exit codes: 0 nothing to do, 2 changes pending, 1 error.\n\n"
+    "Example: orch plan --json | jq '.actions[].reason'",
+)
+def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -> None:
+    """Print exactly the actions `orch reconcile` would take now, and change nothing."""
+    from reconciler import engine
+
+    def compute() -> object:
+        desired = engine.load(CTX.root)
+        return engine.make_plan(
+            desired, engine.snapshot(desired), allow_mass_prune=allow_mass_prune
+        )
+
+    from reconciler.actions import Plan
+
+    the_plan = run(compute, json_errors=as_json)
+    assert isinstance(the_plan, Plan)
+    if as_json:
+        emit_json(the_plan.to_json())
+    else:
+        for action in the_plan.actions:
+            typer.echo(action.describe())
+        if the_plan.blocked:
+            typer.echo(
+                f"blocked by the mass-prune guard: removing {the_plan.prune_count} of "
+                f"{the_plan.prune_total} workers needs --allow-mass-prune:"
+            )
+            for action in the_plan.blocked:
+                typer.echo(f"  (blocked) {action.describe()}")
+        if not the_plan.actions and not the_plan.blocked:
+            typer.echo("no changes: the fleet matches the specs")
+    raise typer.Exit(2 if the_plan.actions or the_plan.blocked else 0)
+
+
+@app.command(
+    epilog="Examples: orch reconcile; orch reconcile --watch; orch reconcile --allow-mass-prune"
+)
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json", help="Print events as JSON lines.")] = False,
+    allow_mass_prune: MassPruneOpt = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep reconciling until Ctrl-C.")] = False,
+) -> None:
+    """Apply one pass: provision, start, advance, restart, tear down. One line an action."""
+    from reconciler import engine
+
+    if watch:
+        from reconciler.watch import watch_loop
+
+        run(lambda: watch_loop(CTX.root, allow_mass_prune=allow_mass_prune, as_json=as_json))
+        return
+
+    def once() -> engine.PassResult:
+        try:
+            return engine.reconcile_pass(engine.load(CTX.root), allow_mass_prune=allow_mass_prune)
+        except engine.PassBlocked as blocked:
+            _print_events(blocked.result, as_json)
+            raise
+
+    result = run(once)
+    _print_events(result, as_json)
+
+
+def _print_events(result: object, as_json: bool) -> None:
+    import json
+
+    from reconciler.engine import PassResult
+
+    assert isinstance(result, PassResult)
+    for event in result.events:
+        typer.echo(json.dumps(event.to_json()) if as_json else event.line())
+    if not result.events and not as_json:
+        typer.echo("nothing to do: the fleet matches the specs")
+    if any(not e.ok for e in result.events):
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Example: orch status --json | jq '.workers[] | select(.phase==\"Failed\")'")
+def status(as_json: JsonOpt = False) -> None:
+    """One row a worker: phase, stage, attempt, restarts, last activity, branch, window, reason."""
+    from reconciler import engine
+    from reconciler.status import status_rows
+
+    def compute() -> list[dict[str, object]]:
+        desired = engine.load(CTX.root)
+        observed = engine.snapshot(desired)
+        return status_rows(desired, observed, engine.make_plan(desired, observed))
+
+    rows = run(compute, json_errors=as_json)
+    if as_json:
+        emit_json({"workers": rows})
+        return
+    now = time.time()
+    headers = [
+        "NAME",
+        "PHASE",
+        "STAGE",
+        "ATTEMPT",
+        "RESTARTS",
+        "ACTIVITY",
+        "BRANCH",
+        "WINDOW",
+        "REASON",
+    ]
+    body = []
+    for r in rows:
+        stage = (
+            f"{r['stage']} ({int(str(r['stageIndex'])) + 1}/{r['stages']})"
+            if r["stage"] and int(str(r["stageIndex"])) >= 0
+            else (r["stage"] or "-")
+        )
+        body.append(
+            [
+                r["name"],
+                r["phase"],
+                stage,
+                r["attempt"],
+                r["restarts"],
+                _ago(_age(r["lastActivity"], now)),
+                r["branch"],
+                r["window"],
+                r["reason"],
+            ]
+        )
+    typer.echo(table(headers, body) if body else "no workers")
+
+
+def _ago(seconds: float | None) -> str:
+    from reconciler.duration import format_age
+
+    return "-" if seconds is None else f"{format_age(seconds)} ago"
+
+
+def _age(iso: object, now: float) -> float | None:
+    if not isinstance(iso, str):
+        return None
+    import calendar
+
+    return now - calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+@app.command(epilog="Examples: orch logs w1 -n 50; orch logs w1 -f")
+def logs(
+    worker: Annotated[str, typer.Argument(help="The worker's name.")],
+    lines: Annotated[int, typer.Option("-n", "--lines", help="How many lines.")] = 40,
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new output.")
+    ] = False,
+) -> None:
+    """Print the end of a worker's current run log (its agent's output)."""
+    from reconciler.logs import current_log, follow_file, tail_lines
+
+    path = run(lambda: current_log(CTX.root, worker))
+    typer.echo("\n".join(tail_lines(path, lines)))
+    if follow:
+        try:
+            for chunk in follow_file(path):
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            return
+
+
+@app.command(epilog="Example: orch attach w1   (detach again with Ctrl-b d)")
+def attach(worker: Annotated[str | None, typer.Argument(help="A worker to show.")] = None) -> None:
+    """Attach to the fleet's tmux session, at WORKER's window if given.
+
+    Off a terminal it prints the tmux command instead.
+    """
+    from reconciler import engine
+
+    desired = run(lambda: engine.load(CTX.root))
+    cfg = desired.config
+    target = cfg.tmux_session
+    if worker:
+        window = run(lambda: engine.snapshot(desired)).window_of(worker)
+        if window is None:
+            fail(UsageError(f'worker "{worker}" has no window (see orch status)'))
+        target = window.window_id
+    argv = ["tmux", "-L", cfg.tmux_socket, "attach-session", "-t", cfg.tmux_session]
+    if worker:
+        argv += [";", "select-window", "-t", target]
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        typer.echo(shlex.join(argv))
+        return
+    os.execvp("tmux", argv)
+
+
+@app.command(epilog="Examples: orch cleanup old-worker --yes; orch cleanup --all")
+def cleanup(
+    workers: Annotated[list[str] | None, typer.Argument(help="Workers to remove.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every worker orch knows.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Stop workers and remove their worktrees and windows; uncommitted work is saved first.
+
+    Saved work goes to refs/orch/backups/<worker>/<time>; branches are kept. A worker
+    still in the specs is started again by the next reconcile.
+    """
+    from reconciler.manual import cleanup_plan, run_cleanup
+
+    if not workers and not all_:
+        fail(UsageError("name the workers to clean up, or pass --all"))
+    actions, names, in_specs = run(lambda: cleanup_plan(CTX.root, workers or [], all_))
+    if not names:
+        typer.echo("nothing to clean up")
+        return
+    for action in actions:
+        typer.echo(action.describe())
+    if in_specs:
+        typer.echo(f"note: still in specs, recreated by the next reconcile: {', '.join(in_specs)}")
+    if not yes and not typer.confirm(f"remove {len(names)} worker(s)?", default=False):
+        raise typer.Exit(1)
+    for event in run(lambda: run_cleanup(CTX.root, actions)):
+        typer.echo(event.line())
+
+
+@app.command(epilog="Examples: orch restart w1; orch restart w1 --stage write_tests")
+def restart(
+    worker: Annotated[str, typer.Argument(help="The worker to restart.")],
+    stage: Annotated[str | None, typer.Option("--stage", help="Restart at this stage.")] = None,
+) -> None:
+    """Reset a worker's restart count and restart it now, with a restart prompt."""
+    from reconciler.manual import restart_worker
+
+    for event in run(lambda: restart_worker(CTX.root, worker, stage)):
+        typer.echo(event.line())

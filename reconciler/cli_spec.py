@@ -1,0 +1,100 @@
+"""`orch validate`, `orch schema`, `orch get`, `orch init`: commands about the specs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reconciler.cli import CTX, JsonOpt, app, emit_json, fail, run
+from reconciler.errors import UsageError
+from reconciler.render import table
+
+
+def _load() -> object:
+    from reconciler.spec.validate import load_desired
+
+    return load_desired(CTX.root, os.environ)
+
+
+@app.command(epilog="Example: orch validate --json | jq .errors")
+def validate(as_json: JsonOpt = False) -> None:
+    """Check every spec and config/orch.yaml; print ALL problems as file:line:col.
+
+    Exit 0 when valid, 1 when not (nothing is ever changed by this command).
+    """
+    from reconciler.model import Desired
+
+    desired = run(_load, json_errors=as_json)
+    assert isinstance(desired, Desired)
+    counts = {
+        "workers": len(desired.workers),
+        "repos": len(desired.repos),
+        "pipelines": len(desired.pipelines),
+        "agents": len(desired.agents),
+    }
+    if as_json:
+        emit_json({"ok": True, **counts})
+    else:
+        typer.echo("ok: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+KINDS_HELP = "repo, agent, pipeline, worker, workerset, or config (config/orch.yaml)"
+
+
+@app.command(epilog="Example: orch schema worker > worker.schema.json")
+def schema(
+    kind: Annotated[str | None, typer.Argument(help=KINDS_HELP, show_default=False)] = None,
+) -> None:
+    """Print the JSON Schema of a kind (all kinds, keyed by name, without KIND)."""
+    from reconciler.spec.schemas import SCHEMA_NAMES, load_schema
+
+    def pick() -> object:
+        if kind is None:
+            return {name: load_schema(name) for name in SCHEMA_NAMES}
+        key = kind.lower()
+        if key not in SCHEMA_NAMES:
+            msg = f'unknown kind "{kind}"; use one of: {", ".join(SCHEMA_NAMES)}'
+            raise UsageError(msg)
+        return load_schema(key)
+
+    typer.echo(json.dumps(run(pick), indent=2))
+
+
+GET_KINDS = ("workers", "repos", "pipelines", "agents")
+
+
+@app.command(epilog="Examples: orch get workers; orch get pipelines --json")
+def get(
+    kind: Annotated[str, typer.Argument(help="workers, repos, pipelines or agents")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List the desired objects of a kind (WorkerSets expanded into their workers)."""
+    from reconciler.model import Desired
+    from reconciler.spec.describe import describe
+
+    key = kind.lower().rstrip("s") + "s"
+    if key not in GET_KINDS:
+        fail(UsageError(f'cannot get "{kind}"; use one of: {", ".join(GET_KINDS)}'))
+    desired = run(_load, json_errors=as_json)
+    assert isinstance(desired, Desired)
+    headers, rows, items = describe(desired, key)
+    if as_json:
+        emit_json({key: items})
+    else:
+        typer.echo(table(headers, rows))
+
+
+@app.command(epilog="Example: orch init ~/fleet && cd ~/fleet && orch validate")
+def init(
+    directory: Annotated[Path, typer.Argument(help="A new or empty folder.")],
+) -> None:
+    """Scaffold a new control repo: git init, example specs that validate, config, README."""
+    from reconciler.scaffold import scaffold
+
+    made = run(lambda: scaffold(directory))
+    typer.echo(f"created control repo in {made}")
+    typer.echo(f"next: cd {made} && orch validate && orch plan")

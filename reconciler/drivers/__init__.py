@@ -1,0 +1,10 @@
+"""Drivers: the only modules that run processes (tmux, git, signals).
+
+A driver makes no decisions. It turns one request into one command (or one
+chained command), returns the raw text it printed, and raises
+:class:`~reconciler.errors.DriverError` when the command failed. Parsing lives in
+``reconciler.observe``; choosing what to run lives in ``reconciler.plan``.
+
+Submodules are imported by name (``from reconciler.drivers.tmux import Tmux``);
+this package imports nothing, so loading it costs no libtmux or GitPython start-up.
+"""

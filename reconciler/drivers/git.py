@@ -1,0 +1,245 @@
+"""Run git commands on a repository and its worktrees; return raw output.
+
+Every command is an argv list run by GitPython's ``Git.execute`` with an explicit
+``git -C <dir>``: GitPython quietly falls back to the current directory when its
+working directory is missing, and ``-C`` makes git fail instead. Failures become
+:class:`~reconciler.errors.DriverError` (``"git <subcommand>: <stderr>"``).
+
+Commits orch makes itself (the first commit of :func:`init_repo`, work saved by
+:meth:`Git.save_work`) use a fixed identity and are never signed, so they do not
+depend on, or prompt through, the user's git configuration.
+
+GitPython is imported lazily (it runs ``git version`` on import): CLI start-up
+time matters.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from reconciler.errors import DriverError
+
+ORCH_IDENTITY: Mapping[str, str] = {
+    "GIT_AUTHOR_NAME": "orch",
+    "GIT_AUTHOR_EMAIL": "orch@localhost",
+    "GIT_COMMITTER_NAME": "orch",
+    "GIT_COMMITTER_EMAIL": "orch@localhost",
+}
+_PREFIX = "\n  stderr: '"
+
+
+def _stderr(err: Exception) -> str:
+    """The raw stderr of a GitPython error (it wraps it as ``"\\n  stderr: '...'"``)."""
+    text = str(getattr(err, "stderr", "") or "")
+    if text.startswith(_PREFIX) and text.endswith("'"):
+        text = text[len(_PREFIX) : -1]
+    return text.strip()
+
+
+def _execute(
+    argv: list[str], env: Mapping[str, str] | None = None, quiet_miss: bool = False
+) -> str:
+    """Run ``git <argv>``; return stdout without its last newline.
+
+    Errors name the subcommand: the first argument after the ``-C <dir>`` and
+    ``-c <name=value>`` options. With ``quiet_miss``, an exit code 1 without
+    stderr returns ``""`` (how ``rev-parse --verify --quiet`` says "no such
+    revision").
+    """
+    import git
+
+    command = [str(git.Git.GIT_PYTHON_GIT_EXECUTABLE), *argv]
+    position = 0
+    while position < len(argv) - 1 and argv[position] in ("-C", "-c"):
+        position += 2
+    cmd = f"git {argv[position]}"
+    try:
+        out = git.Git().execute(command, env=dict(env) if env else None)
+    except git.GitCommandError as err:
+        stderr = _stderr(err)
+        if quiet_miss and err.status == 1 and not stderr:
+            return ""
+        raise DriverError(cmd, stderr or f"exit code {err.status}") from err
+    except git.GitError as err:  # e.g. the git executable is missing
+        raise DriverError(cmd, str(err)) from err
+    return str(out)
+
+
+def _run(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run ``git -C cwd args...``."""
+    return _execute(["-C", str(cwd), *args], env)
+
+
+def _verify(cwd: Path | str, rev: str) -> str | None:
+    """``rev-parse --verify --quiet``: the object name, or None if ``rev`` does not resolve."""
+    out = _execute(["-C", str(cwd), "rev-parse", "--verify", "--quiet", rev], quiet_miss=True)
+    return out or None
+
+
+def init_repo(path: Path, branch: str = "main") -> None:
+    """Create a git repository at ``path`` with one empty commit on ``branch``.
+
+    Parameters
+    ----------
+    path : Path
+        The folder; created with its parents if missing.
+    branch : str
+        The initial branch.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    _run(path, "init", "-q", "-b", branch)
+    _execute(
+        [
+            "-C",
+            str(path),
+            "-c",
+            "user.name=orch",
+            "-c",
+            "user.email=orch@localhost",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            "orch: initial commit",
+        ]
+    )
+
+
+class Git:
+    """A git repository (the main worktree) and the worktrees made from it.
+
+    Parameters
+    ----------
+    repo : str or Path
+        The repository's top folder (or a bare repository).
+
+    Raises
+    ------
+    DriverError
+        If ``repo`` is not a git repository.
+    """
+
+    def __init__(self, repo: str | Path) -> None:
+        import git
+
+        try:
+            handle = git.Repo(str(repo))
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as err:
+            cmd = f"git -C {repo}"
+            raise DriverError(cmd, "not a git repository") from err
+        self.path = Path(handle.working_tree_dir or handle.git_dir)
+        handle.close()
+
+    def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        return _run(self.path, *args, env=env)
+
+    def worktree_list(self) -> str:
+        """The raw output of ``git worktree list --porcelain``."""
+        return self._git("worktree", "list", "--porcelain")
+
+    def rev_parse(self, rev: str) -> str | None:
+        """The object name ``rev`` resolves to, or None if it does not resolve."""
+        return _verify(self.path, rev)
+
+    def branch_exists(self, branch: str) -> bool:
+        """True if ``refs/heads/<branch>`` exists."""
+        return _verify(self.path, f"refs/heads/{branch}") is not None
+
+    def worktree_add(self, path: Path, branch: str, base: str) -> None:
+        """Add a worktree at ``path`` on ``branch``.
+
+        The branch is created from ``base`` if it does not exist, else checked out
+        as it is (``base`` is then not used). Parent folders are created.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.branch_exists(branch):
+            self._git("worktree", "add", "--quiet", str(path), branch)
+        else:
+            self._git("worktree", "add", "--quiet", "-b", branch, str(path), base)
+
+    def ensure_exclude(self, pattern: str = ".orch/") -> None:
+        """Add ``pattern`` as a line of ``<common git dir>/info/exclude`` unless it is one."""
+        common = self.path / self._git("rev-parse", "--git-common-dir")
+        exclude = common / "info" / "exclude"
+        text = exclude.read_text() if exclude.exists() else ""
+        if pattern in (line.strip() for line in text.splitlines()):
+            return
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a") as handle:
+            handle.write(("" if not text or text.endswith("\n") else "\n") + pattern + "\n")
+
+    def save_work(self, worktree: Path, ref: str, message: str) -> str | None:
+        """Save the worktree's uncommitted and untracked work as a commit at ``ref``.
+
+        Works in a temporary index (``GIT_INDEX_FILE``): ``read-tree HEAD``,
+        ``add -A``, ``write-tree``; neither the files nor the real index change.
+        Ignored files (and ``.orch/``, excluded by :meth:`ensure_exclude`) are not
+        saved. The commit's parent is ``HEAD``, its identity orch's.
+
+        Returns
+        -------
+        str or None
+            The new commit, or None when the work tree equals ``HEAD``.
+        """
+        head = _verify(worktree, "HEAD^{commit}")
+        if head is None:
+            raise DriverError("git save-work", f"{worktree}: no HEAD commit")
+        with tempfile.TemporaryDirectory(prefix="orch-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            _run(worktree, "read-tree", head, env=env)
+            _run(worktree, "add", "-A", env=env)
+            tree = _run(worktree, "write-tree", env=env)
+        if tree == _run(worktree, "rev-parse", f"{head}^{{tree}}"):
+            return None
+        sha = _run(
+            worktree, "commit-tree", "--no-gpg-sign", tree, "-p", head, "-m", message,
+            env=ORCH_IDENTITY,
+        )  # fmt: skip
+        _run(worktree, "update-ref", ref, sha)
+        return sha
+
+    def worktree_remove(self, path: Path) -> None:
+        """Remove the worktree at ``path`` (forced: save its work first), then prune.
+
+        A path that is no longer a worktree is no error.
+        """
+        try:
+            self._git("worktree", "remove", "--force", str(path))
+        except DriverError:
+            self._git("worktree", "prune")
+            if self._is_worktree(path):
+                raise
+        else:
+            self._git("worktree", "prune")
+
+    def _is_worktree(self, path: Path) -> bool:
+        wanted = path.resolve()
+        return any(
+            Path(line[len("worktree ") :]).resolve() == wanted
+            for line in self.worktree_list().splitlines()
+            if line.startswith("worktree ")
+        )
+
+    def head(self, worktree: Path) -> str | None:
+        """The commit checked out in ``worktree``, or None before the first commit."""
+        return _verify(worktree, "HEAD^{commit}")
+
+    def log_oneline(self, worktree: Path, base: str, limit: int) -> str:
+        """``git log --oneline`` of ``base..HEAD`` in ``worktree``, at most ``limit`` commits."""
+        revs = f"{base}..HEAD"
+        return _run(worktree, "log", "--oneline", "--no-decorate", "-n", str(limit), revs)
+
+    def diff_stat(self, worktree: Path) -> str:
+        """``git diff --stat HEAD``: tracked changes, staged or not, in ``worktree``."""
+        return _run(worktree, "diff", "--stat", "HEAD")
+
+    def untracked(self, worktree: Path, limit: int) -> tuple[list[str], int]:
+        """The first ``limit`` untracked, not ignored, file names and their total count."""
+        out = _run(worktree, "ls-files", "-z", "--others", "--exclude-standard")
+        names = [name for name in out.split("\0") if name]
+        return names[:limit], len(names)

@@ -1,0 +1,336 @@
+"""Run tmux commands on orch's own socket and return their raw output.
+
+orch owns one tmux server (``tmux -L <socket>``), so a user's own tmux is never
+touched. Every state change here is ONE tmux invocation whose commands are
+chained with a ``;`` argv element: tmux runs the chain in its command queue
+before it reads any pane output, so a window gets ``remain-on-exit`` and its
+``pipe-pane`` log before its command can print or exit.
+
+Arguments are passed as argv, never through a shell. Two tmux rules still apply
+to argv and are handled here, in :func:`_arg` and :func:`_fmt`:
+
+- an argument ending in ``;`` ends the command (``"a;"`` becomes ``a`` plus a
+  separator); a trailing ``;`` is escaped as ``\\;``;
+- the window name (``-n``), the start directory (``-c``) and the ``pipe-pane``
+  command are expanded as tmux formats, so ``#`` is doubled there.
+
+libtmux is imported lazily (inside :meth:`Tmux._server`): CLI start-up time matters.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.errors import DriverError
+
+if TYPE_CHECKING:
+    import libtmux
+
+# stderr of a tmux client that found no server on the socket: not an error when observing.
+_GONE_SERVER = ("no server running", "error connecting to", "No such file or directory")
+# ... plus a server met while it shuts down (seen right after kill-server).
+_NO_SERVER = (*_GONE_SERVER, "server exited unexpectedly")
+# stderr of a kill whose target is already gone.
+_GONE = ("can't find window", "can't find session", "can't find pane", *_NO_SERVER)
+
+
+def _arg(value: str) -> str:
+    """Escape a trailing ``;`` so tmux keeps it as text, not as a command separator.
+
+    Examples
+    --------
+    >>> _arg("echo hi;")
+    'echo hi\\\\;'
+    >>> _arg("plain")
+    'plain'
+    """
+    return value[:-1] + "\\;" if value.endswith(";") else value
+
+
+def _fmt(value: str) -> str:
+    """Escape ``#`` in an argument tmux expands as a format.
+
+    Examples
+    --------
+    >>> _fmt("/tmp/a#b")
+    '/tmp/a##b'
+    """
+    return value.replace("#", "##")
+
+
+def _chain(commands: Iterable[Sequence[str]]) -> list[str]:
+    """Join tmux commands into one argv, separated by ``;`` elements.
+
+    Examples
+    --------
+    >>> _chain([["kill-window", "-t", "s:1;"], ["kill-window", "-t", "s:2"]])
+    ['kill-window', '-t', 's:1\\\\;', ';', 'kill-window', '-t', 's:2']
+    """
+    argv: list[str] = []
+    for command in commands:
+        if argv:
+            argv.append(";")
+        argv.extend(_arg(part) for part in command)
+    return argv
+
+
+def _env_flags(env: Mapping[str, str]) -> list[str]:
+    """``-e K=V`` pairs for ``new-window`` and ``respawn-pane``."""
+    flags: list[str] = []
+    for key, value in env.items():
+        flags += ["-e", f"{key}={value}"]
+    return flags
+
+
+def _option_commands(target: str, options: Mapping[str, str]) -> list[list[str]]:
+    """One ``set-option -w`` per window option; ``--`` lets a value start with ``-``."""
+    return [["set-option", "-w", "-t", target, "--", key, value] for key, value in options.items()]
+
+
+def _pipe_command(target: str, log_path: str) -> list[str]:
+    """``pipe-pane`` appending the pane's output to ``log_path`` (a shell string tmux expands)."""
+    return ["pipe-pane", "-t", target, _fmt(f"cat >> {shlex.quote(log_path)}")]
+
+
+def _prepare_spawn(cwd: str, log_path: str) -> None:
+    """Check the start directory and create the log's folder.
+
+    tmux silently starts a pane in another directory when ``-c`` does not exist,
+    so a missing ``cwd`` is an error here rather than an agent running elsewhere.
+    """
+    if not Path(cwd).is_dir():
+        raise DriverError("tmux", f"start directory does not exist: {cwd}")
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Tmux:
+    """The tmux server on one socket (``tmux -L socket``).
+
+    Parameters
+    ----------
+    socket : str
+        The socket name, as given to ``tmux -L``.
+    """
+
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+        self._server_obj: libtmux.Server | None = None
+
+    def _server(self) -> libtmux.Server:
+        if self._server_obj is None:
+            import libtmux
+
+            self._server_obj = libtmux.Server(socket_name=self.socket)
+        return self._server_obj
+
+    def _call(self, argv: Sequence[str]) -> tuple[list[str], list[str], int]:
+        """Run one tmux invocation; return stdout lines, stderr lines and the exit code."""
+        proc = self._server().cmd(*argv)
+        return list(proc.stdout), list(proc.stderr), int(proc.returncode or 0)
+
+    def run(self, *args: str) -> list[str]:
+        """Run one tmux command (or a ``;`` chain) and return its stdout lines.
+
+        Arguments are passed as they are (no ``;`` escaping): a ``";"`` argument
+        separates commands.
+
+        Raises
+        ------
+        DriverError
+            ``"tmux <subcommand>: <stderr>"`` on any stderr or a non-zero exit code.
+        """
+        stdout, stderr, code = self._call(args)
+        if stderr or code != 0:
+            cmd = f"tmux {args[0]}"
+            raise DriverError(cmd, "\n".join(stderr) or f"exit code {code}")
+        return stdout
+
+    def _run_tolerating(self, args: Sequence[str], tolerated: Sequence[str]) -> bool:
+        """Run a command; return False (no error) when its stderr says one of ``tolerated``."""
+        _, stderr, code = self._call(args)
+        if not stderr and code == 0:
+            return True
+        text = "\n".join(stderr)
+        if any(marker in text for marker in tolerated):
+            return False
+        cmd = f"tmux {args[0]}"
+        raise DriverError(cmd, text or f"exit code {code}")
+
+    def list_panes(self, fmt: str) -> str | None:
+        """Every pane of the server, one ``list-panes -a -F fmt`` line each.
+
+        The call is ``run-shell true ; list-panes -a -F fmt``. Measured on tmux
+        3.3a: the server sometimes misses the SIGCHLD of a pane's process (seen
+        in about 1 of 10 SIGTERM stops), so the pane shows ``pane_dead`` 1 with
+        an empty ``pane_dead_status`` and ``pane_dead_signal``, and its process
+        stays a zombie until some other child of the server exits. ``run-shell``
+        finishes only after the server has reaped its job, and that ``waitpid``
+        loop reaps the missed pane too, so the panes listed next have their exit
+        status. It costs about 1.5 ms.
+
+        Parameters
+        ----------
+        fmt : str
+            The tmux format of one line.
+
+        Returns
+        -------
+        str or None
+            The raw stdout, lines joined by ``"\\n"``; None when no server runs on
+            the socket (that is a state, not an error).
+        """
+        argv = _chain([["run-shell", "true"], ["list-panes", "-a", "-F", fmt]])
+        stdout, stderr, code = self._call(argv)
+        if stderr or code != 0:
+            text = "\n".join(stderr)
+            if any(marker in text for marker in _NO_SERVER):
+                return None
+            raise DriverError("tmux list-panes", text or f"exit code {code}")
+        return "\n".join(stdout)
+
+    def ensure_session(self, session: str) -> bool:
+        """Create ``session`` with a ``dashboard`` window unless it exists.
+
+        Creation is one call that also sets the server's ``default-shell`` to
+        ``/bin/sh`` (orch owns its socket; commands handed to tmux are then
+        shell-independent). A session created concurrently by someone else counts
+        as existing.
+
+        Returns
+        -------
+        bool
+            True if this call created the session.
+        """
+        _, stderr, code = self._call(["has-session", "-t", f"={session}"])
+        if not stderr and code == 0:
+            return False
+        argv = _chain(
+            [
+                ["new-session", "-d", "-s", session, "-n", "dashboard"],
+                ["set-option", "-g", "default-shell", "/bin/sh"],
+            ]
+        )
+        return self._run_tolerating(argv, ("duplicate session",))
+
+    def start_window(
+        self,
+        session: str,
+        index: int,
+        name: str,
+        cwd: str,
+        command: str,
+        env: Mapping[str, str],
+        log_path: str,
+        options: Mapping[str, str],
+    ) -> None:
+        """Open window ``session:index`` running ``command``, logged and labelled.
+
+        One chained call: ``new-window -d``, ``remain-on-exit on`` (so even a command
+        that exits at once keeps its status in ``#{pane_dead_status}``),
+        ``pipe-pane 'cat >> LOG'`` and one ``set-option -w`` per option. With ``-d``
+        each later command targets the new window explicitly.
+
+        Parameters
+        ----------
+        session, index : str, int
+            Where the window goes; the index must be free.
+        name : str
+            The window name (display only; ownership is by options).
+        cwd : str
+            The start directory; it must exist.
+        command : str
+            A shell command line for ``/bin/sh -c``, already quoted by the caller.
+        env : Mapping[str, str]
+            Variables set in the window's environment (``-e K=V``).
+        log_path : str
+            File the pane's output is appended to; its folder is created.
+        options : Mapping[str, str]
+            Window user options, e.g. ``{"@orch-worker": "a"}``.
+        """
+        _prepare_spawn(cwd, log_path)
+        target = f"{session}:{index}"
+        new_window = ["new-window", "-d", "-t", target, "-n", _fmt(name), "-c", _fmt(cwd)]
+        argv = _chain(
+            [
+                [*new_window, *_env_flags(env), "--", command],
+                ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
+                _pipe_command(target, log_path),
+                *_option_commands(target, options),
+            ]
+        )
+        self.run(*argv)
+
+    def respawn_window(
+        self,
+        target: str,
+        cwd: str,
+        command: str,
+        env: Mapping[str, str],
+        log_path: str,
+        options: Mapping[str, str],
+    ) -> None:
+        """Run ``command`` again in the pane of ``target``, logging to ``log_path``.
+
+        One chained call: ``respawn-pane -k``, ``pipe-pane 'cat >> LOG'`` (which
+        replaces the old pipe) and one ``set-option -w`` per option.
+
+        Stop the pane's process first (:func:`reconciler.drivers.proc.stop_process_group`)
+        and wait until :meth:`list_panes` shows the pane dead with its status or
+        signal: measured on tmux 3.3a, respawning a pane whose process is still
+        alive loses the NEXT exit status (``pane_dead_status`` stays empty).
+        ``pipe-pane`` must come after the respawn: on a dead pane it fails with
+        "target pane has exited".
+
+        Parameters
+        ----------
+        target : str
+            The window, e.g. ``"orch:3"``.
+        cwd, command, env, log_path, options
+            As for :meth:`start_window`.
+        """
+        _prepare_spawn(cwd, log_path)
+        respawn = ["respawn-pane", "-k", "-t", target, "-c", _fmt(cwd), *_env_flags(env)]
+        argv = _chain(
+            [
+                [*respawn, "--", command],
+                _pipe_command(target, log_path),
+                *_option_commands(target, options),
+            ]
+        )
+        self.run(*argv)
+
+    def kill_window(self, target: str) -> None:
+        """Kill window ``target``; a window (or server) already gone is no error."""
+        self._run_tolerating(_chain([["kill-window", "-t", target]]), _GONE)
+
+    def set_window_options(self, target: str, options: Mapping[str, str]) -> None:
+        """Set window user options on ``target`` in one chained call."""
+        if options:
+            self.run(*_chain(_option_commands(target, options)))
+
+    def capture(self, target: str, lines: int) -> str:
+        """The last ``lines`` lines of the pane's history and screen, wrapped lines joined."""
+        return "\n".join(
+            self.run(*_chain([["capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", target]]))
+        )
+
+    def kill_server(self, wait: float = 5.0) -> None:
+        """Kill the server on the socket and wait until it is gone; no server is no error.
+
+        ``kill-server`` returns before the server has exited; a client that
+        connects meanwhile gets "server exited unexpectedly". Waiting (at most
+        ``wait`` seconds) makes a following ``ensure_session`` start a new server.
+        The socket file stays (tmux 3.3a does not remove it).
+        """
+        if not self._run_tolerating(["kill-server"], _NO_SERVER):
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _, stderr, _ = self._call(["list-sessions"])
+            if any(marker in line for line in stderr for marker in _GONE_SERVER):
+                return
+            time.sleep(0.01)

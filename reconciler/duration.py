@@ -1,0 +1,50 @@
+"""Durations as written in specs ("30s", "10m", "1h30m", "200ms") and back."""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``text``; raises ValueError for anything else.
+
+    Examples
+    --------
+    >>> parse_duration("1h30m"), parse_duration("200ms"), parse_duration("2.5s")
+    (5400.0, 0.2, 2.5)
+    """
+    text = text.strip()
+    pos, total = 0, 0.0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        msg = f'bad duration "{text}": use forms like "30s", "10m", "2h", "1h30m"'
+        raise ValueError(msg)
+    return total
+
+
+def format_age(seconds: float | None) -> str:
+    """A short human age: ``"42s"``, ``"5m"``, ``"3h12m"``, ``"2d"``; ``"-"`` for None.
+
+    Examples
+    --------
+    >>> format_age(42), format_age(330), format_age(11520), format_age(None)
+    ('42s', '5m', '3h12m', '-')
+    """
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        h, m = divmod(s // 60, 60)
+        return f"{h}h{m}m" if m else f"{h}h"
+    return f"{s // 86400}d"

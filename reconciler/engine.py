@@ -1,0 +1,113 @@
+"""One reconcile pass end to end: load, lock, observe, plan, apply, record.
+
+The functions here are what the CLI (and later the watch loop, the dashboard
+and the MCP server) call; they return data and never print.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.actions import Plan
+from reconciler.apply import Applier
+from reconciler.drivers.tmux import Tmux
+from reconciler.errors import MassPruneBlocked
+from reconciler.events import Event, append_events
+from reconciler.model import Desired
+from reconciler.observe import Observed
+from reconciler.plan import plan
+from reconciler.snapshot import observe
+from reconciler.spec.validate import load_desired
+from reconciler.state import StateStore, reconciler_lock
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass saw, decided and did."""
+
+    desired: Desired
+    observed: Observed
+    plan: Plan
+    events: tuple[Event, ...]
+
+
+def host_name(desired: Desired) -> str:
+    """This reconciler's host: config host.name, else the machine's name."""
+    return desired.config.host_name or socket.gethostname()
+
+
+def load(root: Path, env: Mapping[str, str] | None = None) -> Desired:
+    """The validated desired state of ``root`` (raises SpecErrors)."""
+    return load_desired(root, os.environ if env is None else env)
+
+
+def snapshot(desired: Desired) -> Observed:
+    """Observe the world for ``desired``."""
+    tmux = Tmux(desired.config.tmux_socket)
+    return observe(desired, tmux, StateStore(desired.state_dir))
+
+
+def make_plan(
+    desired: Desired,
+    observed: Observed,
+    *,
+    allow_mass_prune: bool = False,
+    now: float | None = None,
+) -> Plan:
+    """The plan for this moment."""
+    return plan(
+        desired,
+        observed,
+        time.time() if now is None else now,
+        host=host_name(desired),
+        allow_mass_prune=allow_mass_prune,
+    )
+
+
+def reconcile_pass(
+    desired: Desired,
+    *,
+    allow_mass_prune: bool = False,
+    grace: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> PassResult:
+    """Observe, plan and apply once, holding the control repo's lock.
+
+    Raises MassPruneBlocked after applying everything else when removals were
+    held back by the mass-prune guard.
+    """
+    with reconciler_lock(desired.state_dir):
+        observed = snapshot(desired)
+        the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune, now=clock())
+        applier = Applier(
+            desired,
+            observed,
+            Tmux(desired.config.tmux_socket),
+            StateStore(desired.state_dir),
+            clock=clock,
+            grace=grace,
+        )
+        events = applier.apply(the_plan.actions)
+        append_events(desired.state_dir, events)
+    result = PassResult(desired, observed, the_plan, tuple(events))
+    if the_plan.blocked:
+        raise PassBlocked(
+            result,
+            MassPruneBlocked(
+                the_plan.prune_count, the_plan.prune_total, desired.config.max_prune_fraction
+            ),
+        )
+    return result
+
+
+class PassBlocked(MassPruneBlocked):
+    """A pass that applied what it could but held back a mass prune."""
+
+    def __init__(self, result: PassResult, cause: MassPruneBlocked) -> None:
+        self.result = result
+        super().__init__(cause.count, cause.total, result.desired.config.max_prune_fraction)

@@ -1,0 +1,86 @@
+"""Events: what happened during a pass, as data a CLI, a dashboard or MCP reads."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVENTS_FILE = "events.jsonl"
+ROTATE_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing orch did (or failed to do) to one worker."""
+
+    ts: float
+    worker: str
+    verb: str
+    reason: str
+    ok: bool = True
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data with an ISO-8601 UTC time."""
+        data: dict[str, Any] = {
+            "time": utc_iso(self.ts),
+            "worker": self.worker,
+            "verb": self.verb,
+            "reason": self.reason,
+            "ok": self.ok,
+        }
+        if self.error:
+            data["error"] = self.error
+        if self.detail:
+            data["detail"] = self.detail
+        return data
+
+    def line(self) -> str:
+        """One line for a person: time, worker, what, why."""
+        clock = time.strftime("%H:%M:%S", time.localtime(self.ts))
+        status = "" if self.ok else f" FAILED: {self.error}"
+        extra = "".join(f" {k}={v}" for k, v in self.detail.items())
+        return f"{clock} {self.worker or '-'} {self.verb}: {self.reason}{extra}{status}"
+
+
+def utc_iso(ts: float | None) -> str | None:
+    """``2026-11-27T01:02:03Z`` or None."""
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def append_events(state_dir: Path, events: list[Event]) -> None:
+    """Append to state/events.jsonl, rotating it to events.jsonl.1 past 10 MB."""
+    if not events:
+        return
+    path = state_dir / EVENTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.stat().st_size > ROTATE_BYTES:
+            path.replace(path.with_name(EVENTS_FILE + ".1"))
+    except FileNotFoundError:
+        pass
+    with path.open("a") as fh:
+        for event in events:
+            fh.write(json.dumps(event.to_json()) + "\n")
+
+
+def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` events, oldest first."""
+    path = state_dir / EVENTS_FILE
+    try:
+        lines = path.read_text().splitlines()[-limit:]
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

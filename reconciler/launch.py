@@ -1,0 +1,132 @@
+"""How an agent is launched: prompt and argv rendered from templates (pure).
+
+Every agent, whatever its CLI, is started the same way: the stage prompt
+(or the restart prompt) is rendered in jinja2's sandbox and written to a
+file; the Agent's argv template is rendered over the same context plus
+``prompt_file``/``prompt``/``session_id``; the argv is quoted into one shell
+command line for tmux, with the prompt on stdin unless the argv uses it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from reconciler.model import Agent, Desired, Stage, Worker
+
+SIGNALS_DIR = ".orch/signals"
+PROGRESS_FILE = ".orch/progress.md"
+OWNER_FILE = ".orch/owner.json"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to start one attempt of one stage."""
+
+    command: str  # a shell command line: quoted argv, maybe `< prompt_file`
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: str
+    prompt: str
+    prompt_file: str
+    log_path: str
+    resumed: bool
+
+
+@cache
+def _env() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+
+
+def render(template: str, ctx: Mapping[str, Any]) -> str:
+    """Render ``template`` in jinja2's sandbox; undefined names are errors."""
+    return str(_env().from_string(template).render(**ctx))
+
+
+def uses_prompt(argv: tuple[str, ...]) -> bool:
+    """Whether an argv template takes the prompt itself (``prompt_file`` or ``prompt``)."""
+    from jinja2 import meta
+
+    names: set[str] = set()
+    for arg in argv:
+        if "{" in arg:
+            names |= meta.find_undeclared_variables(_env().parse(arg))
+    return bool(names & {"prompt", "prompt_file"})
+
+
+def prompt_context(
+    desired: Desired, worker: Worker, stage: Stage, attempt: int, worktree: Path
+) -> dict[str, Any]:
+    """Names a stage prompt, a restart prompt and an argv template can use."""
+    pipeline = desired.pipelines[worker.pipeline]
+    return {
+        "worker": worker.name,
+        "repo": worker.repo,
+        "branch": worker.branch,
+        "base": worker.base,
+        "stage": stage.name,
+        "stage_index": pipeline.index(stage.name),
+        "stages": [s.name for s in pipeline.stages],
+        "attempt": attempt,
+        "vars": dict(worker.vars),
+        "worktree": str(worktree),
+        "signal_file": str(worktree / SIGNALS_DIR / f"{stage.name}.done"),
+        "failed_file": str(worktree / SIGNALS_DIR / f"{stage.name}.failed"),
+        "progress_file": str(worktree / PROGRESS_FILE),
+        "root": str(desired.root),
+    }
+
+
+def agent_env(agent: Agent, ctx: Mapping[str, Any], prompt_file: str) -> dict[str, str]:
+    """The agent's environment: its spec's env plus ORCH_* facts about the attempt."""
+    env = dict(agent.env)
+    env.update(
+        {
+            "ORCH_WORKER": str(ctx["worker"]),
+            "ORCH_STAGE": str(ctx["stage"]),
+            "ORCH_ATTEMPT": str(ctx["attempt"]),
+            "ORCH_WORKTREE": str(ctx["worktree"]),
+            "ORCH_SIGNAL_FILE": str(ctx["signal_file"]),
+            "ORCH_FAILED_FILE": str(ctx["failed_file"]),
+            "ORCH_PROGRESS_FILE": str(ctx["progress_file"]),
+            "ORCH_PROMPT_FILE": prompt_file,
+        }
+    )
+    return env
+
+
+def build_launch(
+    agent: Agent,
+    ctx: Mapping[str, Any],
+    prompt: str,
+    prompt_file: str,
+    log_path: str,
+    session_id: str | None = None,
+) -> Launch:
+    """Render the argv (the resume argv when a session id is known) and the command line."""
+    resumed = bool(session_id and agent.resume)
+    template = agent.resume if resumed and agent.resume else agent.command
+    full = {**ctx, "prompt": prompt, "prompt_file": prompt_file, "session_id": session_id or ""}
+    argv = tuple(render(arg, full) for arg in template)
+    line = "exec " + shlex.join(argv)
+    if not uses_prompt(template):
+        line += " < " + shlex.quote(prompt_file)
+    return Launch(
+        line,
+        argv,
+        agent_env(agent, ctx, prompt_file),
+        str(ctx["worktree"]),
+        prompt,
+        prompt_file,
+        log_path,
+        resumed,
+    )

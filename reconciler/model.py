@@ -1,0 +1,190 @@
+"""The desired-state model: frozen dataclasses built by the spec loader.
+
+Nothing here does I/O. Durations are seconds (floats); paths are absolute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+API_VERSION = "orch/v1"
+KINDS = ("Repo", "Agent", "Pipeline", "Worker", "WorkerSet")
+DONE_WHEN = ("signal", "exit0", "any")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an object was declared: a file relative to the root, 1-based line and column."""
+
+    path: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A git repository workers run in."""
+
+    name: str
+    path: Path | None
+    url: str | None
+    default_branch: str
+    setup: tuple[str, ...]
+    workflows: Mapping[str, str]
+    source: Source
+
+    @property
+    def local_path(self) -> Path:
+        """The clone on disk (``path``, or where ``url`` is cloned under state/)."""
+        assert self.path is not None, "a url Repo gets its path from the loader"
+        return self.path
+
+
+@dataclass(frozen=True)
+class Agent:
+    """How to launch a coding agent: argv templates, environment, quiet patterns."""
+
+    name: str
+    command: tuple[str, ...]
+    resume: tuple[str, ...] | None
+    env: Mapping[str, str]
+    quiet_patterns: tuple[str, ...]
+    session_id_from: str | None
+    source: Source
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a pipeline."""
+
+    name: str
+    prompt: str
+    stall_timeout: float
+    timeout: float
+    done_when: str
+    restart_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """An ordered list of stages."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    source: Source
+
+    def index(self, stage: str) -> int:
+        """Position of ``stage`` in the pipeline, or -1."""
+        for i, s in enumerate(self.stages):
+            if s.name == stage:
+                return i
+        return -1
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How often a stage may be restarted, and how long to wait in between."""
+
+    max_restarts: int = 10
+    backoff_initial: float = 10.0
+    backoff_max: float = 300.0
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One agent working through a pipeline in its own worktree and tmux window."""
+
+    name: str
+    repo: str
+    pipeline: str
+    agent: str
+    branch: str
+    base: str
+    vars: Mapping[str, Any]
+    restart_policy: RestartPolicy
+    suspend: bool
+    depends_on: tuple[str, ...]
+    host: str | None
+    labels: Mapping[str, str]
+    source: Source
+    worker_set: str | None = None
+    # Hashes of the parts whose change means something different to the loop:
+    # placement (repo/branch/base) replaces the worktree; run (agent/pipeline/
+    # vars) restarts the current stage.
+    placement_hash: str = ""
+    run_hashes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def run_hash(self) -> str:
+        """One hash over agent, pipeline and vars: stored on the tmux window."""
+        return stable_hash(dict(sorted(self.run_hashes.items())))
+
+
+@dataclass(frozen=True)
+class WorkerSet:
+    """A template stamped over items; ``workers`` keeps item order."""
+
+    name: str
+    parallelism: int | None
+    workers: tuple[str, ...]
+    source: Source
+
+
+@dataclass(frozen=True)
+class Config:
+    """config/orch.yaml, with every default filled in."""
+
+    tmux_socket: str = "orch"
+    tmux_session: str = "orch"
+    worktrees_root: str = "state/worktrees"
+    resync: float = 10.0
+    debounce: float = 0.2
+    max_prune_fraction: float = 0.5
+    git_pull: bool = False
+    pull_interval: float = 60.0
+    host_name: str | None = None
+    run_unplaced: bool = True
+    reports_path: str = "reports/status.md"
+    reports_commit: bool = True
+    reports_push: bool = False
+    reports_author: str = "orch <orch@localhost>"
+    reports_min_interval: float = 300.0
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything the specs ask for, validated and cross-referenced."""
+
+    root: Path
+    config: Config
+    repos: Mapping[str, Repo]
+    agents: Mapping[str, Agent]
+    pipelines: Mapping[str, Pipeline]
+    workers: Mapping[str, Worker]
+    worker_sets: Mapping[str, WorkerSet]
+
+    @property
+    def state_dir(self) -> Path:
+        """Runtime state folder (gitignored)."""
+        return self.root / "state"
+
+    def worktree_path(self, worker: Worker) -> Path:
+        """Where ``worker``'s worktree lives: ``<worktrees.root>/<repo>/<worker>``."""
+        return (self.root / self.config.worktrees_root / worker.repo / worker.name).resolve()
+
+
+def stable_hash(value: object) -> str:
+    """A short hash of JSON-able data, independent of dict order.
+
+    Examples
+    --------
+    >>> stable_hash({"b": 1, "a": 2}) == stable_hash({"a": 2, "b": 1})
+    True
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

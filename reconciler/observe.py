@@ -1,0 +1,199 @@
+"""Parsers for what tmux, git and the file system report (pure: text in, data out).
+
+One ``tmux list-panes -a -F`` call and one ``git worktree list --porcelain``
+per repo are the whole observation of the outside world; the format string is
+built here, in one place, next to the parser that reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.state import WorkerState
+
+SEP = "\u241e"  # "␞": never in a worker name, rare anywhere
+
+# (tmux format variable, attribute) in output order; window_name stays last so a
+# foreign window whose name holds the separator cannot shift other fields.
+PANE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("session_name", "session"),
+    ("window_id", "window_id"),
+    ("window_index", "window_index"),
+    ("pane_id", "pane_id"),
+    ("pane_index", "pane_index"),
+    ("pane_pid", "pane_pid"),
+    ("pane_dead", "dead"),
+    ("pane_dead_status", "dead_status"),
+    ("pane_dead_signal", "dead_signal"),
+    ("window_activity", "activity"),
+    ("@orch-worker", "worker"),
+    ("@orch-spec", "spec"),
+    ("@orch-stage", "stage"),
+    ("@orch-attempt", "attempt"),
+    ("window_name", "window_name"),
+)
+PANE_FORMAT = SEP.join(f"#{{{name}}}" for name, _ in PANE_FIELDS)
+
+
+@dataclass(frozen=True)
+class Pane:
+    """One tmux pane with its window's orch options (first pane of a window only)."""
+
+    session: str
+    window_id: str
+    window_index: int
+    window_name: str
+    pane_id: str
+    pane_pid: int
+    dead: bool
+    dead_status: int | None
+    dead_signal: int | None
+    activity: float
+    worker: str | None
+    spec: str | None
+    stage: str | None
+    attempt: int | None
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def parse_panes(text: str | None) -> tuple[Pane, ...]:
+    """Panes from ``list-panes -a -F PANE_FORMAT`` output; None (no server) gives none.
+
+    Lines that do not parse (a foreign name with a newline) are skipped; only
+    the first pane of each window is kept, as orch windows have one pane.
+    """
+    if not text:
+        return ()
+    panes: list[Pane] = []
+    seen: set[str] = set()
+    for line in text.splitlines():
+        parts = line.split(SEP, len(PANE_FIELDS) - 1)
+        if len(parts) != len(PANE_FIELDS):
+            continue
+        raw = dict(zip((attr for _, attr in PANE_FIELDS), parts, strict=True))
+        pid = _int(raw["pane_pid"])
+        index = _int(raw["window_index"])
+        if pid is None or index is None or raw["window_id"] in seen:
+            continue
+        seen.add(raw["window_id"])
+        panes.append(
+            Pane(
+                session=raw["session"],
+                window_id=raw["window_id"],
+                window_index=index,
+                window_name=raw["window_name"],
+                pane_id=raw["pane_id"],
+                pane_pid=pid,
+                dead=raw["dead"] == "1",
+                dead_status=_int(raw["dead_status"]),
+                dead_signal=_int(raw["dead_signal"]),
+                activity=float(_int(raw["activity"]) or 0),
+                worker=raw["worker"] or None,
+                spec=raw["spec"] or None,
+                stage=raw["stage"] or None,
+                attempt=_int(raw["attempt"]),
+            )
+        )
+    return tuple(panes)
+
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    """One entry of ``git worktree list --porcelain``."""
+
+    path: str
+    head: str | None
+    branch: str | None
+    bare: bool = False
+    detached: bool = False
+    prunable: bool = False
+
+
+def parse_worktrees(text: str) -> tuple[WorktreeEntry, ...]:
+    """Entries of ``git worktree list --porcelain``; ``branch`` without ``refs/heads/``.
+
+    Examples
+    --------
+    >>> parse_worktrees("worktree /r\\nHEAD ab\\nbranch refs/heads/main\\n\\n")[0].branch
+    'main'
+    """
+    out: list[WorktreeEntry] = []
+    for block in text.strip().split("\n\n"):
+        attrs: dict[str, str] = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(" ")
+            attrs[key] = value
+        if "worktree" not in attrs:
+            continue
+        branch = attrs.get("branch")
+        out.append(
+            WorktreeEntry(
+                path=attrs["worktree"],
+                head=attrs.get("HEAD"),
+                branch=branch.removeprefix("refs/heads/") if branch else None,
+                bare="bare" in attrs,
+                detached="detached" in attrs,
+                prunable="prunable" in attrs,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A stage's signal file: ``done`` or ``failed``, with its optional summary."""
+
+    kind: str
+    summary: str
+    mtime: float
+
+
+@dataclass(frozen=True)
+class WorkerFiles:
+    """What the file system says about one worker's worktree and logs."""
+
+    worktree_exists: bool = False
+    marker: str | None = None  # the worker named in <worktree>/.orch/owner.json
+    signals: Mapping[str, Signal] = field(default_factory=dict)
+    progress_mtime: float | None = None
+    log_size: int | None = None
+    log_mtime: float | None = None
+    head: str | None = None
+    # newest meaningful activity: log growth that is not quiet, .orch/ changes,
+    # commits in the worktree (see snapshot.py)
+    activity: float | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One snapshot of the world: tmux, worktrees, files and runtime state."""
+
+    tmux_up: bool
+    panes: tuple[Pane, ...]
+    worktrees: Mapping[str, tuple[WorktreeEntry, ...]]  # repo path -> entries
+    files: Mapping[str, WorkerFiles]
+    states: Mapping[str, WorkerState]
+    session: str = "orch"
+
+    def window_of(self, worker: str) -> Pane | None:
+        """The window orch owns for ``worker``: in its session, tagged @orch-worker."""
+        for pane in self.panes:
+            if pane.session == self.session and pane.worker == worker:
+                return pane
+        return None
+
+    def owned_windows(self) -> dict[str, Pane]:
+        """Every window orch owns in its session, by worker name."""
+        return {p.worker: p for p in self.panes if p.session == self.session and p.worker}
+
+    @property
+    def session_exists(self) -> bool:
+        """Whether the fleet session exists."""
+        return any(p.session == self.session for p in self.panes)

@@ -1,0 +1,73 @@
+"""`orch init DIR`: a new control repo with an example fleet that validates and runs."""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+from reconciler.errors import DriverError, UsageError
+
+# Package data cannot hold a dotfile reliably; renamed on the way out.
+_RENAMES = {"gitignore": ".gitignore"}
+
+
+def _copy(src: Traversable, dest: Path) -> None:
+    for entry in src.iterdir():
+        if entry.name in ("__pycache__", "__init__.py"):
+            continue
+        target = dest / _RENAMES.get(entry.name, entry.name)
+        if entry.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            _copy(entry, target)
+        else:
+            target.write_bytes(entry.read_bytes())
+            if target.suffix == ".sh":
+                target.chmod(0o755)
+
+
+def scaffold(directory: Path) -> Path:
+    """Create the control repo in ``directory`` (new or empty) and commit it."""
+    from reconciler.drivers.git import init_repo
+
+    target = directory.expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        msg = f"{target} exists and is not a folder"
+        raise UsageError(msg)
+    if target.exists() and any(target.iterdir()):
+        msg = f"{target} is not empty; orch init only fills a new or empty folder"
+        raise UsageError(msg)
+    target.mkdir(parents=True, exist_ok=True)
+    _copy(resources.files("reconciler").joinpath("scaffold"), target)
+    for folder in ("tasks", "reports"):
+        (target / folder).mkdir(exist_ok=True)
+        (target / folder / ".gitkeep").write_text("")
+    try:
+        init_repo(target)
+        _commit_all(target)
+    except DriverError as err:
+        msg = f"git could not set up {target}: {err}"
+        raise UsageError(msg) from err
+    return target
+
+
+def _commit_all(path: Path) -> None:
+    import subprocess
+
+    for argv in (
+        ["git", "add", "-A"],
+        [
+            "git",
+            "-c",
+            "user.name=orch",
+            "-c",
+            "user.email=orch@localhost",
+            "commit",
+            "-q",
+            "-m",
+            "orch init: example control repo",
+        ],
+    ):
+        done = subprocess.run(argv, cwd=path, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DriverError(" ".join(argv[:2]), done.stderr)

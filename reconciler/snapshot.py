@@ -1,0 +1,261 @@
+"""Take one snapshot of the world: the imperative half of observing.
+
+One ``tmux list-panes -a`` for every window, one ``git worktree list`` per
+repo, a few ``stat`` calls per worker. The activity tracker remembers, in
+state/activity.json, how far each run log was read, so that log lines
+matching the Agent's quietPatterns (retries while an API fails) do not count
+as progress.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.drivers.git import Git
+from reconciler.drivers.tmux import Tmux
+from reconciler.errors import DriverError
+from reconciler.launch import OWNER_FILE, PROGRESS_FILE, SIGNALS_DIR
+from reconciler.model import Desired
+from reconciler.observe import (
+    PANE_FORMAT,
+    Observed,
+    Signal,
+    WorkerFiles,
+    WorktreeEntry,
+    parse_panes,
+    parse_worktrees,
+)
+from reconciler.state import StateStore, WorkerState, write_atomic
+
+MAX_SIGNAL_BYTES = 64 * 1024
+MAX_SCAN_BYTES = 1024 * 1024  # of new log output per pass, for quiet-pattern checks
+
+
+def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
+    """A snapshot of everything orch owns or should own under ``desired``."""
+    states = store.load_all()
+    text = tmux.list_panes(PANE_FORMAT)
+    panes = parse_panes(text)
+    worktrees = _worktree_lists(_repo_paths(desired, states.values()))
+    names = (
+        set(desired.workers)
+        | set(states)
+        | {p.worker for p in panes if p.worker and p.session == desired.config.tmux_session}
+    )
+    wt_root = (desired.root / desired.config.worktrees_root).resolve()
+    listed = {e.path for entries in worktrees.values() for e in entries if not e.prunable}
+    paths: dict[str, Path] = {}
+    for name in names:
+        worker = desired.workers.get(name)
+        state = states.get(name)
+        if state and state.worktree:
+            paths[name] = Path(state.worktree)
+        elif worker:
+            paths[name] = desired.worktree_path(worker)
+    for listed_path in listed:  # worktrees of removed workers whose state was lost
+        if Path(listed_path).is_relative_to(wt_root):
+            owner = _read_owner(Path(listed_path))
+            if owner and owner not in paths:
+                paths[owner] = Path(listed_path)
+    tracker = ActivityTracker(desired.state_dir / "activity.json")
+    files: dict[str, WorkerFiles] = {}
+    for name, path in paths.items():
+        worker = desired.workers.get(name)
+        quiet = (
+            desired.agents[worker.agent].quiet_patterns
+            if worker and worker.agent in desired.agents
+            else ()
+        )
+        log = _log_path(states.get(name))
+        files[name] = read_worker_files(path, str(path) in listed, log, name, quiet, tracker)
+    tracker.save()
+    return Observed(
+        tmux_up=text is not None,
+        panes=panes,
+        worktrees=worktrees,
+        files=files,
+        states=states,
+        session=desired.config.tmux_session,
+    )
+
+
+def _repo_paths(desired: Desired, states: Iterable[WorkerState]) -> set[Path]:
+    paths = {r.local_path for r in desired.repos.values()}
+    paths |= {Path(s.repo_path) for s in states if s.repo_path}
+    return {p for p in paths if p.exists()}
+
+
+def _worktree_lists(paths: Iterable[Path]) -> dict[str, tuple[WorktreeEntry, ...]]:
+    out = {}
+    for path in sorted(paths):
+        try:
+            out[str(path)] = parse_worktrees(Git(path).worktree_list())
+        except DriverError:
+            out[str(path)] = ()
+    return out
+
+
+def _log_path(state: WorkerState | None) -> Path | None:
+    return Path(state.log) if state and state.log else None
+
+
+def _read_owner(worktree: Path) -> str | None:
+    try:
+        data = json.loads((worktree / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    name = data.get("worker") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def read_signals(worktree: Path) -> dict[str, Signal]:
+    """``.orch/signals/<stage>.done|.failed`` with their summaries (``.failed`` wins)."""
+    folder = worktree / SIGNALS_DIR
+    out: dict[str, Signal] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return out
+    for entry in entries:
+        stage, dot, kind = entry.name.rpartition(".")
+        if not dot or kind not in ("done", "failed") or (stage in out and kind == "done"):
+            continue
+        try:
+            with Path(entry.path).open("rb") as fh:
+                body = fh.read(MAX_SIGNAL_BYTES).decode("utf-8", "replace")
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue
+        out[stage] = Signal(kind, _summary_of(body), mtime)
+    return out
+
+
+def _summary_of(body: str) -> str:
+    text = body.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(data, dict) and isinstance(data.get("summary"), str):
+            return str(data["summary"])
+    return text
+
+
+def _commit_mtime(worktree: Path) -> float | None:
+    """When the worktree's HEAD last moved: the mtime of its reflog (no git call)."""
+    try:
+        pointer = (worktree / ".git").read_text().strip()
+    except OSError:
+        return None
+    if not pointer.startswith("gitdir:"):
+        return None
+    gitdir = Path(pointer.removeprefix("gitdir:").strip())
+    if not gitdir.is_absolute():
+        gitdir = worktree / gitdir
+    return _mtime(gitdir / "logs" / "HEAD")
+
+
+def read_worker_files(
+    worktree: Path,
+    listed: bool,
+    log: Path | None,
+    name: str,
+    quiet: tuple[str, ...],
+    tracker: ActivityTracker,
+) -> WorkerFiles:
+    """Stat and read what one worker leaves on disk."""
+    exists = listed or (worktree / ".git").exists()
+    if not exists:
+        return WorkerFiles(activity=tracker.log_activity(name, log, quiet))
+    signals = read_signals(worktree)
+    progress = _mtime(worktree / PROGRESS_FILE)
+    log_stat = log.stat() if log and log.exists() else None
+    times = [
+        progress,
+        _commit_mtime(worktree),
+        tracker.log_activity(name, log, quiet),
+        *(s.mtime for s in signals.values()),
+    ]
+    known = [t for t in times if t is not None]
+    return WorkerFiles(
+        worktree_exists=True,
+        marker=_read_owner(worktree),
+        signals=signals,
+        progress_mtime=progress,
+        log_size=log_stat.st_size if log_stat else None,
+        log_mtime=log_stat.st_mtime if log_stat else None,
+        activity=max(known) if known else None,
+    )
+
+
+class ActivityTracker:
+    """Remembers how far each run log was read and when it last showed progress."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        try:
+            loaded = json.loads(path.read_text())
+            if isinstance(loaded, dict):
+                self.data = loaded
+        except (OSError, ValueError):
+            pass
+
+    def log_activity(self, name: str, log: Path | None, quiet: tuple[str, ...]) -> float | None:
+        """The last time ``log`` grew with a line that is not quiet."""
+        if log is None:
+            return None
+        try:
+            st = log.stat()
+        except OSError:
+            return None
+        entry = self.data.get(name, {})
+        if entry.get("log") != str(log):
+            entry = {"log": str(log), "offset": 0, "progress": None}
+        if st.st_size > entry["offset"]:
+            if not quiet or _has_progress(log, entry["offset"], st.st_size, quiet):
+                entry["progress"] = st.st_mtime
+            entry["offset"] = st.st_size
+            self.data[name] = entry
+            self.dirty = True
+        progress = entry.get("progress")
+        return float(progress) if progress is not None else None
+
+    def save(self) -> None:
+        """Write the tracker back when anything changed."""
+        if self.dirty:
+            write_atomic(self.path, json.dumps(self.data))
+            self.dirty = False
+
+
+def _has_progress(log: Path, start: int, end: int, quiet: tuple[str, ...]) -> bool:
+    start = max(start, end - MAX_SCAN_BYTES)
+    with log.open("rb") as fh:
+        fh.seek(start)
+        text = fh.read(end - start).decode("utf-8", "replace")
+    patterns = [re.compile(p) for p in quiet]
+    return any(
+        line.strip() and not any(p.search(line) for p in patterns) for line in text.splitlines()
+    )
+
+
+def repo_of(worktrees: Mapping[str, tuple[WorktreeEntry, ...]], path: str) -> str | None:
+    """The repo whose worktree list holds ``path``."""
+    for repo, entries in worktrees.items():
+        if any(e.path == path for e in entries):
+            return repo
+    return None

@@ -1,0 +1,113 @@
+"""Schema-valid documents -> frozen model objects (no checks across objects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reconciler.duration import parse_duration
+from reconciler.model import (
+    Agent,
+    Pipeline,
+    Repo,
+    RestartPolicy,
+    Source,
+    Stage,
+    Worker,
+    stable_hash,
+)
+from reconciler.spec.yamlsource import Document
+
+DEFAULT_STALL = "15m"
+DEFAULT_TIMEOUT = "30m"
+
+
+def source_of(doc: Document) -> Source:
+    """Where ``doc`` starts."""
+    line, col = doc.mark(("metadata", "name"))
+    return Source(doc.path, line, col)
+
+
+def build_repo(doc: Document, root: Path) -> Repo:
+    """A Repo from its document; a ``url`` repo is placed under state/repos/."""
+    name, spec = doc.data["metadata"]["name"], doc.data["spec"]
+    path = (root / spec["path"]).resolve() if "path" in spec else root / "state" / "repos" / name
+    return Repo(
+        name=name,
+        path=path,
+        url=spec.get("url"),
+        default_branch=spec.get("defaultBranch", "main"),
+        setup=tuple(spec.get("setup", ())),
+        workflows=dict(spec.get("workflows", {})),
+        source=source_of(doc),
+    )
+
+
+def build_agent(doc: Document) -> Agent:
+    """An Agent from its document."""
+    spec = doc.data["spec"]
+    resume = spec.get("resume")
+    return Agent(
+        name=doc.data["metadata"]["name"],
+        command=tuple(spec["command"]),
+        resume=tuple(resume) if resume else None,
+        env={str(k): str(v) for k, v in spec.get("env", {}).items()},
+        quiet_patterns=tuple(spec.get("quietPatterns", ())),
+        session_id_from=spec.get("sessionIdFrom"),
+        source=source_of(doc),
+    )
+
+
+def build_pipeline(doc: Document) -> Pipeline:
+    """A Pipeline from its document."""
+    stages = tuple(
+        Stage(
+            name=s["name"],
+            prompt=s["prompt"],
+            stall_timeout=parse_duration(s.get("stallTimeout", DEFAULT_STALL)),
+            timeout=parse_duration(s.get("timeout", DEFAULT_TIMEOUT)),
+            done_when=s.get("doneWhen", "signal"),
+            restart_prompt=s.get("restartPrompt"),
+        )
+        for s in doc.data["spec"]["stages"]
+    )
+    return Pipeline(doc.data["metadata"]["name"], stages, source_of(doc))
+
+
+def build_worker(
+    doc: Document, repo: Repo | None, specs: dict[str, dict[str, Any]], worker_set: str | None
+) -> Worker:
+    """A Worker from its document; ``specs`` holds the raw agent/pipeline specs to hash."""
+    meta, spec = doc.data["metadata"], doc.data["spec"]
+    name = meta["name"]
+    policy = spec.get("restartPolicy", {})
+    backoff = policy.get("backoff", {})
+    branch = spec.get("branch") or f"orch/{name}"
+    base = spec.get("base") or (repo.default_branch if repo else "main")
+    vars_ = dict(spec.get("vars", {}))
+    return Worker(
+        name=name,
+        repo=spec["repo"],
+        pipeline=spec["pipeline"],
+        agent=spec["agent"],
+        branch=branch,
+        base=base,
+        vars=vars_,
+        restart_policy=RestartPolicy(
+            max_restarts=int(policy.get("maxRestarts", 10)),
+            backoff_initial=parse_duration(backoff.get("initial", "10s")),
+            backoff_max=parse_duration(backoff.get("max", "5m")),
+        ),
+        suspend=bool(spec.get("suspend", False)),
+        depends_on=tuple(spec.get("dependsOn", ())),
+        host=spec.get("host"),
+        labels=dict(meta.get("labels", {})),
+        source=source_of(doc),
+        worker_set=worker_set,
+        placement_hash=stable_hash({"repo": spec["repo"], "branch": branch, "base": base}),
+        run_hashes={
+            "agent": stable_hash(specs.get(f"Agent/{spec['agent']}")),
+            "pipeline": stable_hash(specs.get(f"Pipeline/{spec['pipeline']}")),
+            "vars": stable_hash(vars_),
+        },
+    )

@@ -1,0 +1,71 @@
+"""config/orch.yaml -> :class:`Config`, every default of the example filled in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.duration import parse_duration
+from reconciler.errors import SpecError
+from reconciler.model import Config
+from reconciler.spec.schemas import schema_errors
+from reconciler.spec.yamlsource import parse_documents
+
+CONFIG_FILE = "config/orch.yaml"
+
+# (section, key) -> (Config field, converter)
+_FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
+    ("tmux", "socket"): ("tmux_socket", str),
+    ("tmux", "session"): ("tmux_session", str),
+    ("worktrees", "root"): ("worktrees_root", str),
+    ("reconcile", "resync"): ("resync", parse_duration),
+    ("reconcile", "debounce"): ("debounce", parse_duration),
+    ("reconcile", "maxPruneFraction"): ("max_prune_fraction", float),
+    ("git", "pull"): ("git_pull", bool),
+    ("git", "pullInterval"): ("pull_interval", parse_duration),
+    ("host", "name"): ("host_name", lambda v: v),
+    ("host", "runUnplaced"): ("run_unplaced", bool),
+    ("reports", "path"): ("reports_path", str),
+    ("reports", "commit"): ("reports_commit", bool),
+    ("reports", "push"): ("reports_push", bool),
+    ("reports", "author"): ("reports_author", str),
+    ("reports", "minInterval"): ("reports_min_interval", parse_duration),
+}
+
+
+def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecError]]:
+    """Read ``root/config/orch.yaml`` (optional) and apply ``ORCH_TMUX_SOCKET`` from ``env``."""
+    path = root / CONFIG_FILE
+    values: dict[str, Any] = {}
+    errors: list[SpecError] = []
+    if path.is_file():
+        docs, errors = parse_documents(CONFIG_FILE, path.read_bytes())
+        docs = [d for d in docs if d.data is not None]
+        if len(docs) > 1:
+            errors.append(
+                SpecError(
+                    CONFIG_FILE,
+                    docs[1].line,
+                    docs[1].col,
+                    None,
+                    "config/orch.yaml holds one document",
+                )
+            )
+        elif docs and not errors:
+            errors = schema_errors(docs[0], "config", None)
+            if not errors:
+                values = _flatten(docs[0].data)
+    socket = env.get("ORCH_TMUX_SOCKET")
+    if socket:
+        values["tmux_socket"] = socket
+    return Config(**values), errors
+
+
+def _flatten(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for section, body in data.items():
+        for key, value in (body or {}).items():
+            field_name, convert = _FIELDS[(section, key)]
+            out[field_name] = convert(value)
+    return out

@@ -1,0 +1,151 @@
+"""The JSON Schemas shipped with orch, and their errors turned into SpecErrors.
+
+One schema per kind (``spec/schema/<kind>.json``) plus ``config.json`` for
+config/orch.yaml. jsonschema's messages are rephrased into ones a user can act
+on, located at the key or item that is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from reconciler.errors import SpecError
+from reconciler.spec.yamlsource import Document, PathKey
+
+_DURATION_FIELDS = frozenset(
+    {
+        "stallTimeout",
+        "timeout",
+        "initial",
+        "max",
+        "resync",
+        "debounce",
+        "pullInterval",
+        "minInterval",
+    }
+)
+SCHEMA_NAMES = ("repo", "agent", "pipeline", "worker", "workerset", "config")
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The schema called ``name`` (a kind in lower case, or ``config``)."""
+    text = resources.files("reconciler").joinpath(f"spec/schema/{name}.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema(name))
+
+
+def schema_errors(doc: Document, schema: str, obj: str | None, data: Any = None) -> list[SpecError]:
+    """Every schema violation of ``doc`` (or of ``data`` located by ``doc``'s marks)."""
+    instance = doc.data if data is None else data
+    found: list[SpecError] = []
+    for err in _validator(schema).iter_errors(instance):
+        for where, message in _explain(err):
+            line, col = doc.mark(where)
+            found.append(SpecError(doc.path, line, col, obj, message))
+    return found
+
+
+def _explain(err: Any) -> list[tuple[PathKey, str]]:
+    where: PathKey = tuple(err.absolute_path)
+    field = str(where[-1]) if where and isinstance(where[-1], str) else "value"
+    kind = err.validator
+    if kind == "additionalProperties" and isinstance(err.instance, dict):
+        known = sorted(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in known]
+        return [((*where, k), _unknown_field(k, known, where)) for k in extra]
+    if kind == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        parent = f" in {dotted(where)}" if where else ""
+        return [(where, f'missing required field "{missing}"{parent}')]
+    if kind == "oneOf" and isinstance(err.instance, dict) and {"path", "url"} & set(err.instance):
+        return [
+            (where, "give exactly one of `path` (a local clone) or `url` (cloned under state/)")
+        ]
+    if (
+        kind == "oneOf"
+        and isinstance(err.instance, dict)
+        and not {"path", "url"} & set(err.instance)
+    ):
+        return [(where, "missing required field: one of `path` (a local clone) or `url`")]
+    if kind == "pattern":
+        return [
+            (
+                where,
+                f"{field} {json.dumps(err.instance)} does not match {err.validator_value}"
+                + _pattern_hint(where),
+            )
+        ]
+    if kind == "enum":
+        options = ", ".join(map(str, err.validator_value))
+        return [(where, f"{field} {json.dumps(err.instance)} is not one of: {options}")]
+    if kind == "type":
+        want = err.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return [(where, f"{field} must be {_article(want)}, not {_type_name(err.instance)}")]
+    if kind == "const":
+        return [(where, f"{field} must be {json.dumps(err.validator_value)}")]
+    return [(where, f"{field}: {err.message}")]
+
+
+def dotted(where: PathKey) -> str:
+    """A path as a user writes it: ``spec.stages[0].name``."""
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pattern_hint(where: PathKey) -> str:
+    last = where[-1] if where else ""
+    if last == "name" or (len(where) >= 2 and where[-2] in ("dependsOn",)):
+        return " (lowercase letters, digits and '-', starting with a letter or digit, at most 63)"
+    if last in ("branch", "base"):
+        return " (a git ref: letters, digits, '.', '_', '/', '-'; no '..', no leading '-')"
+    if last in _DURATION_FIELDS:
+        return " (durations look like 30s, 10m, 2h, 1h30m)"
+    return ""
+
+
+def _unknown_field(key: str, known: list[str], where: PathKey) -> str:
+    parent = f" in {dotted(where)}" if where else ""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f'; did you mean "{close[0]}"?' if close else f" (known: {', '.join(known)})"
+    return f'unknown field "{key}"{parent}{hint}'
+
+
+def _type_name(value: Any) -> str:
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _article(want: str) -> str:
+    table = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "boolean": "a boolean",
+        "integer": "an integer",
+        "number": "a number",
+        "null": "null",
+    }
+    return " or ".join(table.get(w, w) for w in want.split(" or "))

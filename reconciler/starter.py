@@ -1,0 +1,230 @@
+"""Start one attempt of one stage: prompt, argv, tmux window, state.
+
+The only place an agent is launched; every kind of agent (Claude Code, any
+CLI, a test script) goes through :func:`start_agent` and
+:func:`reconciler.launch.build_launch`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.actions import Action, Phase
+from reconciler.drivers.git import Git
+from reconciler.errors import DriverError, OrchError
+from reconciler.launch import PROGRESS_FILE, build_launch, prompt_context, render
+from reconciler.model import Desired, Stage, Worker
+from reconciler.observe import Pane
+from reconciler.state import WorkerState, write_atomic
+from reconciler.summary import SummaryInput, build_summary
+
+if TYPE_CHECKING:
+    from reconciler.apply import Applier
+
+RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
+LOG_TAIL_BYTES = 64 * 1024
+SESSION_SCAN_BYTES = 256 * 1024
+UNTRACKED_CAP = 50
+
+
+class TemplateFailed(OrchError):
+    """A prompt or argv template could not be rendered."""
+
+
+def start_agent(ap: Applier, action: Action, window: Pane | None) -> dict[str, object]:
+    """Render and start ``action``'s stage attempt in the worker's window."""
+    desired = ap.desired
+    w = desired.workers[action.worker]
+    stage = desired.pipelines[w.pipeline].stages[
+        desired.pipelines[w.pipeline].index(action.stage or "")
+    ]
+    worktree = ap._worktree(w.name)
+    state = ap._state(w.name)
+    ctx = prompt_context(desired, w, stage, action.attempt, worktree)
+    session_id = None
+    try:
+        prompt = render(_read_template(desired.root, stage.prompt), ctx)
+        if action.restart:
+            session_id = _session_id(desired, w, state)
+            prompt = _restart_prompt(desired, w, stage, state, ctx, prompt, action.reason)
+    except (OSError, ValueError, LookupError) as err:
+        msg = f"stage {stage.name}: prompt: {err}"
+        raise TemplateFailed(msg) from err
+    except Exception as err:  # jinja2's TemplateError and sandbox SecurityError
+        msg = f"stage {stage.name}: prompt: {type(err).__name__}: {err}"
+        raise TemplateFailed(msg) from err
+    run_dir = desired.state_dir / "logs" / w.name
+    prompt_file = run_dir / f"{stage.name}-{action.attempt}.prompt.md"
+    log_path = run_dir / f"{stage.name}-{action.attempt}.log"
+    write_atomic(prompt_file, prompt)
+    agent = desired.agents[w.agent]
+    try:
+        launch = build_launch(agent, ctx, prompt, str(prompt_file), str(log_path), session_id)
+    except Exception as err:  # a bad argv template
+        msg = f"agent {agent.name}: command: {err}"
+        raise TemplateFailed(msg) from err
+    options = {
+        "@orch-worker": w.name,
+        "@orch-spec": w.run_hash,
+        "@orch-stage": stage.name,
+        "@orch-attempt": str(action.attempt),
+    }
+    if log_path.exists():
+        log_path.unlink()  # a rerun of the same attempt number starts a fresh log
+    if window is None:
+        ap.tmux.start_window(
+            desired.config.tmux_session,
+            ap.free_index(),
+            w.name,
+            launch.cwd,
+            launch.command,
+            launch.env,
+            launch.log_path,
+            options,
+        )
+    else:
+        ap.tmux.respawn_window(
+            window.window_id, launch.cwd, launch.command, launch.env, launch.log_path, options
+        )
+    now = ap.clock()
+    new_stage = state.stage != stage.name
+    ap._save(
+        replace(
+            state,
+            phase=Phase.RUNNING.value,
+            reason=action.reason,
+            stage=stage.name,
+            attempt=action.attempt,
+            restarts=action.restarts if action.restarts is not None else state.restarts,
+            run_hashes=dict(w.run_hashes),
+            attempt_started_at=now,
+            stage_started_at=now if new_stage else (state.stage_started_at or now),
+            backoff_until=None,
+            finished_at=None,
+            log=str(log_path),
+            session_id=session_id or state.session_id,
+            repo=state.repo or w.repo,
+            branch=state.branch or w.branch,
+            base=state.base or w.base,
+            worktree=state.worktree or str(worktree),
+            placement_hash=state.placement_hash or w.placement_hash,
+            repo_path=state.repo_path or str(desired.repos[w.repo].local_path),
+        )
+    )
+    detail: dict[str, object] = {"log": str(log_path)}
+    if launch.resumed:
+        detail["resumed"] = session_id
+    return detail
+
+
+def _read_template(root: Path, rel: str) -> str:
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root):
+        msg = f'"{rel}" resolves outside the control repo'
+        raise ValueError(msg)
+    return path.read_text()
+
+
+def _restart_prompt(
+    desired: Desired,
+    w: Worker,
+    stage: Stage,
+    state: WorkerState,
+    ctx: dict[str, Any],
+    stage_prompt: str,
+    reason: str,
+) -> str:
+    summary = build_summary(gather_summary(desired, w, stage, state, reason))
+    rel = stage.restart_prompt or RESTART_TEMPLATE
+    if (desired.root / rel).is_file():
+        template = _read_template(desired.root, rel)
+    else:
+        template = resources.files("reconciler").joinpath("templates/restart.md.j2").read_text()
+    return render(
+        template, {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason}
+    )
+
+
+def gather_summary(
+    desired: Desired, w: Worker, stage: Stage, state: WorkerState, reason: str
+) -> SummaryInput:
+    """Collect what the previous attempt left: commits, changes, log tail, notes."""
+    worktree = Path(state.worktree) if state.worktree else desired.worktree_path(w)
+    repo = Path(state.repo_path) if state.repo_path else desired.repos[w.repo].local_path
+    commits: list[str] = []
+    diff_stat = ""
+    untracked: list[str] = []
+    total = 0
+    try:
+        git = Git(repo)
+        commits = git.log_oneline(worktree, w.base, 20).splitlines()
+        diff_stat = git.diff_stat(worktree)
+        untracked, total = git.untracked(worktree, UNTRACKED_CAP)
+    except DriverError as err:
+        diff_stat = f"(git: {err})"
+    return SummaryInput(
+        stage=stage.name,
+        attempt=state.attempt,
+        reason=reason,
+        base=w.base,
+        commits=commits,
+        diff_stat=diff_stat,
+        untracked=untracked,
+        untracked_total=total,
+        log_tail=_tail(Path(state.log), LOG_TAIL_BYTES) if state.log else "",
+        progress=_tail(worktree / PROGRESS_FILE, 16 * 1024),
+    )
+
+
+def _tail(path: Path, size: int) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            end = fh.tell()
+            fh.seek(max(0, end - size))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _session_id(desired: Desired, w: Worker, state: WorkerState) -> str | None:
+    agent = desired.agents[w.agent]
+    if not agent.session_id_from or not agent.resume:
+        return None
+    found = None
+    if state.log:
+        try:
+            with Path(state.log).open("rb") as fh:
+                found = find_session_id(
+                    agent.session_id_from, fh.read(SESSION_SCAN_BYTES).decode("utf-8", "replace")
+                )
+        except OSError:
+            found = None
+    return found or state.session_id
+
+
+def find_session_id(how: str, text: str) -> str | None:
+    """The agent's session id in its log: ``claude-stream-json`` or ``regex:<pattern>``.
+
+    Examples
+    --------
+    >>> line = '{"type":"system","subtype":"init","session_id":"ab-1"}'
+    >>> find_session_id("claude-stream-json", line)
+    'ab-1'
+    >>> find_session_id("regex:session=(\\\\w+)", "x session=42 y")
+    '42'
+    """
+    if how == "claude-stream-json":
+        match = re.search(r'"type"\s*:\s*"system"[^\n]*?"session_id"\s*:\s*"([^"]+)"', text)
+        if match is None:
+            match = re.search(r'"session_id"\s*:\s*"([^"]+)"', text)
+        return match.group(1) if match else None
+    if how.startswith("regex:"):
+        match = re.search(how.removeprefix("regex:"), text)
+        if match:
+            return match.group(1) if match.groups() else match.group(0)
+    return None

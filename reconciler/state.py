@@ -1,0 +1,145 @@
+"""Runtime state under state/: one JSON file per worker, written atomically; the lock.
+
+Specs are only read; what orch learns at run time (attempts, restarts, reasons,
+times, session ids) lives here, outside git. Deleting state/ loses only what
+cannot be observed again (restart counts, failure reasons, session ids).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import LockHeld
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """What orch remembers about one worker between passes."""
+
+    name: str
+    repo: str = ""
+    repo_path: str = ""
+    branch: str = ""
+    base: str = ""
+    worktree: str = ""
+    placement_hash: str = ""
+    run_hashes: Mapping[str, str] = field(default_factory=dict)
+    phase: str = "Pending"
+    reason: str = ""
+    stage: str | None = None
+    attempt: int = 0
+    restarts: int = 0
+    created_at: float | None = None
+    stage_started_at: float | None = None
+    attempt_started_at: float | None = None
+    finished_at: float | None = None
+    backoff_until: float | None = None
+    session_id: str | None = None
+    log: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        data = dataclasses.asdict(self)
+        data["run_hashes"] = dict(self.run_hashes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WorkerState:
+        """Read what :meth:`to_json` wrote, ignoring unknown keys from other versions."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+
+
+class StateStore:
+    """state/workers/*.json of one control repo."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir / "workers"
+
+    def path(self, name: str) -> Path:
+        """The file of worker ``name``."""
+        return self.dir / f"{name}.json"
+
+    def load_all(self) -> dict[str, WorkerState]:
+        """Every readable state file; an unreadable one is skipped (rebuilt by observing)."""
+        out: dict[str, WorkerState] = {}
+        if not self.dir.is_dir():
+            return out
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                state = WorkerState.from_json(json.loads(path.read_text()))
+            except (OSError, ValueError, TypeError):
+                continue
+            out[state.name] = state
+        return out
+
+    def save(self, state: WorkerState) -> None:
+        """Write one worker's state atomically."""
+        write_atomic(self.path(state.name), json.dumps(state.to_json(), indent=1, sort_keys=True))
+
+    def forget(self, name: str) -> None:
+        """Delete one worker's state file (missing is fine)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path(name).unlink()
+
+
+@contextlib.contextmanager
+def reconciler_lock(state_dir: Path) -> Iterator[None]:
+    """Hold state/.lock for one reconciler per control repo (safety rule 4).
+
+    flock is released by the kernel when its holder dies, so a lock left by a
+    killed reconciler is taken over at once; the file only tells who holds it.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(_describe_holder(path)) from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": _utc(time.time())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _describe_holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    return (
+        f"pid {info.get('pid', '?')} on host {info.get('host', '?')} since {info.get('since', '?')}"
+    )
+
+
+def _utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

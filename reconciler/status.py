@@ -1,0 +1,46 @@
+"""Fleet status as data: one row a worker, for `orch status`, reports and MCP (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.actions import Plan
+from reconciler.events import utc_iso
+from reconciler.model import Desired
+from reconciler.observe import Observed
+
+
+def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[str, Any]]:
+    """Rows with the keys name, phase, stage, attempt, restarts, lastActivity, branch,
+    worktree, window, reason (and a few more); desired workers first, then removed ones."""
+    rows = []
+    for name, st in plan.statuses.items():
+        worker = desired.workers.get(name)
+        state = observed.states.get(name)
+        window = observed.window_of(name)
+        if state and state.worktree:
+            worktree = state.worktree
+        elif worker:
+            worktree = str(desired.worktree_path(worker))
+        else:
+            worktree = None
+        rows.append(
+            {
+                "name": name,
+                "phase": st.phase.value,
+                "stage": st.stage,
+                "stageIndex": st.stage_index,
+                "stages": st.stages,
+                "attempt": st.attempt,
+                "restarts": st.restarts,
+                "lastActivity": utc_iso(st.last_activity),
+                "branch": worker.branch if worker else (state.branch if state else None),
+                "worktree": worktree,
+                "window": f"{window.session}:{window.window_index}" if window else None,
+                "reason": st.reason,
+                "repo": worker.repo if worker else (state.repo if state else None),
+                "workerSet": worker.worker_set if worker else None,
+                "pid": window.pane_pid if window and not window.dead else None,
+            }
+        )
+    return rows
