@@ -95,7 +95,7 @@ def make_fleet(root: Path, as_set: bool) -> Path:
     (root / ".gitignore").write_text("state/\n")
     (root / "playbooks" / "prompts").mkdir(parents=True)
     (root / "playbooks" / "prompts" / "work.md.j2").write_text(
-        "Work on {{ vars.topic }} in {{ worker.name }}.\n")
+        "Work on {{ vars.topic }} in {{ worker }}.\n")
     (root / "specs").mkdir()
     (root / "config").mkdir()
     if as_set:
@@ -124,8 +124,8 @@ def spread(times: list[float]) -> str:
     return f"min {min(times):.1f}, max {max(times):.1f}"
 
 
-def top_imports(python: str, orch: str, env: dict[str, str], n: int = 5) -> list[tuple[int, int, str]]:
-    """(cumulative us, self us, module) of the top-level imports of `orch --help`, largest first."""
+def import_times(python: str, orch: str, env: dict[str, str]) -> list[tuple[int, int, int, str]]:
+    """(cumulative us, self us, depth, module) of every import of `orch --help` (-X importtime)."""
     proc = subprocess.run([python, "-X", "importtime", orch, "--help"], env=env,
                           capture_output=True, text=True)
     rows = []
@@ -133,11 +133,9 @@ def top_imports(python: str, orch: str, env: dict[str, str], n: int = 5) -> list
         if not line.startswith("import time:") or "self [us]" in line:
             continue
         self_us, cum_us, name = line[len("import time:"):].split("|", 2)
-        if name.startswith("   "):  # nested: counted in its top-level importer's cumulative
-            continue
-        rows.append((int(cum_us), int(self_us), name.strip()))
-    rows.sort(reverse=True)
-    return rows[:n]
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        rows.append((int(cum_us), int(self_us), depth, name.strip()))
+    return rows
 
 
 def main() -> None:
@@ -186,11 +184,17 @@ def main() -> None:
                   f"{spread(t)}; {ms / py_ms:.1f}x bare Python){note}")
         print()
 
-        rows = top_imports(python, str(orch), env)
+        rows = import_times(python, str(orch), env)
         if rows:
-            print("top-level imports of `orch --help` (python -X importtime, one run):")
-            for cum, self_us, name in rows:
-                print(f"  {cum / 1000:7.1f} ms cumulative  {self_us / 1000:6.1f} ms self  {name}")
+            print("imports of `orch --help` (python -X importtime, one run; depth 0 = top level):")
+            print("  top 5 by cumulative time:")
+            for cum, self_us, depth, name in sorted(rows, reverse=True)[:5]:
+                print(f"    {cum / 1000:6.1f} ms cumulative  {self_us / 1000:5.1f} ms self  "
+                      f"depth {depth}  {name}")
+            print("  top 5 by self time:")
+            for cum, self_us, depth, name in sorted(rows, key=lambda r: -r[1])[:5]:
+                print(f"    {self_us / 1000:6.1f} ms self  {cum / 1000:5.1f} ms cumulative  "
+                      f"depth {depth}  {name}")
             print()
 
         ok = diff <= HELP_TARGET_MS

@@ -84,7 +84,17 @@ class Applier:
         verb = action.verb.value
         if action.verb is Verb.SET_PHASE and action.phase:
             verb = f"phase {action.phase.value}"
-        return Event(self.clock(), action.worker, verb, action.reason, ok, error, detail or {})
+        return Event(
+            self.clock(),
+            action.worker,
+            verb,
+            action.reason,
+            ok,
+            error,
+            detail or {},
+            stage=action.stage,
+            attempt=action.attempt,
+        )
 
     # -- helpers ------------------------------------------------------------
 

@@ -138,7 +138,7 @@ def emit_json(data: Any) -> None:
 
 def main() -> None:
     """Entry point of the `orch` console script."""
-    from reconciler import cli_fleet, cli_spec  # noqa: F401 - they register the commands
+    from reconciler import cli_fleet, cli_report, cli_spec  # noqa: F401 - they register commands
 
     app(prog_name="orch")
 

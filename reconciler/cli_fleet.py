@@ -6,6 +6,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -73,7 +74,7 @@ def reconcile(
     if watch:
         from reconciler.watch import watch_loop
 
-        run(lambda: watch_loop(CTX.root, allow_mass_prune=allow_mass_prune, as_json=as_json))
+        run(lambda: watch_loop(CTX.root, allow_mass_prune=allow_mass_prune, emit=_emitter(as_json)))
         return
 
     def once() -> engine.PassResult:
@@ -85,6 +86,23 @@ def reconcile(
 
     result = run(once)
     _print_events(result, as_json)
+
+
+def _emitter(as_json: bool) -> Callable[[object], None]:
+    """Print events and notices as they come: JSON lines, or one plain line each."""
+    import json
+
+    from reconciler.events import Event
+
+    def emit(item: object) -> None:
+        if isinstance(item, Event):
+            typer.echo(json.dumps(item.to_json()) if as_json else item.line())
+        elif as_json:
+            typer.echo(json.dumps({"notice": str(item)}))
+        else:
+            typer.echo(str(item), err=True)
+
+    return emit
 
 
 def _print_events(result: object, as_json: bool) -> None:
@@ -107,15 +125,21 @@ def status(as_json: JsonOpt = False) -> None:
     from reconciler import engine
     from reconciler.status import status_rows
 
-    def compute() -> list[dict[str, object]]:
+    def compute() -> tuple[list[dict[str, object]], dict[str, object]]:
         desired = engine.load(CTX.root)
         observed = engine.snapshot(desired)
-        return status_rows(desired, observed, engine.make_plan(desired, observed))
+        rows = status_rows(desired, observed, engine.make_plan(desired, observed))
+        return rows, engine.revision_info(desired.root)
 
-    rows = run(compute, json_errors=as_json)
+    rows, revision = run(compute, json_errors=as_json)
     if as_json:
-        emit_json({"workers": rows})
+        emit_json({"workers": rows, **revision})
         return
+    if revision["revision"]:
+        rev = revision["revision"]
+        assert isinstance(rev, dict)
+        dirty = "; specs/ or config/ has uncommitted changes" if revision["specsDirty"] else ""
+        typer.echo(f'specs at {rev["sha"]} "{rev["subject"]}"{dirty}')
     now = time.time()
     headers = [
         "NAME",

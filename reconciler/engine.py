@@ -16,7 +16,7 @@ from pathlib import Path
 from reconciler.actions import Plan
 from reconciler.apply import Applier
 from reconciler.drivers.tmux import Tmux
-from reconciler.errors import MassPruneBlocked
+from reconciler.errors import DriverError, MassPruneBlocked
 from reconciler.events import Event, append_events
 from reconciler.model import Desired
 from reconciler.observe import Observed
@@ -52,6 +52,19 @@ def snapshot(desired: Desired) -> Observed:
     return observe(desired, tmux, StateStore(desired.state_dir))
 
 
+def revision_info(root: Path) -> dict[str, object]:
+    """The commit the specs come from and whether specs/ or config/ have local changes."""
+    from reconciler.drivers import gitops
+
+    try:
+        rev = gitops.revision(root)
+        dirty = bool(gitops.dirty(root))
+    except DriverError:
+        return {"revision": None, "specsDirty": None}
+    revision = {"sha": rev[0], "subject": rev[1]} if rev else None
+    return {"revision": revision, "specsDirty": dirty}
+
+
 def make_plan(
     desired: Desired,
     observed: Observed,
@@ -78,36 +91,43 @@ def reconcile_pass(
 ) -> PassResult:
     """Observe, plan and apply once, holding the control repo's lock.
 
-    Raises MassPruneBlocked after applying everything else when removals were
+    Raises PassBlocked after applying everything else when removals were
     held back by the mass-prune guard.
     """
     with reconciler_lock(desired.state_dir):
-        observed = snapshot(desired)
-        the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune, now=clock())
-        applier = Applier(
-            desired,
-            observed,
-            Tmux(desired.config.tmux_socket),
-            StateStore(desired.state_dir),
-            clock=clock,
-            grace=grace,
-        )
-        events = applier.apply(the_plan.actions)
-        append_events(desired.state_dir, events)
-    result = PassResult(desired, observed, the_plan, tuple(events))
-    if the_plan.blocked:
-        raise PassBlocked(
-            result,
-            MassPruneBlocked(
-                the_plan.prune_count, the_plan.prune_total, desired.config.max_prune_fraction
-            ),
-        )
+        result = apply_pass(desired, allow_mass_prune=allow_mass_prune, grace=grace, clock=clock)
+    if result.plan.blocked:
+        raise PassBlocked(result)
     return result
+
+
+def apply_pass(
+    desired: Desired,
+    *,
+    allow_mass_prune: bool = False,
+    grace: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> PassResult:
+    """One pass for a caller that already holds the lock (the watch loop)."""
+    observed = snapshot(desired)
+    the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune, now=clock())
+    applier = Applier(
+        desired,
+        observed,
+        Tmux(desired.config.tmux_socket),
+        StateStore(desired.state_dir),
+        clock=clock,
+        grace=grace,
+    )
+    events = applier.apply(the_plan.actions)
+    append_events(desired.state_dir, events)
+    return PassResult(desired, observed, the_plan, tuple(events))
 
 
 class PassBlocked(MassPruneBlocked):
     """A pass that applied what it could but held back a mass prune."""
 
-    def __init__(self, result: PassResult, cause: MassPruneBlocked) -> None:
+    def __init__(self, result: PassResult) -> None:
         self.result = result
-        super().__init__(cause.count, cause.total, result.desired.config.max_prune_fraction)
+        cfg = result.desired.config
+        super().__init__(result.plan.prune_count, result.plan.prune_total, cfg.max_prune_fraction)

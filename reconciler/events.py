@@ -23,6 +23,8 @@ class Event:
     ok: bool = True
     error: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    stage: str | None = None
+    attempt: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data with an ISO-8601 UTC time."""
@@ -33,6 +35,10 @@ class Event:
             "reason": self.reason,
             "ok": self.ok,
         }
+        if self.stage:
+            data["stage"] = self.stage
+        if self.attempt:
+            data["attempt"] = self.attempt
         if self.error:
             data["error"] = self.error
         if self.detail:
@@ -44,7 +50,8 @@ class Event:
         clock = time.strftime("%H:%M:%S", time.localtime(self.ts))
         status = "" if self.ok else f" FAILED: {self.error}"
         extra = "".join(f" {k}={v}" for k, v in self.detail.items())
-        return f"{clock} {self.worker or '-'} {self.verb}: {self.reason}{extra}{status}"
+        where = f" {self.stage}#{self.attempt}" if self.stage and self.attempt else ""
+        return f"{clock} {self.worker or '-'} {self.verb}{where}: {self.reason}{extra}{status}"
 
 
 def utc_iso(ts: float | None) -> str | None:

@@ -293,8 +293,9 @@ def _stage(v: _View) -> _Result:
             (v.start("resumed after suspend", restart=True),),
             v.status(Phase.RUNNING, "resumed after suspend"),
         )
-    if window.dead:
+    if window.dead and (window.dead_status is not None or window.dead_signal is not None):
         return _exited(v, window)
+    # Alive, or dead with its exit not yet reaped by tmux: judge by activity and time.
     return _check_alive(v)
 
 
@@ -348,11 +349,8 @@ def _check_alive(v: _View) -> _Result:
         return _failure(
             v, f"over time: attempt ran {int(v.now - started)}s (timeout {int(stage.timeout)}s)"
         )
-    last = (
-        max(x for x in (v.files.activity, started) if x is not None)
-        if (v.files.activity is not None or started is not None)
-        else None
-    )
+    times = [t for t in (v.files.activity, started) if t is not None]
+    last = max(times) if times else None
     if last is not None and v.now - last > stage.stall_timeout:
         return _failure(
             v,

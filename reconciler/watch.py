@@ -1,12 +1,271 @@
-"""`orch reconcile --watch` (placeholder until the watch issue lands)."""
+"""`orch reconcile --watch`: reconcile on file events and on a resync timer.
+
+Triggers: watchdog events under specs/ and config/ (debounced by
+reconcile.debounce), changes in workers' ``.orch/`` folders (signals,
+progress notes), and a full resync every reconcile.resync (with jitter) for
+the time-based checks. An invalid spec is reported once and the last valid
+desired state stays in force. The first SIGINT/SIGTERM finishes the current
+pass and returns, leaving agents running; a second one exits at once.
+"""
 
 from __future__ import annotations
 
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from reconciler.errors import UsageError
+from reconciler import engine
+from reconciler.errors import OrchError, SpecErrors
+from reconciler.events import Event
+from reconciler.launch import SIGNALS_DIR
+from reconciler.model import Desired
+from reconciler.state import reconciler_lock
+
+MAX_DEBOUNCE_WAIT = 2.0  # a steady stream of events still gets a pass this often
 
 
-def watch_loop(root: Path, *, allow_mass_prune: bool, as_json: bool) -> None:
-    """Not built yet."""
-    raise UsageError("--watch is not available yet; run `orch reconcile` periodically")
+class Trigger:
+    """Collects pokes from watchdog's thread; the loop waits on it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._reasons: list[str] = []
+        self._last = 0.0
+
+    def poke(self, reason: str) -> None:
+        """Ask for a pass (thread-safe)."""
+        with self._cond:
+            self._reasons.append(reason)
+            self._last = time.monotonic()
+            self._cond.notify_all()
+
+    def wait(self, timeout: float, debounce: float) -> list[str]:
+        """Block until poked (then until quiet for ``debounce``) or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._reasons:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self._cond.wait(left)
+            first = time.monotonic()
+            while True:
+                quiet_for = time.monotonic() - self._last
+                if quiet_for >= debounce or time.monotonic() - first >= MAX_DEBOUNCE_WAIT:
+                    break
+                self._cond.wait(debounce - quiet_for)
+            reasons, self._reasons = self._reasons, []
+            return reasons
+
+
+class StopFlag:
+    """First signal: stop after this pass. Second: exit now."""
+
+    def __init__(self, trigger: Trigger) -> None:
+        self.requested = False
+        self.trigger = trigger
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        """The signal handler."""
+        if self.requested:
+            raise SystemExit(128 + signum)
+        self.requested = True
+        self.trigger.poke("stop")
+
+    def install(self) -> dict[int, Any]:
+        """Install for SIGINT and SIGTERM; return the old handlers."""
+        return {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+class _Watcher:
+    """watchdog observers on specs/, config/ and each worker's .orch/ folder."""
+
+    def __init__(self, root: Path, trigger: Trigger) -> None:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        class Handler(FileSystemEventHandler):
+            def __init__(self, reason: str) -> None:
+                self.reason = reason
+
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                trigger.poke(self.reason)
+
+        self._handler = Handler
+        self.observer = Observer()
+        self.watched: dict[str, Any] = {}
+        for name in ("specs", "config"):
+            folder = root / name
+            if folder.is_dir():
+                self.observer.schedule(Handler(name), str(folder), recursive=True)
+        self.observer.start()
+
+    def follow_workers(self, folders: set[str]) -> None:
+        """Watch exactly these worker signal folders (added and dropped as workers come and go)."""
+        for gone in set(self.watched) - folders:
+            self.observer.unschedule(self.watched.pop(gone))
+        for new in folders - set(self.watched):
+            if Path(new).is_dir():
+                self.watched[new] = self.observer.schedule(
+                    self._handler("signal"), new, recursive=False
+                )
+
+    def stop(self) -> None:
+        """Stop the observer thread."""
+        self.observer.stop()
+        self.observer.join(timeout=5)
+
+
+def _worker_folders(result: engine.PassResult) -> set[str]:
+    """The .orch/ and .orch/signals/ folders of every worker, desired or still known."""
+    desired = result.desired
+    worktrees = {str(desired.worktree_path(w)) for w in desired.workers.values()}
+    worktrees |= {s.worktree for s in result.observed.states.values() if s.worktree}
+    return {str(Path(w) / sub) for w in worktrees for sub in (".orch", SIGNALS_DIR)}
+
+
+def watch_loop(
+    root: Path,
+    *,
+    allow_mass_prune: bool,
+    emit: Callable[[Event | str], None],
+    clock: Callable[[], float] = time.time,
+    stop: StopFlag | None = None,
+) -> None:
+    """Reconcile ``root`` until stopped; ``emit`` gets each event and notice."""
+    trigger = stop.trigger if stop else Trigger()
+    flag = stop or StopFlag(trigger)
+    old = flag.install() if stop is None else {}
+    try:
+        with reconciler_lock(root / "state"):
+            _loop(root, trigger, flag, allow_mass_prune, emit, clock)
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
+def _loop(
+    root: Path,
+    trigger: Trigger,
+    flag: StopFlag,
+    allow_mass_prune: bool,
+    emit: Callable[[Event | str], None],
+    clock: Callable[[], float],
+) -> None:
+    watcher = _Watcher(root, trigger)
+    side = _SideJobs(root, emit, clock)
+    desired: Desired | None = None
+    last_error: str | None = None
+    emit(f"watching {root} (Ctrl-C stops; agents keep running)")
+    try:
+        wait = 0.0
+        while not flag.requested:
+            trigger.wait(wait, debounce=desired.config.debounce if desired else 0.2)
+            if flag.requested:
+                break
+            side.maybe_pull(desired)
+            desired, last_error = _reload(root, desired, last_error, emit)
+            resync = desired.config.resync if desired else 10.0
+            wait = resync * random.uniform(0.9, 1.1)
+            if desired is None:
+                continue
+            result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
+            for event in result.events:
+                emit(event)
+            if result.plan.blocked:
+                emit(
+                    f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
+                    "guard; rerun with --allow-mass-prune"
+                )
+            watcher.follow_workers(_worker_folders(result))
+            side.after_pass(result)
+    finally:
+        watcher.stop()
+        emit("stopped; agents keep running, the next `orch reconcile` adopts them")
+
+
+class _SideJobs:
+    """GitOps pull of the control repo, and report commits, on their own timers."""
+
+    def __init__(
+        self, root: Path, emit: Callable[[Event | str], None], clock: Callable[[], float]
+    ) -> None:
+        self.root, self.emit, self.clock = root, emit, clock
+        self.next_pull = 0.0
+        self.report_at = 0.0
+        self.phases: dict[str, str] = {}
+
+    def maybe_pull(self, desired: Desired | None) -> None:
+        """Fetch and fast-forward the control repo every git.pullInterval (when git.pull)."""
+        if desired is None or not desired.config.git_pull or self.clock() < self.next_pull:
+            return
+        self.next_pull = self.clock() + desired.config.pull_interval
+        for line in pull_once(self.root):
+            self.emit(line)
+
+    def after_pass(self, result: engine.PassResult) -> None:
+        """Write and commit the report when a phase changed or reports.minInterval passed."""
+        cfg = result.desired.config
+        if not cfg.reports_commit:
+            return
+        phases = {n: s.phase.value for n, s in result.plan.statuses.items()}
+        now = self.clock()
+        if phases == self.phases and now - self.report_at < cfg.reports_min_interval:
+            return
+        from reconciler.reporting import write_report
+
+        try:
+            done = write_report(result, commit=True, push=cfg.reports_push, now=now)
+        except OrchError as err:
+            self.emit(f"warning: report: {err}")
+            return
+        self.phases, self.report_at = phases, now
+        if done.commit:
+            self.emit(f"report {done.path.name}: {done.note} ({done.commit[:10]})")
+
+
+def pull_once(root: Path) -> list[str]:
+    """One GitOps pull: fetch, then fast-forward unless specs/ or config/ have local edits."""
+    from reconciler.drivers import gitops
+
+    try:
+        gitops.fetch(root)
+        local = gitops.dirty(root)
+        if local:
+            files = ", ".join(local[:5])
+            return [f"warning: pull skipped: uncommitted changes in {files}; staying put"]
+        moved = gitops.fast_forward(root)
+    except OrchError as err:
+        return [f"warning: pull failed, staying at the current revision: {err}"]
+    if moved is None:
+        return []
+    return [f"pulled {moved[0][:7]}..{moved[1][:7]}"]
+
+
+def _reload(
+    root: Path,
+    desired: Desired | None,
+    last_error: str | None,
+    emit: Callable[[Event | str], None],
+) -> tuple[Desired | None, str | None]:
+    """The specs as they are now, or the last valid ones (an error is told once)."""
+    try:
+        fresh = engine.load(root)
+    except SpecErrors as err:
+        text = str(err)
+        if text != last_error:
+            emit(
+                f"specs invalid; keeping the last valid desired state, nothing is torn down:\n"
+                f"{text}"
+            )
+        return desired, text
+    if last_error is not None:
+        emit("specs valid again; reconciling")
+    return fresh, None

@@ -35,7 +35,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
 
 
 def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecError]]:
-    """Read ``root/config/orch.yaml`` (optional) and apply ``ORCH_TMUX_SOCKET`` from ``env``."""
+    """Read ``root/config/orch.yaml`` (optional); ``ORCH_TMUX_SOCKET``/``ORCH_HOST`` override."""
     path = root / CONFIG_FILE
     values: dict[str, Any] = {}
     errors: list[SpecError] = []
@@ -56,9 +56,11 @@ def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecEr
             errors = schema_errors(docs[0], "config", None)
             if not errors:
                 values = _flatten(docs[0].data)
-    socket = env.get("ORCH_TMUX_SOCKET")
-    if socket:
-        values["tmux_socket"] = socket
+    # Per-workstation overrides: the config file is shared through git.
+    if env.get("ORCH_TMUX_SOCKET"):
+        values["tmux_socket"] = env["ORCH_TMUX_SOCKET"]
+    if env.get("ORCH_HOST"):
+        values["host_name"] = env["ORCH_HOST"]
     return Config(**values), errors
 
 

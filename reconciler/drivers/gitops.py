@@ -1,0 +1,117 @@
+"""git on the control repo itself: revision, fast-forward pull, report commits, push.
+
+Report commits go through a temporary index so that whatever the user has
+staged stays staged; only the committed paths' index entries are refreshed.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from reconciler.drivers.git import _run, _verify
+from reconciler.errors import DriverError
+
+
+def revision(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> tuple[str, str] | None:
+    """Short sha and subject of the last commit touching ``paths``, or None."""
+    out = _run(root, "log", "-1", "--format=%h%x00%s", "--", *paths)
+    if not out:
+        return None
+    sha, _, subject = out.partition("\0")
+    return sha, subject
+
+
+def dirty(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> list[str]:
+    """Files under ``paths`` with uncommitted changes (``git status --porcelain``)."""
+    out = _run(root, "status", "--porcelain", "--untracked-files=all", "--", *paths)
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def _author_env(author: str) -> dict[str, str]:
+    match = re.match(r"\s*(.*?)\s*<([^>]*)>\s*$", author)
+    name, email = (match.group(1), match.group(2)) if match else (author, "orch@localhost")
+    return {
+        "GIT_AUTHOR_NAME": name or "orch", "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name or "orch", "GIT_COMMITTER_EMAIL": email,
+    }  # fmt: skip
+
+
+def commit_paths(root: Path, paths: list[str], message: str, author: str) -> str | None:
+    """Commit the working-tree content of ``paths`` (only) on top of HEAD.
+
+    Returns the new commit, or None when nothing under ``paths`` changed.
+    """
+    head = _verify(root, "HEAD^{commit}")
+    if head is None:
+        raise DriverError("git commit", f"{root}: no commit yet")
+    with tempfile.TemporaryDirectory(prefix="orch-report-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _run(root, "read-tree", head, env=env)
+        _run(root, "add", "-A", "--", *paths, env=env)
+        tree = _run(root, "write-tree", env=env)
+    if tree == _run(root, "rev-parse", f"{head}^{{tree}}"):
+        return None
+    sha = _run(
+        root, "commit-tree", "--no-gpg-sign", tree, "-p", head, "-m", message,
+        env=_author_env(author),
+    )  # fmt: skip
+    ref = _current_ref(root)
+    _run(root, "update-ref", "-m", "orch: report", ref, sha, head)
+    _run(root, "reset", "-q", "--", *paths)  # refresh only these index entries
+    return sha
+
+
+def _current_ref(root: Path) -> str:
+    """``refs/heads/<branch>``, or ``HEAD`` when detached."""
+    try:
+        return _run(root, "symbolic-ref", "-q", "HEAD") or "HEAD"
+    except DriverError:
+        return "HEAD"
+
+
+def upstream(root: Path) -> str | None:
+    """The current branch's upstream (``origin/main``), or None."""
+    try:
+        return _run(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}") or None
+    except DriverError:
+        return None
+
+
+def fetch(root: Path) -> None:
+    """``git fetch`` of the current branch's remote."""
+    _run(root, "fetch", "--quiet")
+
+
+def fast_forward(root: Path) -> tuple[str, str] | None:
+    """Fast-forward to the upstream; returns (old, new) when HEAD moved, None when current.
+
+    Raises DriverError when the histories diverged (not a fast-forward).
+    """
+    up = upstream(root)
+    if up is None:
+        raise DriverError("git merge", "the current branch has no upstream to pull from")
+    old = _run(root, "rev-parse", "HEAD")
+    new = _run(root, "rev-parse", up)
+    if old == new:
+        return None
+    _run(root, "merge", "--ff-only", "--quiet", up)
+    return old, new
+
+
+def push(root: Path, tries: int = 3) -> int:
+    """Push the current branch; on a non-fast-forward, rebase on the upstream and retry.
+
+    Returns how many tries it took. Raises DriverError after ``tries`` failures.
+    """
+    last: DriverError | None = None
+    for attempt in range(1, tries + 1):
+        try:
+            _run(root, "push", "--quiet")
+            return attempt
+        except DriverError as err:
+            last = err
+            _run(root, "pull", "--rebase", "--autostash", "--quiet")
+    assert last is not None
+    raise last

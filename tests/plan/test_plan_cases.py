@@ -1,0 +1,271 @@
+"""Planner table tests as data: every tests/plan/cases/*.yaml is one test.
+
+A case holds a compact ``desired`` fleet, an ``observed`` world, ``now`` and
+the expected ``actions`` (and optionally ``phases``, ``blocked``, ``prune``,
+``status_reasons``). On a mismatch the test prints GOT and WANT side by side.
+
+Format (every key optional unless said otherwise)::
+
+    desc: one sentence
+    now: 100000                       # default world.NOW
+    host: a                           # the reconciler's host (default "a")
+    allow_mass_prune: false
+    xfail: "BUG: ..."                 # a known planner bug: strict xfail
+    desired:
+      pipelines: {p: [build, {name: test, doneWhen: exit0, stallTimeout: 60, timeout: 600}]}
+      workers:                        # in spec order
+        w1: {pipeline: p, maxRestarts: 3, backoff: [10, 300], suspend: false,
+             dependsOn: [w0], vars: {x: 1}, branch: orch/x, host: b}
+      parallelism: 2                  # one WorkerSet "s" over all workers, or:
+      sets: {s: {parallelism: 2, workers: [w1, w2]}}
+      maxPruneFraction: 0.5
+      runUnplaced: true
+    observed:
+      windows:                        # worker null: a window without @orch-worker
+        - {worker: w1, stage: build, attempt: 1, dead: true, status: 0, signal: 15,
+           spec: stale, session: other, name: w1}
+      worktrees: [w1]                 # workers with a worktree (owner marker = name)
+      signals: {w1: {build: done, test: "failed: the summary"}}
+      activity: {w1: now-100}
+      states:
+        w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
+             backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
+             branch: orch/old, placement: stale, changed: [vars]}
+    actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
+      - ensure-session
+      - start-agent w1 build 2 restart
+      - {verb: set-phase, worker: w1, phase: Backoff, backoff_until: now+10, reason: substring}
+    phases: {w1: Backoff, w9: null}   # null: no status at all
+    status_reasons: {w1: substring}
+    blocked: [...]                    # like actions
+    prune: [2, 3]                     # prune_count, prune_total
+
+Times are numbers or ``now``, ``now-100``, ``now+10``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.actions import Action, Phase, Plan, Verb
+from reconciler.model import Desired, Worker
+from reconciler.observe import Observed
+from reconciler.plan import plan
+
+from world import (
+    HOST,
+    NOW,
+    describe,
+    make_desired,
+    make_files,
+    make_observed,
+    make_pane,
+    make_pipeline,
+    make_state,
+    make_worker,
+    placement_hash,
+)
+
+CASES = Path(__file__).parent / "cases"
+CASE_FILES = sorted(CASES.glob("*.yaml"))
+_TIME = re.compile(r"^now\s*(?:([+-])\s*(\d+(?:\.\d+)?))?$")
+
+
+def _time(value: Any, now: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    m = _TIME.match(str(value).strip())
+    if not m:
+        raise ValueError(f"not a time: {value!r} (use a number, now, now-100 or now+10)")
+    sign, amount = m.groups()
+    return now + (float(amount) if sign == "+" else -float(amount)) if sign else now
+
+
+# -- case -> Desired / Observed -------------------------------------------------
+
+
+def build_desired(spec: dict[str, Any]) -> Desired:
+    pipes = [make_pipeline(n, st) for n, st in (spec.get("pipelines") or {}).items()]
+    workers = []
+    for name, w in (spec.get("workers") or {}).items():
+        w = w or {}
+        initial, maximum = w.get("backoff", (10, 300))
+        workers.append(make_worker(
+            name, pipeline=w.get("pipeline", "p"), branch=w.get("branch"),
+            base=w.get("base", "main"), vars=w.get("vars"),
+            max_restarts=int(w.get("maxRestarts", 3)), backoff_initial=float(initial),
+            backoff_max=float(maximum), suspend=bool(w.get("suspend", False)),
+            depends_on=w.get("dependsOn", ()), host=w.get("host")))
+    sets = {n: (s.get("parallelism"), s["workers"]) for n, s in (spec.get("sets") or {}).items()}
+    return make_desired(
+        workers, pipelines=pipes or None, sets=sets, parallelism=spec.get("parallelism"),
+        max_prune_fraction=float(spec.get("maxPruneFraction", 0.5)),
+        run_unplaced=bool(spec.get("runUnplaced", True)), setup=spec.get("setup", ()))
+
+
+def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observed:
+    def worker_or_name(name: str | None) -> Worker | str | None:
+        return desired.workers.get(name, name) if name else None
+
+    panes = []
+    for win in spec.get("windows") or []:
+        who = worker_or_name(win.get("worker"))
+        kwargs: dict[str, Any] = {}
+        if "spec" in win:
+            kwargs["spec"] = "stale-spec" if win["spec"] == "stale" else win["spec"]
+        if "session" in win:
+            kwargs["session"] = win["session"]
+        panes.append(make_pane(
+            who, win.get("stage"), win.get("attempt", 1), dead=bool(win.get("dead", False)),
+            status=win.get("status"), signal=win.get("signal"), name=win.get("name"), **kwargs))
+    worktrees = set(spec.get("worktrees") or [])
+    signals = spec.get("signals") or {}
+    activity = spec.get("activity") or {}
+    names = worktrees | set(signals) | set(activity)
+    files = {n: make_files(n, worktree=n in worktrees, signals=signals.get(n),
+                           activity=_time(activity.get(n), now)) for n in sorted(names)}
+    states = []
+    for name, st in (spec.get("states") or {}).items():
+        st = st or {}
+        who = worker_or_name(name)
+        assert who is not None
+        kwargs = {}
+        if "branch" in st:
+            w = desired.workers[name]
+            kwargs["placement"] = placement_hash(w.repo, st["branch"], w.base)
+        elif "placement" in st:
+            kwargs["placement"] = "stale-placement" if st["placement"] == "stale" else \
+                st["placement"]
+        states.append(make_state(
+            who, st.get("phase", "Running"), st.get("stage"), int(st.get("attempt", 1)),
+            restarts=int(st.get("restarts", 0)), reason=st.get("reason", ""),
+            backoff_until=_time(st.get("backoff_until"), now),
+            attempt_started_at=_time(st.get("attempt_started_at"), now),
+            stage_started_at=_time(st.get("stage_started_at"), now),
+            changed=st.get("changed", ()), **kwargs))
+    return make_observed(panes, files, states)
+
+
+# -- matching ----------------------------------------------------------------------
+
+
+def _expect(item: str | dict[str, Any], now: float) -> dict[str, Any]:
+    """An expected action as a dict of the fields to compare."""
+    if isinstance(item, dict):
+        want = dict(item)
+        if "backoff_until" in want:
+            want["backoff_until"] = _time(want["backoff_until"], now)
+        return want
+    text, _, phase = item.partition("->")
+    tokens = text.split()
+    want: dict[str, Any] = {"verb": tokens[0]}
+    if "restart" in tokens[1:]:
+        want["restart"] = True
+        tokens = [t for t in tokens if t != "restart"]
+    for key, tok in zip(("worker", "stage", "attempt"), tokens[1:], strict=False):
+        if tok != "-":
+            want[key] = int(tok) if key == "attempt" else tok
+    if phase.strip():
+        want["phase"] = phase.strip()
+    return want
+
+
+def _matches(a: Action, want: dict[str, Any]) -> bool:
+    for key, value in want.items():
+        if key == "verb":
+            ok = a.verb is Verb(value)
+        elif key == "phase":
+            ok = a.phase is Phase(value)
+        elif key == "reason":
+            ok = str(value) in a.reason
+        elif key == "reason_startswith":
+            ok = a.reason.startswith(str(value))
+        elif key in ("worker", "stage", "attempt", "restart", "restarts", "backoff_until"):
+            ok = getattr(a, key) == value
+        else:
+            raise ValueError(f"unknown key in expected action: {key}")
+        if not ok:
+            return False
+    return True
+
+
+def _same(got: tuple[Action, ...], want: list[dict[str, Any]]) -> bool:
+    return len(got) == len(want) and all(_matches(a, w) for a, w in zip(got, want, strict=True))
+
+
+def _report(title: str, got: tuple[Action, ...], want: list[Any]) -> str:
+    lines = [f"{title} GOT:"] + [f"  {describe(a)}" for a in got] + [f"{title} WANT:"]
+    lines += [f"  {w}" for w in want]
+    return "\n".join(lines)
+
+
+def _status_report(p: Plan) -> str:
+    return "STATUSES:\n" + "\n".join(
+        f"  {n}: {s.phase.value} ({s.reason})" for n, s in p.statuses.items())
+
+
+# -- the test -----------------------------------------------------------------------
+
+
+def _params() -> list[Any]:
+    out = []
+    for path in CASE_FILES:
+        case = yaml.safe_load(path.read_text())
+        marks = []
+        if case.get("xfail"):
+            marks.append(pytest.mark.xfail(strict=True, reason=case["xfail"]))
+        out.append(pytest.param(path, id=path.stem, marks=marks))
+    return out
+
+
+def run_case(path: Path) -> None:
+    case = yaml.safe_load(path.read_text())
+    now = float(case.get("now", NOW))
+    desired = build_desired(case.get("desired") or {})
+    observed = build_observed(case.get("observed") or {}, desired, now)
+    result = plan(desired, observed, now, host=case.get("host", HOST),
+                  allow_mass_prune=bool(case.get("allow_mass_prune", False)))
+    want = [_expect(x, now) for x in case["actions"] or []]
+    problems = []
+    if not _same(result.actions, want):
+        problems.append(_report("ACTIONS", result.actions, case["actions"] or []))
+    if "blocked" in case:
+        want_blocked = [_expect(x, now) for x in case["blocked"] or []]
+        if not _same(result.blocked, want_blocked):
+            problems.append(_report("BLOCKED", result.blocked, case["blocked"] or []))
+    for name, phase in (case.get("phases") or {}).items():
+        got = result.statuses.get(name)
+        if phase is None and got is not None:
+            problems.append(f"PHASE {name}: GOT {got.phase.value}, WANT no status")
+        elif phase is not None and (got is None or got.phase is not Phase(phase)):
+            problems.append(f"PHASE {name}: GOT {got and got.phase.value}, WANT {phase}")
+    for name, text in (case.get("status_reasons") or {}).items():
+        got = result.statuses.get(name)
+        if got is None or text not in got.reason:
+            problems.append(f"STATUS REASON {name}: GOT {got and got.reason!r}, WANT ~{text!r}")
+    if "prune" in case and [result.prune_count, result.prune_total] != list(case["prune"]):
+        problems.append(f"PRUNE: GOT {[result.prune_count, result.prune_total]}, "
+                        f"WANT {case['prune']}")
+    if problems:
+        pytest.fail(f"{path.name}: {case.get('desc', '')}\n" + "\n".join(problems)
+                    + "\n" + _status_report(result), pytrace=False)
+
+
+@pytest.mark.parametrize("path", _params())
+def test_case(path: Path) -> None:
+    run_case(path)
+
+
+def test_every_case_has_actions_and_a_description() -> None:
+    assert CASE_FILES, "no case files found"
+    for path in CASE_FILES:
+        case = yaml.safe_load(path.read_text())
+        assert "actions" in case, f"{path.name}: no 'actions'"
+        assert case.get("desc"), f"{path.name}: no 'desc'"
