@@ -89,14 +89,25 @@ def reconcile(
 
 
 def _emitter(as_json: bool) -> Callable[[object], None]:
-    """Print events and notices as they come: JSON lines, or one plain line each."""
+    """Print events and notices as they come: JSON lines, rich on a terminal, else plain."""
     import json
 
     from reconciler.events import Event
 
+    console = None
+    if not as_json and sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console(highlight=False)
+
     def emit(item: object) -> None:
         if isinstance(item, Event):
-            typer.echo(json.dumps(item.to_json()) if as_json else item.line())
+            if as_json:
+                typer.echo(json.dumps(item.to_json()))
+            elif console is not None:
+                console.print(item.line(), style=_style(item), markup=False)
+            else:
+                typer.echo(item.line())
         elif as_json:
             typer.echo(json.dumps({"notice": str(item)}))
         else:
@@ -105,14 +116,27 @@ def _emitter(as_json: bool) -> Callable[[object], None]:
     return emit
 
 
+def _style(event: object) -> str:
+    from reconciler.events import Event
+
+    assert isinstance(event, Event)
+    if not event.ok or "Failed" in event.verb:
+        return "bold red"
+    if "Backoff" in event.verb or event.verb == "stop-agent":
+        return "yellow"
+    if "Succeeded" in event.verb:
+        return "green"
+    return "cyan" if event.verb == "start-agent" else ""
+
+
 def _print_events(result: object, as_json: bool) -> None:
-    import json
 
     from reconciler.engine import PassResult
 
     assert isinstance(result, PassResult)
+    emit = _emitter(as_json)
     for event in result.events:
-        typer.echo(json.dumps(event.to_json()) if as_json else event.line())
+        emit(event)
     if not result.events and not as_json:
         typer.echo("nothing to do: the fleet matches the specs")
     if any(not e.ok for e in result.events):

@@ -29,6 +29,7 @@ def _copy(src: Traversable, dest: Path) -> None:
 def scaffold(directory: Path) -> Path:
     """Create the control repo in ``directory`` (new or empty) and commit it."""
     from reconciler.drivers.git import init_repo
+    from reconciler.drivers.gitops import commit_all
 
     target = directory.expanduser().resolve()
     if target.exists() and not target.is_dir():
@@ -44,30 +45,8 @@ def scaffold(directory: Path) -> Path:
         (target / folder / ".gitkeep").write_text("")
     try:
         init_repo(target)
-        _commit_all(target)
+        commit_all(target, "orch init: example control repo")
     except DriverError as err:
         msg = f"git could not set up {target}: {err}"
         raise UsageError(msg) from err
     return target
-
-
-def _commit_all(path: Path) -> None:
-    import subprocess
-
-    for argv in (
-        ["git", "add", "-A"],
-        [
-            "git",
-            "-c",
-            "user.name=orch",
-            "-c",
-            "user.email=orch@localhost",
-            "commit",
-            "-q",
-            "-m",
-            "orch init: example control repo",
-        ],
-    ):
-        done = subprocess.run(argv, cwd=path, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise DriverError(" ".join(argv[:2]), done.stderr)

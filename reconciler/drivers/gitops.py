@@ -10,7 +10,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from reconciler.drivers.git import _run, _verify
+from reconciler.drivers.git import ORCH_IDENTITY, _run, _verify
 from reconciler.errors import DriverError
 
 
@@ -27,6 +27,9 @@ def dirty(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> list[str]
     """Files under ``paths`` with uncommitted changes (``git status --porcelain``)."""
     out = _run(root, "status", "--porcelain", "--untracked-files=all", "--", *paths)
     return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+_ORCH = dict(ORCH_IDENTITY)
 
 
 def _author_env(author: str) -> dict[str, str]:
@@ -69,6 +72,13 @@ def _current_ref(root: Path) -> str:
         return _run(root, "symbolic-ref", "-q", "HEAD") or "HEAD"
     except DriverError:
         return "HEAD"
+
+
+def commit_all(root: Path, message: str) -> str:
+    """Stage everything in ``root`` and commit it with orch's identity (for `orch init`)."""
+    _run(root, "add", "-A")
+    _run(root, "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message, env=_ORCH)
+    return _run(root, "rev-parse", "HEAD")
 
 
 def upstream(root: Path) -> str | None:
