@@ -22,7 +22,7 @@ from reconciler.errors import DriverError, OrchError
 from reconciler.events import Event
 from reconciler.launch import OWNER_FILE, SIGNALS_DIR
 from reconciler.model import Desired, Worker
-from reconciler.observe import Observed
+from reconciler.observe import Observed, Pane
 from reconciler.starter import start_agent
 from reconciler.state import StateStore, WorkerState, write_atomic
 
@@ -43,6 +43,7 @@ class Applier:
     grace: float = 10.0
     states: dict[str, WorkerState] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    killed: set[str] = field(default_factory=set)  # windows killed earlier in this pass
     _next_index: int | None = None
 
     def __post_init__(self) -> None:
@@ -113,6 +114,10 @@ class Applier:
         if state and state.worktree:
             return Path(state.worktree)
         return self.desired.worktree_path(self._worker(name))
+
+    def window(self, name: str) -> Pane | None:
+        """The worker's window as observed, unless this pass killed it."""
+        return None if name in self.killed else self.observed.window_of(name)
 
     def free_index(self) -> int:
         """A window index free in the fleet session (one list call per pass)."""
@@ -194,7 +199,7 @@ def _run_setup(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _start_agent(ap: Applier, action: Action) -> dict[str, object]:
-    window = ap.observed.window_of(action.worker)
+    window = ap.window(action.worker)
     if window and not window.dead:
         proc.stop_process_group(window.pane_pid, ap.grace)
         ap.wait_dead(window.window_id)
@@ -202,7 +207,7 @@ def _start_agent(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _stop_agent(ap: Applier, action: Action) -> dict[str, object]:
-    window = ap.observed.window_of(action.worker)
+    window = ap.window(action.worker)
     if window and not window.dead:
         proc.stop_process_group(window.pane_pid, ap.grace)
     return {}
@@ -255,9 +260,10 @@ def _remove_worktree(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _kill_window(ap: Applier, action: Action) -> dict[str, object]:
-    window = ap.observed.window_of(action.worker)
+    window = ap.window(action.worker)
     if window:
         ap.tmux.kill_window(window.window_id)
+        ap.killed.add(action.worker)
     return {}
 
 

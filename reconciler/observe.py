@@ -181,6 +181,7 @@ class Observed:
     files: Mapping[str, WorkerFiles]
     states: Mapping[str, WorkerState]
     session: str = "orch"
+    missing_repos: frozenset[str] = frozenset()  # Repos whose clone is not on disk yet
 
     def window_of(self, worker: str) -> Pane | None:
         """The window orch owns for ``worker``: in its session, tagged @orch-worker."""

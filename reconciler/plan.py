@@ -17,7 +17,7 @@ from reconciler.model import Desired, Pipeline, Stage, Worker
 from reconciler.observe import Observed, Pane, WorkerFiles
 from reconciler.state import WorkerState
 
-HEALTHY_RESET = 600.0  # a stage attempt that ran this long resets the restart count
+HEALTHY_RESET = 600.0  # an attempt with progress for this long resets the restart count
 ACTIVE = (Phase.RUNNING, Phase.BACKOFF, Phase.PROVISIONING)
 
 
@@ -25,7 +25,7 @@ ACTIVE = (Phase.RUNNING, Phase.BACKOFF, Phase.PROVISIONING)
 class _Result:
     actions: tuple[Action, ...]
     status: WorkerStatus
-    starts: bool = False  # begins running from nothing (takes a parallelism slot)
+    starts: bool = False  # starts an agent without holding a parallelism slot
 
 
 def placed(worker: Worker, host: str, run_unplaced: bool) -> bool:
@@ -130,7 +130,9 @@ def _plan_worker(w: Worker, desired: Desired, observed: Observed, now: float) ->
     stage = pipeline.stages[done] if done < len(pipeline.stages) else None
     view = _View(w, pipeline, s, window, files, stage, done, now)
     result = _guards(view, desired, observed)
-    return replace(result, actions=(*prefix, *result.actions)) if prefix else result
+    # Whatever path starts an agent for a worker that held no slot takes a new one.
+    starts = any(a.verb is Verb.START_AGENT for a in result.actions) and not _was_active(view)
+    return replace(result, actions=(*prefix, *result.actions), starts=starts)
 
 
 def _done_count(pipeline: Pipeline, files: WorkerFiles) -> int:
@@ -246,20 +248,20 @@ def _guards(v: _View, desired: Desired, observed: Observed) -> _Result:
         gate = _dependency_gate(v, desired, observed)
         if gate:
             return gate
-        return _provision(v, desired)
+        return _provision(v, desired, observed)
     if v.stage is None:
         acts = v.stop("pipeline finished") + v.set_phase(Phase.SUCCEEDED, "all stages done")
         return _Result(tuple(acts), v.status(Phase.SUCCEEDED, "all stages done"))
     return _stage(v)
 
 
-def _provision(v: _View, desired: Desired) -> _Result:
+def _provision(v: _View, desired: Desired, observed: Observed) -> _Result:
     s, w = v.s, v.w
     if s and s.phase == Phase.FAILED.value and not _changed_parts(w, s):
         return _Result((), v.status(Phase.FAILED, s.reason))
     repo = desired.repos[w.repo]
     acts = []
-    if repo.url and not repo.local_path.exists():
+    if repo.url and repo.name in observed.missing_repos:
         acts.append(Action(Verb.CLONE_REPO, w.name, f"clone {repo.url}", repo=repo.name))
     acts.append(
         Action(Verb.CREATE_WORKTREE, w.name, f"new worker: branch {w.branch} from {w.base}")
@@ -268,7 +270,7 @@ def _provision(v: _View, desired: Desired) -> _Result:
         acts.append(Action(Verb.RUN_SETUP, w.name, f"{len(repo.setup)} setup command(s)"))
     if v.stage is not None:
         acts.append(v.start("new worker", attempt=1, restarts=0))
-    return _Result(tuple(acts), v.status(Phase.PROVISIONING, "new worker", attempt=1), starts=True)
+    return _Result(tuple(acts), v.status(Phase.PROVISIONING, "new worker", attempt=1))
 
 
 def _stage(v: _View) -> _Result:
@@ -299,18 +301,24 @@ def _stage(v: _View) -> _Result:
     return _check_alive(v)
 
 
+def _was_active(v: _View) -> bool:
+    """Whether the worker held a parallelism slot before this pass."""
+    active = (Phase.RUNNING.value, Phase.BACKOFF.value, Phase.PROVISIONING.value)
+    return v.alive or (v.s is not None and v.s.phase in active)
+
+
 def _start_missing(v: _View) -> _Result:
     s, window, stage = v.s, v.window, v.stage
     assert stage is not None
     if window is not None and window.stage and window.stage != stage.name:
         reason = f"stage {window.stage} done"
-        return _Result((v.start(reason, attempt=1, restarts=0),), v.status(Phase.RUNNING, reason))
+        start = v.start(reason, attempt=1, restarts=0)
+        return _Result((start,), v.status(Phase.RUNNING, reason))
     if s and s.phase == Phase.BACKOFF.value:
         return _failure(v, s.reason)
     resumed = bool(s and s.stage == stage.name and s.attempt)
     reason = "window missing" if resumed else "stage ready"
-    starts = not (s and s.phase in (Phase.RUNNING.value, Phase.BACKOFF.value))
-    return _Result((v.start(reason, restart=resumed),), v.status(Phase.RUNNING, reason), starts)
+    return _Result((v.start(reason, restart=resumed),), v.status(Phase.RUNNING, reason))
 
 
 def _exited(v: _View, window: Pane) -> _Result:
@@ -346,9 +354,8 @@ def _check_alive(v: _View) -> _Result:
     assert stage is not None
     started = s.attempt_started_at if s and s.stage == stage.name else None
     if started is not None and v.now - started > stage.timeout:
-        return _failure(
-            v, f"over time: attempt ran {int(v.now - started)}s (timeout {int(stage.timeout)}s)"
-        )
+        ran = f"attempt ran {int(v.now - started)}s (timeout {int(stage.timeout)}s)"
+        return _failure(v, f"over time: {ran}", healthy_reset=False)
     times = [t for t in (v.files.activity, started) if t is not None]
     last = max(times) if times else None
     if last is not None and v.now - last > stage.stall_timeout:
@@ -362,18 +369,25 @@ def _check_alive(v: _View) -> _Result:
     return _Result((), v.status(Phase.RUNNING, "running"))
 
 
-def _failure(v: _View, reason: str) -> _Result:
-    """The attempt failed: back off and restart, or give up after maxRestarts."""
+def _healthy_for(v: _View) -> float:
+    """How long the attempt kept making progress: from its start to its last activity."""
+    start = v.s.attempt_started_at if v.s else None
+    last = v.files.activity
+    return last - start if start is not None and last is not None else 0.0
+
+
+def _failure(v: _View, reason: str, *, healthy_reset: bool = True) -> _Result:
+    """The attempt failed: back off and restart, or give up after maxRestarts.
+
+    A failure after the attempt made progress for HEALTHY_RESET seconds starts
+    the count again (like Kubernetes' CrashLoopBackOff); an attempt over its
+    timeout never does, or a stage that never finishes would retry forever.
+    """
     s, w = v.s, v.w
     policy = w.restart_policy
     restarts = s.restarts if s else 0
-    if (
-        s
-        and s.attempt_started_at
-        and v.now - s.attempt_started_at >= HEALTHY_RESET
-        and (s.phase != Phase.BACKOFF.value)
-    ):
-        restarts = 0  # it ran healthy for a while: a fresh problem, not a crash loop
+    if healthy_reset and s and s.phase != Phase.BACKOFF.value and _healthy_for(v) >= HEALTHY_RESET:
+        restarts = 0  # it made progress for a while: a fresh problem, not a crash loop
     if s and s.phase == Phase.BACKOFF.value and s.backoff_until is not None:
         if v.now < s.backoff_until:
             wait = int(s.backoff_until - v.now + 0.999)

@@ -81,6 +81,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
         files=files,
         states=states,
         session=desired.config.tmux_session,
+        missing_repos=frozenset(n for n, r in desired.repos.items() if not r.local_path.exists()),
     )
 
 
