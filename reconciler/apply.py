@@ -22,7 +22,7 @@ from reconciler.errors import DriverError, OrchError
 from reconciler.events import Event
 from reconciler.launch import OWNER_FILE, SIGNALS_DIR
 from reconciler.model import Desired, Worker
-from reconciler.observe import Observed, Pane
+from reconciler.observe import Observed, Pane, repo_of
 from reconciler.starter import start_agent
 from reconciler.state import StateStore, WorkerState, write_atomic
 
@@ -110,10 +110,24 @@ class Applier:
         return self.desired.workers[name]
 
     def _worktree(self, name: str) -> Path:
+        """Where the worker's worktree is: from state, the observation, or the spec."""
         state = self.states.get(name)
         if state and state.worktree:
             return Path(state.worktree)
+        files = self.observed.files.get(name)
+        if files and files.path:
+            return Path(files.path)
         return self.desired.worktree_path(self._worker(name))
+
+    def _repo_path(self, name: str, worktree: Path) -> Path:
+        """The repository a worker's worktree belongs to, even after it left the specs."""
+        state = self.states.get(name)
+        if state and state.repo_path:
+            return Path(state.repo_path)
+        listed = repo_of(self.observed.worktrees, str(worktree))
+        if listed:
+            return Path(listed)
+        return self.desired.repos[self._worker(name).repo].local_path
 
     def window(self, name: str) -> Pane | None:
         """The worker's window as observed, unless this pass killed it."""
@@ -240,14 +254,8 @@ def _set_phase(ap: Applier, action: Action) -> dict[str, object]:
 
 def _remove_worktree(ap: Applier, action: Action) -> dict[str, object]:
     """Save uncommitted and untracked work to a backup ref, then remove the worktree."""
-    state = ap.states.get(action.worker)
     path = ap._worktree(action.worker)
-    repo_path = (
-        Path(state.repo_path)
-        if state and state.repo_path
-        else ap.desired.repos[ap._worker(action.worker).repo].local_path
-    )
-    git = Git(repo_path)
+    git = Git(ap._repo_path(action.worker, path))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ap.clock()))
     ref = f"refs/orch/backups/{action.worker}/{stamp}"
     detail: dict[str, object] = {}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -144,5 +143,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
-    sys.exit(0)
+    # Run the imported module's app: as __main__ this file is a second copy whose
+    # `app` never gets the commands registered on reconciler.cli.app.
+    from reconciler.cli import main as _main
+
+    _main()

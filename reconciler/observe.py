@@ -160,6 +160,7 @@ class WorkerFiles:
     """What the file system says about one worker's worktree and logs."""
 
     worktree_exists: bool = False
+    path: str | None = None  # where the worktree is (or would be)
     marker: str | None = None  # the worker named in <worktree>/.orch/owner.json
     signals: Mapping[str, Signal] = field(default_factory=dict)
     progress_mtime: float | None = None
@@ -198,3 +199,11 @@ class Observed:
     def session_exists(self) -> bool:
         """Whether the fleet session exists."""
         return any(p.session == self.session for p in self.panes)
+
+
+def repo_of(worktrees: Mapping[str, tuple[WorktreeEntry, ...]], path: str) -> str | None:
+    """The repo whose ``git worktree list`` holds ``path``."""
+    for repo, entries in worktrees.items():
+        if any(e.path == path for e in entries):
+            return repo
+    return None

@@ -283,7 +283,8 @@ def _stage(v: _View) -> _Result:
         acts = v.stop(reason) + v.set_phase(Phase.FAILED, reason)
         return _Result(tuple(acts), v.status(Phase.FAILED, reason))
     changed = _changed_parts(v.w, s)
-    if s and s.phase == Phase.FAILED.value and s.stage == stage.name and not changed:
+    # Failed at this stage, or before any stage (setup): stays so until the spec changes.
+    if s and s.phase == Phase.FAILED.value and s.stage in (stage.name, None) and not changed:
         return _Result((), v.status(Phase.FAILED, s.reason))
     if window is None or window.stage != stage.name:
         return _start_missing(v)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +180,7 @@ def read_worker_files(
     """Stat and read what one worker leaves on disk."""
     exists = listed or (worktree / ".git").exists()
     if not exists:
-        return WorkerFiles(activity=tracker.log_activity(name, log, quiet))
+        return WorkerFiles(path=str(worktree), activity=tracker.log_activity(name, log, quiet))
     signals = read_signals(worktree)
     progress = _mtime(worktree / PROGRESS_FILE)
     log_stat = log.stat() if log and log.exists() else None
@@ -193,6 +193,7 @@ def read_worker_files(
     known = [t for t in times if t is not None]
     return WorkerFiles(
         worktree_exists=True,
+        path=str(worktree),
         marker=_read_owner(worktree),
         signals=signals,
         progress_mtime=progress,
@@ -252,11 +253,3 @@ def _has_progress(log: Path, start: int, end: int, quiet: tuple[str, ...]) -> bo
     return any(
         line.strip() and not any(p.search(line) for p in patterns) for line in text.splitlines()
     )
-
-
-def repo_of(worktrees: Mapping[str, tuple[WorktreeEntry, ...]], path: str) -> str | None:
-    """The repo whose worktree list holds ``path``."""
-    for repo, entries in worktrees.items():
-        if any(e.path == path for e in entries):
-            return repo
-    return None

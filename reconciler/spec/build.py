@@ -16,6 +16,7 @@ from reconciler.model import (
     Worker,
     stable_hash,
 )
+from reconciler.spec.paths import resolve
 from reconciler.spec.yamlsource import Document
 
 DEFAULT_STALL = "15m"
@@ -31,7 +32,7 @@ def source_of(doc: Document) -> Source:
 def build_repo(doc: Document, root: Path) -> Repo:
     """A Repo from its document; a ``url`` repo is placed under state/repos/."""
     name, spec = doc.data["metadata"]["name"], doc.data["spec"]
-    path = (root / spec["path"]).resolve() if "path" in spec else root / "state" / "repos" / name
+    path = resolve(root, spec["path"]) if "path" in spec else root / "state" / "repos" / name
     return Repo(
         name=name,
         path=path,

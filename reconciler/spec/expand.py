@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.errors import SpecError
 from reconciler.model import API_VERSION
+from reconciler.spec.paths import file_problem
 from reconciler.spec.yamlsource import Document, PathKey, parse_documents
 
 # "{{ item.issue }}" alone keeps the item's own type (42 stays an int).
@@ -20,10 +21,11 @@ _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.D
 
 class _Renderer:
     def __init__(self) -> None:
-        from jinja2 import StrictUndefined
+        from jinja2 import StrictUndefined, Undefined
         from jinja2.sandbox import SandboxedEnvironment
 
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self.undefined = Undefined
         self.cache: dict[str, Any] = {}
 
     def render(self, value: Any, ctx: dict[str, Any]) -> Any:
@@ -37,14 +39,18 @@ class _Renderer:
         if compiled is None:
             single = _SINGLE_EXPR.match(value)
             if single:
-                compiled = ("expr", self.env.compile_expression(single.group("expr")))
+                expr = single.group("expr")
+                compiled = ("expr", self.env.compile_expression(expr, undefined_to_none=False))
             else:
                 compiled = ("text", self.env.from_string(value))
             self.cache[value] = compiled
         how: str = compiled[0]
         fn: Any = compiled[1]
         if how == "expr":
-            return fn(**ctx)
+            value = fn(**ctx)
+            if isinstance(value, self.undefined):
+                str(value)  # a StrictUndefined raises here, naming what is missing
+            return value
         return fn.render(ctx)
 
 
@@ -55,23 +61,10 @@ def _load_items(doc: Document, root: Path) -> tuple[list[Any], list[SpecError]]:
     line, col = doc.mark(("spec", "items"))
     if isinstance(items, list):
         return items, []
+    problem = file_problem(root, items, "items file")
+    if problem:
+        return [], [SpecError(doc.path, line, col, label, problem)]
     target = (root / items).resolve()
-    if not target.is_relative_to(root.resolve()):
-        return [], [
-            SpecError(
-                doc.path,
-                line,
-                col,
-                label,
-                f'items file "{items}" resolves outside the control repo',
-            )
-        ]
-    if not target.is_file():
-        return [], [
-            SpecError(
-                doc.path, line, col, label, f'items file "{items}" not found (looked at {target})'
-            )
-        ]
     rel = str(target.relative_to(root.resolve()))
     docs, errors = parse_documents(rel, target.read_bytes())
     if errors:
@@ -83,8 +76,6 @@ def _load_items(doc: Document, root: Path) -> tuple[list[Any], list[SpecError]]:
 
 def expand_worker_set(doc: Document, root: Path) -> tuple[list[Document], list[SpecError]]:
     """Worker documents generated from a schema-valid WorkerSet document ``doc``."""
-    from jinja2 import TemplateError
-
     spec = doc.data["spec"]
     set_name = doc.data["metadata"]["name"]
     label = f"WorkerSet/{set_name}"
@@ -105,9 +96,10 @@ def expand_worker_set(doc: Document, root: Path) -> tuple[list[Document], list[S
             name = str(renderer.render(spec["nameTemplate"], ctx)).strip()
             where = ("spec", "template")
             rendered = renderer.render(spec["template"], ctx)
-        except (TemplateError, TypeError, ValueError) as err:
+        except Exception as err:  # noqa: BLE001 - user templates can raise anything
             line, col = doc.mark(where)
-            errors.append(SpecError(doc.path, line, col, label, f"item {index}: {err}"))
+            text = str(err) or type(err).__name__
+            errors.append(SpecError(doc.path, line, col, label, f"item {index}: {text}"))
             continue
         data = {
             "apiVersion": API_VERSION,

