@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import reconciler
 from reconciler.drivers.git import init_repo
 
 HELP_TARGET_MS = 150.0  # orch --help at most this much above bare Python
@@ -108,14 +109,18 @@ def make_fleet(root: Path, as_set: bool) -> Path:
     return root
 
 
+Result = subprocess.CompletedProcess[str]
+
+
 def time_cmd(argv: list[str], env: dict[str, str], runs: int,
-             cwd: Path | None = None) -> tuple[float, list[float], subprocess.CompletedProcess[str]]:
+             cwd: Path | None = None) -> tuple[float, list[float], Result]:
     """Median wall time in ms of ``runs`` runs (after one warm-up), all times, last result."""
-    last = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)  # warm-up
+    # one warm-up run first
+    last = subprocess.run(argv, env=env, cwd=cwd, check=False, capture_output=True, text=True)
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        last = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+        last = subprocess.run(argv, env=env, cwd=cwd, check=False, capture_output=True, text=True)
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times), times, last
 
@@ -127,7 +132,7 @@ def spread(times: list[float]) -> str:
 def import_times(python: str, orch: str, env: dict[str, str]) -> list[tuple[int, int, int, str]]:
     """(cumulative us, self us, depth, module) of every import of `orch --help` (-X importtime)."""
     proc = subprocess.run([python, "-X", "importtime", orch, "--help"], env=env,
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -159,16 +164,34 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("ORCH_ROOT", "TMUX")}
         env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
 
-        print(f"python: {python}")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"python: {python}  (load average {load}; {os.cpu_count()} CPUs)")
         print(f"orch:   {orch}")
+        pkg = Path(reconciler.__file__).parent
+        cached = any((pkg / "__pycache__").glob(f"cli.{sys.implementation.cache_tag}.pyc"))
+        print(f"bytecode of reconciler: {'cached' if cached else 'NOT cached (compiled every run)'}"
+              f"; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
         print()
-        py_ms, py_t, _ = time_cmd([python, "-c", "pass"], env, args.help_runs)
-        help_ms, help_t, help_res = time_cmd([str(orch), "--help"], env, args.help_runs)
+        # interleaved, so that a load change on the machine hits both alike
+        py_t: list[float] = []
+        help_t: list[float] = []
+        runs = [[python, "-c", "pass"], [str(orch), "--help"]]
+        for argv in runs:
+            subprocess.run(argv, env=env, check=False, capture_output=True)  # warm-up
+        for _ in range(args.help_runs):
+            for argv, times in zip(runs, (py_t, help_t), strict=True):
+                t0 = time.perf_counter()
+                help_res = subprocess.run(argv, env=env, check=False, capture_output=True,
+                                          text=True)
+                times.append((time.perf_counter() - t0) * 1000)
+        py_ms, help_ms = statistics.median(py_t), statistics.median(help_t)
         diff = help_ms - py_ms
         print(f"python -c pass     {py_ms:8.1f} ms  (median of {args.help_runs}; {spread(py_t)})")
-        print(f"orch --help        {help_ms:8.1f} ms  (median of {args.help_runs}; {spread(help_t)})"
+        print(f"orch --help        {help_ms:8.1f} ms  (median of {args.help_runs}; "
+              f"{spread(help_t)})"
               + ("" if help_res.returncode == 0 else f"  [exit {help_res.returncode}]"))
-        print(f"difference         {diff:8.1f} ms  (orch --help is {help_ms / py_ms:.2f}x bare Python)")
+        print(f"difference         {diff:8.1f} ms  "
+              f"(orch --help is {help_ms / py_ms:.2f}x bare Python)")
         print()
 
         results = {}

@@ -25,6 +25,7 @@ temp folder are removed and the environment restored.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -109,7 +110,7 @@ def make_fleet(root: Path) -> Path:
 
 
 def tmux(sock: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True)
+    return subprocess.run(["tmux", "-L", sock, *args], check=False, capture_output=True, text=True)
 
 
 def socket_file(sock: str) -> Path:
@@ -156,7 +157,7 @@ def kill_server(sock: str, seen: set[int], tmp: Path) -> None:
 
 def count_converged(root: Path, sock: str) -> tuple[int, int]:
     wts = subprocess.run(["git", "-C", str(root), "worktree", "list", "--porcelain"],
-                         capture_output=True, text=True).stdout
+                         check=False, capture_output=True, text=True).stdout
     n_wt = sum(1 for line in wts.splitlines() if line.startswith("worktree ")) - 1
     panes = tmux(sock, "list-panes", "-a", "-F", "#{@orch-worker}|#{pane_dead}").stdout
     n_win = sum(1 for line in panes.splitlines() if line.split("|")[0] and line.endswith("|0"))
@@ -178,7 +179,7 @@ def floor_converge(repo: Path, sock: str) -> tuple[float, float]:
               "i=$((i+1)); done")
     t0 = time.perf_counter()
     proc = subprocess.run(["sh", "-c", script, "sh", str(repo), str(WORKERS), str(wt_root)],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     t1 = time.perf_counter()
     if proc.returncode:
         print(f"  [floor git loop failed: {proc.stderr.strip()[:300]}]")
@@ -187,7 +188,7 @@ def floor_converge(repo: Path, sock: str) -> tuple[float, float]:
     for i in range(WORKERS):
         argv += [";", "new-window", "-d", "-c", str(wt_root / f"w-{i}"), "exec sleep 3600"]
     t2 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True)
     t3 = time.perf_counter()
     if proc.returncode or proc.stderr:
         print(f"  [floor tmux call failed: {proc.stderr.strip()[:300]}]")
@@ -197,9 +198,9 @@ def floor_converge(repo: Path, sock: str) -> tuple[float, float]:
 def floor_observe(root: Path, sock: str) -> float:
     t0 = time.perf_counter()
     subprocess.run(["tmux", "-L", sock, "list-panes", "-a", "-F", PANE_FORMAT],
-                   capture_output=True)
+                   check=False, capture_output=True)
     subprocess.run(["git", "-C", str(root), "worktree", "list", "--porcelain"],
-                   capture_output=True)
+                   check=False, capture_output=True)
     return time.perf_counter() - t0
 
 
@@ -246,8 +247,9 @@ def main() -> None:
         os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
                           ORCH_TMUX_SOCKET=sock)
         env = dict(os.environ)
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"{WORKERS} workers, agent `sleep 3600`; tmux sockets {sock}, {floor_sock}; "
-              f"temp {tmp}")
+              f"temp {tmp}; load average {load}; {os.cpu_count()} CPUs")
 
         # warm-up: lazy imports (GitPython, libtmux, jinja2) and the page cache
         warm = make_fleet(tmp / "warm")
@@ -307,11 +309,12 @@ def main() -> None:
             engine.reconcile_pass(desired)
             full_ms.append((time.perf_counter() - t0) * 1000)
         proc_ms, codes, errors = [], set(), []
-        subprocess.run([*orch_cmd, "--root", str(root), "plan"], env=env, capture_output=True)
+        subprocess.run([*orch_cmd, "--root", str(root), "plan"], env=env, check=False,
+                       capture_output=True)
         for _ in range(args.plan_runs):
             t0 = time.perf_counter()
             res = subprocess.run([*orch_cmd, "--root", str(root), "plan"], env=env,
-                                 capture_output=True, text=True)
+                                 check=False, capture_output=True, text=True)
             proc_ms.append((time.perf_counter() - t0) * 1000)
             codes.add(res.returncode)
             if res.returncode not in (0, 2):
@@ -362,17 +365,15 @@ def main() -> None:
         print(f"{'PASS' if ok else 'MISS'}  no-op in-process: {n_ms:.1f} ms "
               f"(target <= {NOOP_MS_TARGET:.0f} ms)")
         ok = n_ratio <= NOOP_RATIO_TARGET
-        print(f"{'PASS' if ok else 'MISS'}  no-op in-process vs floor: {n_ms:.1f} / {n_floor:.1f} ms "
-              f"= {n_ratio:.2f}x (target <= {NOOP_RATIO_TARGET}x)")
+        print(f"{'PASS' if ok else 'MISS'}  no-op in-process vs floor: {n_ms:.1f} / "
+              f"{n_floor:.1f} ms = {n_ratio:.2f}x (target <= {NOOP_RATIO_TARGET}x)")
     finally:
         for s in (sock, floor_sock):
             kill_server(s, seen, tmp)
         left = our_sleeps(tmp)
         for pid in left:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         print(f"cleanup: tmux servers killed; {len(seen)} agent pids seen, "
               f"{len(left)} `sleep 3600` left after kill-server"
               + (" (SIGKILLed)" if left else ""))

@@ -26,6 +26,7 @@ class _Result:
     actions: tuple[Action, ...]
     status: WorkerStatus
     starts: bool = False  # starts an agent without holding a parallelism slot
+    teardown: tuple[Action, ...] = ()  # replacing an old placement: done even when queued
 
 
 def placed(worker: Worker, host: str, run_unplaced: bool) -> bool:
@@ -64,12 +65,16 @@ def plan(
     results = {name: _plan_worker(w, desired, observed, now) for name, w in wanted.items()}
     _apply_parallelism(desired, results)
     removals = [
-        a for name in removed for a in teardown_actions(name, observed, "removed from specs")
+        a for name in removed for a in teardown_actions(name, observed, _why_removed(desired, name))
     ]
-    total = len(known)
+    # Everything orch runs before this pass, whether or not its state file exists yet.
+    total = len(known | {n for n in wanted if _exists(observed, n)})
     blocked: tuple[Action, ...] = ()
     if removed and not allow_mass_prune and len(removed) > cfg.max_prune_fraction * total:
         blocked, removals = tuple(removals), []
+        # New workers would dilute the guard (a renamed fleet would pass on the next
+        # tick), so nothing new starts while a mass prune waits for a person.
+        _hold_new_workers(results, len(removed), total)
     actions = [a for r in results.values() for a in r.actions] + removals
     if any(a.verb is Verb.START_AGENT for a in actions) and not observed.session_exists:
         actions.insert(
@@ -77,15 +82,33 @@ def plan(
         )
     statuses = {n: r.status for n, r in results.items()}
     for name in removed:
-        statuses[name] = _removed_status(name, observed)
+        statuses[name] = _removed_status(name, observed, _why_removed(desired, name))
     return Plan(tuple(actions), blocked, statuses, len(removed), total)
 
 
-def _removed_status(name: str, observed: Observed) -> WorkerStatus:
+def _exists(observed: Observed, name: str) -> bool:
+    files = observed.files.get(name)
+    return observed.window_of(name) is not None or bool(files and files.worktree_exists)
+
+
+def _why_removed(desired: Desired, name: str) -> str:
+    worker = desired.workers.get(name)
+    if worker is None:
+        return "removed from specs"
+    return f"placed on host {worker.host}" if worker.host else "unplaced workers do not run here"
+
+
+def _hold_new_workers(results: dict[str, _Result], count: int, total: int) -> None:
+    for name, r in results.items():
+        if r.status.phase is Phase.PROVISIONING:
+            reason = f"held: removing {count} of {total} workers needs --allow-mass-prune"
+            held = replace(r.status, phase=Phase.PENDING, reason=reason)
+            results[name] = _Result(r.teardown, held, teardown=r.teardown)
+
+
+def _removed_status(name: str, observed: Observed, reason: str) -> WorkerStatus:
     s = observed.states.get(name) or WorkerState(name)
-    return WorkerStatus(
-        name, Phase.TERMINATING, s.stage, -1, 0, s.attempt, s.restarts, "removed from specs"
-    )
+    return WorkerStatus(name, Phase.TERMINATING, s.stage, -1, 0, s.attempt, s.restarts, reason)
 
 
 def teardown_actions(name: str, observed: Observed, reason: str) -> list[Action]:
@@ -117,14 +140,11 @@ def _plan_worker(w: Worker, desired: Desired, observed: Observed, now: float) ->
     s = observed.states.get(w.name)
     window = observed.window_of(w.name)
     files = observed.files.get(w.name, WorkerFiles())
-    prefix: list[Action] = []
-    if (
-        s
-        and s.placement_hash
-        and s.placement_hash != w.placement_hash
-        and (files.worktree_exists or window)
-    ):
-        prefix = teardown_actions(w.name, observed, "spec changed: repo, branch or base; replacing")
+    teardown: tuple[Action, ...] = ()
+    replaced = bool(s and s.placement_hash and s.placement_hash != w.placement_hash)
+    if replaced and not w.suspend and (files.worktree_exists or window):
+        reason = "spec changed: repo, branch or base; replacing"
+        teardown = tuple(teardown_actions(w.name, observed, reason))
         s, window, files = None, None, WorkerFiles()
     done = _done_count(pipeline, files)
     stage = pipeline.stages[done] if done < len(pipeline.stages) else None
@@ -132,7 +152,8 @@ def _plan_worker(w: Worker, desired: Desired, observed: Observed, now: float) ->
     result = _guards(view, desired, observed)
     # Whatever path starts an agent for a worker that held no slot takes a new one.
     starts = any(a.verb is Verb.START_AGENT for a in result.actions) and not _was_active(view)
-    return replace(result, actions=(*prefix, *result.actions), starts=starts)
+    actions = (*teardown, *result.actions)
+    return replace(result, actions=actions, starts=starts, teardown=teardown)
 
 
 def _done_count(pipeline: Pipeline, files: WorkerFiles) -> int:
@@ -243,19 +264,22 @@ def _guards(v: _View, desired: Desired, observed: Observed) -> _Result:
             v.set_phase(Phase.SUSPENDED, "suspended in spec") if s else []
         )
         return _Result(tuple(acts), v.status(Phase.SUSPENDED, "suspended in spec"))
-    started = v.files.worktree_exists or v.window is not None
-    if not started:
-        gate = _dependency_gate(v, desired, observed)
-        if gate:
-            return gate
-        return _provision(v, desired, observed)
+    if not v.files.worktree_exists:
+        if v.window is None:  # never started: dependencies gate the start
+            gate = _dependency_gate(v, desired, observed)
+            if gate:
+                return gate
+            return _provision(v, desired, observed, "new worker")
+        # The worktree vanished under a running window: stop, then provision again.
+        result = _provision(v, desired, observed, "worktree missing")
+        return replace(result, actions=(*v.stop("worktree missing"), *result.actions))
     if v.stage is None:
         acts = v.stop("pipeline finished") + v.set_phase(Phase.SUCCEEDED, "all stages done")
         return _Result(tuple(acts), v.status(Phase.SUCCEEDED, "all stages done"))
     return _stage(v)
 
 
-def _provision(v: _View, desired: Desired, observed: Observed) -> _Result:
+def _provision(v: _View, desired: Desired, observed: Observed, reason: str) -> _Result:
     s, w = v.s, v.w
     if s and s.phase == Phase.FAILED.value and not _changed_parts(w, s):
         return _Result((), v.status(Phase.FAILED, s.reason))
@@ -263,14 +287,12 @@ def _provision(v: _View, desired: Desired, observed: Observed) -> _Result:
     acts = []
     if repo.url and repo.name in observed.missing_repos:
         acts.append(Action(Verb.CLONE_REPO, w.name, f"clone {repo.url}", repo=repo.name))
-    acts.append(
-        Action(Verb.CREATE_WORKTREE, w.name, f"new worker: branch {w.branch} from {w.base}")
-    )
+    acts.append(Action(Verb.CREATE_WORKTREE, w.name, f"{reason}: branch {w.branch} from {w.base}"))
     if repo.setup:
         acts.append(Action(Verb.RUN_SETUP, w.name, f"{len(repo.setup)} setup command(s)"))
     if v.stage is not None:
-        acts.append(v.start("new worker", attempt=1, restarts=0))
-    return _Result(tuple(acts), v.status(Phase.PROVISIONING, "new worker", attempt=1))
+        acts.append(v.start(reason, restarts=0))
+    return _Result(tuple(acts), v.status(Phase.PROVISIONING, reason, attempt=v.attempt + 1))
 
 
 def _stage(v: _View) -> _Result:
@@ -436,8 +458,9 @@ def _apply_parallelism(desired: Desired, results: dict[str, _Result]) -> None:
                 held += 1
                 continue
             results[name] = _Result(
-                (),
-                replace(
+                r.teardown,
+                teardown=r.teardown,
+                status=replace(
                     r.status,
                     phase=Phase.QUEUED,
                     reason=f"queued: {held}/{ws.parallelism} of {ws.name} running",

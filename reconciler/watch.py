@@ -10,6 +10,7 @@ pass and returns, leaving agents running; a second one exits at once.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -22,7 +23,6 @@ from typing import Any
 from reconciler import engine
 from reconciler.errors import OrchError, SpecErrors
 from reconciler.events import Event
-from reconciler.launch import SIGNALS_DIR
 from reconciler.model import Desired
 from reconciler.state import reconciler_lock
 
@@ -107,15 +107,22 @@ class _Watcher:
                 self.observer.schedule(Handler(name), str(folder), recursive=True)
         self.observer.start()
 
-    def follow_workers(self, folders: set[str]) -> None:
-        """Watch exactly these worker signal folders (added and dropped as workers come and go)."""
+    def follow_workers(self, folders: set[str]) -> bool:
+        """Watch exactly these workers' .orch/ folders; True when one was added.
+
+        inotify reports nothing about files that existed before the watch, so
+        the caller runs one more pass after a folder is added.
+        """
         for gone in set(self.watched) - folders:
             self.observer.unschedule(self.watched.pop(gone))
+        added = False
         for new in folders - set(self.watched):
             if Path(new).is_dir():
                 self.watched[new] = self.observer.schedule(
-                    self._handler("signal"), new, recursive=False
+                    self._handler("signal"), new, recursive=True
                 )
+                added = True
+        return added
 
     def stop(self) -> None:
         """Stop the observer thread."""
@@ -124,11 +131,11 @@ class _Watcher:
 
 
 def _worker_folders(result: engine.PassResult) -> set[str]:
-    """The .orch/ and .orch/signals/ folders of every worker, desired or still known."""
+    """The .orch/ folder of every worker, desired or still known."""
     desired = result.desired
     worktrees = {str(desired.worktree_path(w)) for w in desired.workers.values()}
     worktrees |= {s.worktree for s in result.observed.states.values() if s.worktree}
-    return {str(Path(w) / sub) for w in worktrees for sub in (".orch", SIGNALS_DIR)}
+    return {str(Path(w) / ".orch") for w in worktrees}
 
 
 def watch_loop(
@@ -161,8 +168,8 @@ def _loop(
 ) -> None:
     watcher = _Watcher(root, trigger)
     side = _SideJobs(root, emit, clock)
+    specs = SpecCache(root, emit)
     desired: Desired | None = None
-    last_error: str | None = None
     emit(f"watching {root} (Ctrl-C stops; agents keep running)")
     try:
         wait = 0.0
@@ -171,7 +178,7 @@ def _loop(
             if flag.requested:
                 break
             side.maybe_pull(desired)
-            desired, last_error = _reload(root, desired, last_error, emit)
+            desired = specs.current()
             resync = desired.config.resync if desired else 10.0
             wait = resync * random.uniform(0.9, 1.1)
             if desired is None:
@@ -184,7 +191,8 @@ def _loop(
                     f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
                     "guard; rerun with --allow-mass-prune"
                 )
-            watcher.follow_workers(_worker_folders(result))
+            if watcher.follow_workers(_worker_folders(result)):
+                trigger.poke("new worker folders")
             side.after_pass(result)
     finally:
         watcher.stop()
@@ -249,23 +257,48 @@ def pull_once(root: Path) -> list[str]:
     return [f"pulled {moved[0][:7]}..{moved[1][:7]}"]
 
 
-def _reload(
-    root: Path,
-    desired: Desired | None,
-    last_error: str | None,
-    emit: Callable[[Event | str], None],
-) -> tuple[Desired | None, str | None]:
-    """The specs as they are now, or the last valid ones (an error is told once)."""
-    try:
-        fresh = engine.load(root)
-    except SpecErrors as err:
-        text = str(err)
-        if text != last_error:
-            emit(
-                f"specs invalid; keeping the last valid desired state, nothing is torn down:\n"
-                f"{text}"
-            )
-        return desired, text
-    if last_error is not None:
-        emit("specs valid again; reconciling")
-    return fresh, None
+def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Path, mtime and size of every file under specs/ and config/: cheap change detection."""
+    out = []
+    for name in ("specs", "config"):
+        for folder, _, files in os.walk(root / name):
+            for file in files:
+                path = Path(folder) / file
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(out))
+
+
+class SpecCache:
+    """The last valid desired state; specs are parsed again only when their files change."""
+
+    def __init__(self, root: Path, emit: Callable[[Event | str], None]) -> None:
+        self.root, self.emit = root, emit
+        self.desired: Desired | None = None
+        self.error: str | None = None
+        self.seen: tuple[tuple[str, int, int], ...] | None = None
+
+    def current(self) -> Desired | None:
+        """The specs as they are now, or the last valid ones (an error is told once)."""
+        seen = fingerprint(self.root)
+        if seen == self.seen:
+            return self.desired
+        self.seen = seen
+        try:
+            fresh = engine.load(self.root)
+        except SpecErrors as err:
+            text = str(err)
+            if text != self.error:
+                self.emit(
+                    "specs invalid; keeping the last valid desired state, nothing is torn "
+                    f"down:\n{text}"
+                )
+            self.error = text
+            return self.desired
+        if self.error is not None:
+            self.emit("specs valid again; reconciling")
+        self.desired, self.error = fresh, None
+        return fresh

@@ -6,6 +6,7 @@ staged stays staged; only the committed paths' index entries are refreshed.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 from pathlib import Path
@@ -104,24 +105,53 @@ def fast_forward(root: Path) -> tuple[str, str] | None:
         raise DriverError("git merge", "the current branch has no upstream to pull from")
     old = _run(root, "rev-parse", "HEAD")
     new = _run(root, "rev-parse", up)
-    if old == new:
+    if old == new or _is_ancestor(root, new, old):  # current, or only ahead
         return None
     _run(root, "merge", "--ff-only", "--quiet", up)
     return old, new
 
 
+def _is_ancestor(root: Path, maybe: str, of: str) -> bool:
+    try:
+        _run(root, "merge-base", "--is-ancestor", maybe, of)
+    except DriverError:
+        return False
+    return True
+
+
 def push(root: Path, tries: int = 3) -> int:
     """Push the current branch; on a non-fast-forward, rebase on the upstream and retry.
 
+    The user's uncommitted work is stashed around the rebase and restored with its
+    index; a rebase that conflicts is aborted, leaving the repo as it was.
     Returns how many tries it took. Raises DriverError after ``tries`` failures.
     """
-    last: DriverError | None = None
     for attempt in range(1, tries + 1):
         try:
             _run(root, "push", "--quiet")
-            return attempt
         except DriverError as err:
-            last = err
-            _run(root, "pull", "--rebase", "--autostash", "--quiet")
-    assert last is not None
-    raise last
+            if attempt == tries:
+                raise
+            _rebase_on_upstream(root, err)
+        else:
+            return attempt
+    raise DriverError("git push", f"not tried (tries={tries})")
+
+
+def _rebase_on_upstream(root: Path, cause: DriverError) -> None:
+    stashed = bool(_run(root, "status", "--porcelain", "--untracked-files=no"))
+    if stashed:
+        _run(root, "stash", "push", "--quiet", "-m", "orch: around a report rebase")
+    try:
+        _run(root, "pull", "--rebase", "--quiet")
+    except DriverError as err:
+        with contextlib.suppress(DriverError):  # the pull may fail before the rebase
+            _run(root, "rebase", "--abort")
+        raise DriverError(
+            "git push",
+            f"rejected ({cause.stderr}); rebasing on the "
+            f"remote failed and was undone: {err.stderr}",
+        ) from err
+    finally:
+        if stashed:
+            _run(root, "stash", "pop", "--index", "--quiet")

@@ -43,8 +43,17 @@ attempt {{ attempt }}.
 When done, write {{ signal_file }}; if it cannot be done, write {{ failed_file }}.
 """
 WINDOW_FIELDS = (
-    "session_name", "window_index", "window_id", "window_name", "pane_pid", "pane_dead",
-    "pane_dead_status", "@orch-worker", "@orch-stage", "@orch-attempt", "@orch-spec",
+    "session_name",
+    "window_index",
+    "window_id",
+    "window_name",
+    "pane_pid",
+    "pane_dead",
+    "pane_dead_status",
+    "@orch-worker",
+    "@orch-stage",
+    "@orch-attempt",
+    "@orch-spec",
 )
 _SEP = "\t"
 
@@ -58,8 +67,9 @@ def agent_path(script: str) -> str:
 
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run git in ``cwd`` (test-side checks; never the driver under test)."""
-    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
-                          check=check)
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args], capture_output=True, text=True, check=check
+    )
 
 
 def document(kind: str, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,11 +82,22 @@ def dump(*docs: Mapping[str, Any]) -> str:
     return yaml.safe_dump_all([dict(d) for d in docs], sort_keys=False)
 
 
-def stage(name: str, *, done_when: str = "signal", prompt: str = "playbooks/prompts/stage.md.j2",
-          **extra: Any) -> dict[str, Any]:
+def stage(
+    name: str,
+    *,
+    done_when: str = "signal",
+    prompt: str = "playbooks/prompts/stage.md.j2",
+    **extra: Any,
+) -> dict[str, Any]:
     """A pipeline stage with long timeouts (nothing stalls by accident)."""
-    return {"name": name, "prompt": prompt, "stallTimeout": "10m", "timeout": "20m",
-            "doneWhen": done_when, **extra}
+    return {
+        "name": name,
+        "prompt": prompt,
+        "stallTimeout": "10m",
+        "timeout": "20m",
+        "doneWhen": done_when,
+        **extra,
+    }
 
 
 @dataclass
@@ -132,12 +153,17 @@ class Fleet:
         docs.append(document("Pipeline", "p", {"stages": list(stages or [stage("work")])}))
         self.write("specs/base.yaml", dump(*docs))
 
-    def workers(self, workers: Iterable[str] | Mapping[str, Mapping[str, Any]],
-                file: str = "specs/workers.yaml") -> None:
+    def workers(
+        self,
+        workers: Iterable[str] | Mapping[str, Mapping[str, Any]],
+        file: str = "specs/workers.yaml",
+    ) -> None:
         """Worker documents (name -> extra spec fields) into one file; none: an empty file."""
         items = workers if isinstance(workers, Mapping) else {n: {} for n in workers}
-        docs = [document("Worker", name, {"repo": REPO, "pipeline": "p", "agent": "fake",
-                                           **extra}) for name, extra in items.items()]
+        docs = [
+            document("Worker", name, {"repo": REPO, "pipeline": "p", "agent": "fake", **extra})
+            for name, extra in items.items()
+        ]
         self.write(file, dump(*docs) if docs else "# no workers\n")
 
     # -- running the loop in-process ---------------------------------------
@@ -146,9 +172,13 @@ class Fleet:
         """The validated desired state (raises SpecErrors)."""
         return engine.load(self.root)
 
-    def reconcile(self, *, allow_mass_prune: bool = False,
-                  clock: Callable[[], float] | None = None,
-                  check: bool = True) -> engine.PassResult:
+    def reconcile(
+        self,
+        *,
+        allow_mass_prune: bool = False,
+        clock: Callable[[], float] | None = None,
+        check: bool = True,
+    ) -> engine.PassResult:
         """One pass, in-process, with a short stop grace; with ``check``, every event succeeds."""
         kwargs: dict[str, Any] = {"allow_mass_prune": allow_mass_prune, "grace": 1.0}
         if clock is not None:
@@ -161,8 +191,9 @@ class Fleet:
     def plan(self, *, allow_mass_prune: bool = False) -> Plan:
         """The plan for now (changes nothing)."""
         desired = self.load()
-        return engine.make_plan(desired, engine.snapshot(desired),
-                                allow_mass_prune=allow_mass_prune)
+        return engine.make_plan(
+            desired, engine.snapshot(desired), allow_mass_prune=allow_mass_prune
+        )
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Status rows by worker name."""
@@ -175,13 +206,20 @@ class Fleet:
 
     def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``tmux -L <socket> args`` (the test's private server only)."""
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                              text=True, check=check, timeout=10)
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=10,
+        )
 
     def windows(self) -> list[dict[str, str]]:
         """Every window of the private server (first pane), as dicts of WINDOW_FIELDS."""
         fmt = _SEP.join(f"#{{{f}}}" for f in WINDOW_FIELDS)
-        done = self.tmux("list-panes", "-a", "-F", fmt, check=False)
+        # `run-shell true` first: its wait reaps a pane process whose SIGCHLD tmux missed, so
+        # the panes listed next have their exit status (see Tmux.list_panes)
+        done = self.tmux("run-shell", "true", ";", "list-panes", "-a", "-F", fmt, check=False)
         if done.returncode != 0:
             return []  # no server
         rows, seen = [], set()
@@ -194,15 +232,21 @@ class Fleet:
 
     def window(self, worker: str) -> dict[str, str] | None:
         """The window orch owns for ``worker`` (tagged @orch-worker, in the fleet session)."""
-        found = [w for w in self.windows()
-                 if w["session_name"] == SESSION and w["@orch-worker"] == worker]
+        found = [
+            w
+            for w in self.windows()
+            if w["session_name"] == SESSION and w["@orch-worker"] == worker
+        ]
         assert len(found) <= 1, found
         return found[0] if found else None
 
     def owned(self) -> dict[str, dict[str, str]]:
         """Windows tagged @orch-worker in the fleet session, by worker."""
-        return {w["@orch-worker"]: w for w in self.windows()
-                if w["session_name"] == SESSION and w["@orch-worker"]}
+        return {
+            w["@orch-worker"]: w
+            for w in self.windows()
+            if w["session_name"] == SESSION and w["@orch-worker"]
+        }
 
     def dead_window(self, worker: str) -> Callable[[], dict[str, str] | None]:
         """A probe for retry_until: the worker's window once its process ended and was reaped."""
@@ -250,15 +294,22 @@ class Fleet:
 
     # -- the real CLI --------------------------------------------------------
 
-    def cli(self, *args: str, env: Mapping[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """``orch --root ROOT args...`` in a subprocess; never a traceback in its output."""
         import os
 
         full_env = {**os.environ, "ORCH_TMUX_SOCKET": self.socket, **(env or {})}
-        done = subprocess.run([*orch_argv(), "--root", str(self.root), *args],
-                              capture_output=True, text=True, env=full_env, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            [*orch_argv(), "--root", str(self.root), *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         assert "Traceback" not in done.stdout + done.stderr, done
         return done
 
@@ -272,8 +323,9 @@ def orch_argv() -> list[str]:
 
 
 @pytest.fixture
-def fleet_factory(tmp_path: Path, tmux_socket: str, git_repo: Path,
-                  monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Fleet]:
+def fleet_factory(
+    tmp_path: Path, tmux_socket: str, git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], Fleet]:
     """Build a committed control repo at ``tmp_path/<dirname>`` (prompts, config, no specs).
 
     Its Repo ``app`` is ``git_repo``; tmux is the test's private socket.
@@ -285,13 +337,16 @@ def fleet_factory(tmp_path: Path, tmux_socket: str, git_repo: Path,
         init_repo(root)
         f = Fleet(root=root, repo=git_repo, socket=tmux_socket, tmp=tmp_path)
         f.write(".gitignore", "state/\n")
-        f.write("config/orch.yaml", f"""\
+        f.write(
+            "config/orch.yaml",
+            f"""\
             tmux:
               socket: {tmux_socket}
               session: {SESSION}
             reconcile:
               maxPruneFraction: 0.5
-            """)
+            """,
+        )
         f.write("playbooks/prompts/stage.md.j2", PROMPT)
         (root / "specs").mkdir()
         git(root, "add", "-A")

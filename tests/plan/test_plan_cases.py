@@ -20,7 +20,10 @@ Format (every key optional unless said otherwise)::
       sets: {s: {parallelism: 2, workers: [w1, w2]}}
       maxPruneFraction: 0.5
       runUnplaced: true
+      setup: [make deps]              # the repo's setup commands
+      url: https://example.invalid/r.git   # the repo is cloned from a url
     observed:
+      missing_repos: [r]              # url repos not cloned yet
       windows:                        # worker null: a window without @orch-worker
         - {worker: w1, stage: build, attempt: 1, dead: true, status: 0, signal: 15,
            spec: stale, session: other, name: w1}
@@ -51,12 +54,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-from reconciler.actions import Action, Phase, Plan, Verb
-from reconciler.model import Desired, Worker
-from reconciler.observe import Observed
-from reconciler.plan import plan
-
 from world import (
     HOST,
     NOW,
@@ -70,6 +67,11 @@ from world import (
     make_worker,
     placement_hash,
 )
+
+from reconciler.actions import Action, Phase, Plan, Verb
+from reconciler.model import Desired, Worker
+from reconciler.observe import Observed
+from reconciler.plan import plan
 
 CASES = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
@@ -97,17 +99,32 @@ def build_desired(spec: dict[str, Any]) -> Desired:
     for name, w in (spec.get("workers") or {}).items():
         w = w or {}
         initial, maximum = w.get("backoff", (10, 300))
-        workers.append(make_worker(
-            name, pipeline=w.get("pipeline", "p"), branch=w.get("branch"),
-            base=w.get("base", "main"), vars=w.get("vars"),
-            max_restarts=int(w.get("maxRestarts", 3)), backoff_initial=float(initial),
-            backoff_max=float(maximum), suspend=bool(w.get("suspend", False)),
-            depends_on=w.get("dependsOn", ()), host=w.get("host")))
+        workers.append(
+            make_worker(
+                name,
+                pipeline=w.get("pipeline", "p"),
+                branch=w.get("branch"),
+                base=w.get("base", "main"),
+                vars=w.get("vars"),
+                max_restarts=int(w.get("maxRestarts", 3)),
+                backoff_initial=float(initial),
+                backoff_max=float(maximum),
+                suspend=bool(w.get("suspend", False)),
+                depends_on=w.get("dependsOn", ()),
+                host=w.get("host"),
+            )
+        )
     sets = {n: (s.get("parallelism"), s["workers"]) for n, s in (spec.get("sets") or {}).items()}
     return make_desired(
-        workers, pipelines=pipes or None, sets=sets, parallelism=spec.get("parallelism"),
+        workers,
+        pipelines=pipes or None,
+        sets=sets,
+        parallelism=spec.get("parallelism"),
         max_prune_fraction=float(spec.get("maxPruneFraction", 0.5)),
-        run_unplaced=bool(spec.get("runUnplaced", True)), setup=spec.get("setup", ()))
+        run_unplaced=bool(spec.get("runUnplaced", True)),
+        setup=spec.get("setup", ()),
+        url=spec.get("url"),
+    )
 
 
 def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observed:
@@ -122,15 +139,28 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             kwargs["spec"] = "stale-spec" if win["spec"] == "stale" else win["spec"]
         if "session" in win:
             kwargs["session"] = win["session"]
-        panes.append(make_pane(
-            who, win.get("stage"), win.get("attempt", 1), dead=bool(win.get("dead", False)),
-            status=win.get("status"), signal=win.get("signal"), name=win.get("name"), **kwargs))
+        panes.append(
+            make_pane(
+                who,
+                win.get("stage"),
+                win.get("attempt", 1),
+                dead=bool(win.get("dead", False)),
+                status=win.get("status"),
+                signal=win.get("signal"),
+                name=win.get("name"),
+                **kwargs,
+            )
+        )
     worktrees = set(spec.get("worktrees") or [])
     signals = spec.get("signals") or {}
     activity = spec.get("activity") or {}
     names = worktrees | set(signals) | set(activity)
-    files = {n: make_files(n, worktree=n in worktrees, signals=signals.get(n),
-                           activity=_time(activity.get(n), now)) for n in sorted(names)}
+    files = {
+        n: make_files(
+            n, worktree=n in worktrees, signals=signals.get(n), activity=_time(activity.get(n), now)
+        )
+        for n in sorted(names)
+    }
     states = []
     for name, st in (spec.get("states") or {}).items():
         st = st or {}
@@ -141,16 +171,25 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             w = desired.workers[name]
             kwargs["placement"] = placement_hash(w.repo, st["branch"], w.base)
         elif "placement" in st:
-            kwargs["placement"] = "stale-placement" if st["placement"] == "stale" else \
-                st["placement"]
-        states.append(make_state(
-            who, st.get("phase", "Running"), st.get("stage"), int(st.get("attempt", 1)),
-            restarts=int(st.get("restarts", 0)), reason=st.get("reason", ""),
-            backoff_until=_time(st.get("backoff_until"), now),
-            attempt_started_at=_time(st.get("attempt_started_at"), now),
-            stage_started_at=_time(st.get("stage_started_at"), now),
-            changed=st.get("changed", ()), **kwargs))
-    return make_observed(panes, files, states)
+            kwargs["placement"] = (
+                "stale-placement" if st["placement"] == "stale" else st["placement"]
+            )
+        states.append(
+            make_state(
+                who,
+                st.get("phase", "Running"),
+                st.get("stage"),
+                int(st.get("attempt", 1)),
+                restarts=int(st.get("restarts", 0)),
+                reason=st.get("reason", ""),
+                backoff_until=_time(st.get("backoff_until"), now),
+                attempt_started_at=_time(st.get("attempt_started_at"), now),
+                stage_started_at=_time(st.get("stage_started_at"), now),
+                changed=st.get("changed", ()),
+                **kwargs,
+            )
+        )
+    return make_observed(panes, files, states, missing_repos=spec.get("missing_repos", ()))
 
 
 # -- matching ----------------------------------------------------------------------
@@ -208,7 +247,8 @@ def _report(title: str, got: tuple[Action, ...], want: list[Any]) -> str:
 
 def _status_report(p: Plan) -> str:
     return "STATUSES:\n" + "\n".join(
-        f"  {n}: {s.phase.value} ({s.reason})" for n, s in p.statuses.items())
+        f"  {n}: {s.phase.value} ({s.reason})" for n, s in p.statuses.items()
+    )
 
 
 # -- the test -----------------------------------------------------------------------
@@ -230,8 +270,13 @@ def run_case(path: Path) -> None:
     now = float(case.get("now", NOW))
     desired = build_desired(case.get("desired") or {})
     observed = build_observed(case.get("observed") or {}, desired, now)
-    result = plan(desired, observed, now, host=case.get("host", HOST),
-                  allow_mass_prune=bool(case.get("allow_mass_prune", False)))
+    result = plan(
+        desired,
+        observed,
+        now,
+        host=case.get("host", HOST),
+        allow_mass_prune=bool(case.get("allow_mass_prune", False)),
+    )
     want = [_expect(x, now) for x in case["actions"] or []]
     problems = []
     if not _same(result.actions, want):
@@ -251,11 +296,17 @@ def run_case(path: Path) -> None:
         if got is None or text not in got.reason:
             problems.append(f"STATUS REASON {name}: GOT {got and got.reason!r}, WANT ~{text!r}")
     if "prune" in case and [result.prune_count, result.prune_total] != list(case["prune"]):
-        problems.append(f"PRUNE: GOT {[result.prune_count, result.prune_total]}, "
-                        f"WANT {case['prune']}")
+        problems.append(
+            f"PRUNE: GOT {[result.prune_count, result.prune_total]}, WANT {case['prune']}"
+        )
     if problems:
-        pytest.fail(f"{path.name}: {case.get('desc', '')}\n" + "\n".join(problems)
-                    + "\n" + _status_report(result), pytrace=False)
+        pytest.fail(
+            f"{path.name}: {case.get('desc', '')}\n"
+            + "\n".join(problems)
+            + "\n"
+            + _status_report(result),
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("path", _params())

@@ -79,12 +79,14 @@ def make_pipeline(name: str, stages: Sequence[str | Stage | Mapping[str, Any]]) 
         elif isinstance(s, str):
             out.append(make_stage(s))
         else:
-            out.append(make_stage(
-                s["name"],
-                done_when=s.get("doneWhen", "signal"),
-                stall_timeout=float(s.get("stallTimeout", 900.0)),
-                timeout=float(s.get("timeout", 1800.0)),
-            ))
+            out.append(
+                make_stage(
+                    s["name"],
+                    done_when=s.get("doneWhen", "signal"),
+                    stall_timeout=float(s.get("stallTimeout", 900.0)),
+                    timeout=float(s.get("timeout", 1800.0)),
+                )
+            )
     return Pipeline(name, tuple(out), SRC)
 
 
@@ -107,11 +109,20 @@ def make_worker(
 ) -> Worker:
     """A worker; its hashes are filled in by :func:`make_desired`."""
     return Worker(
-        name=name, repo=repo, pipeline=pipeline, agent=agent,
-        branch=branch or f"orch/{name}", base=base, vars=dict(vars or {}),
+        name=name,
+        repo=repo,
+        pipeline=pipeline,
+        agent=agent,
+        branch=branch or f"orch/{name}",
+        base=base,
+        vars=dict(vars or {}),
         restart_policy=RestartPolicy(max_restarts, backoff_initial, backoff_max),
-        suspend=suspend, depends_on=tuple(depends_on), host=host, labels={},
-        source=SRC, worker_set=worker_set,
+        suspend=suspend,
+        depends_on=tuple(depends_on),
+        host=host,
+        labels={},
+        source=SRC,
+        worker_set=worker_set,
     )
 
 
@@ -146,6 +157,7 @@ def make_desired(
     max_prune_fraction: float = 0.5,
     run_unplaced: bool = True,
     setup: Sequence[str] = (),
+    url: str | None = None,
 ) -> Desired:
     """A validated-looking Desired: one local repo, one agent, the given pipelines.
 
@@ -162,14 +174,13 @@ def make_desired(
         for m in members:
             ws_of[m] = set_name
     ws = {
-        name: WorkerSet(name, par, tuple(members), SRC)
-        for name, (par, members) in set_map.items()
+        name: WorkerSet(name, par, tuple(members), SRC) for name, (par, members) in set_map.items()
     }
     ws_workers = {}
     for w in workers:
         w2 = with_hashes(replace(w, worker_set=ws_of.get(w.name, w.worker_set)), pipes)
         ws_workers[w.name] = w2
-    repo = Repo(REPO, ROOT / "repos" / REPO, None, "main", tuple(setup), {}, SRC)
+    repo = Repo(REPO, ROOT / "repos" / REPO, url, "main", tuple(setup), {}, SRC)
     agent = Agent(AGENT, ("claude", "-p"), None, {}, (), None, SRC)
     config = Config(max_prune_fraction=max_prune_fraction, run_unplaced=run_unplaced)
     return Desired(ROOT, config, {REPO: repo}, {AGENT: agent}, pipes, ws_workers, ws)
@@ -203,11 +214,20 @@ def make_pane(
         spec = worker.run_hash if isinstance(worker, Worker) else None
     n = next(_ids)
     return Pane(
-        session=session, window_id=window_id or f"@{n}", window_index=n,
-        window_name=name or wname or "shell", pane_id=f"%{n}", pane_pid=10_000 + n,
-        dead=dead, dead_status=status if dead else None, dead_signal=signal if dead else None,
-        activity=activity, worker=wname, spec=spec if wname else None,
-        stage=stage if wname else None, attempt=attempt if wname else None,
+        session=session,
+        window_id=window_id or f"@{n}",
+        window_index=n,
+        window_name=name or wname or "shell",
+        pane_id=f"%{n}",
+        pane_pid=10_000 + n,
+        dead=dead,
+        dead_status=status if dead else None,
+        dead_signal=signal if dead else None,
+        activity=activity,
+        worker=wname,
+        spec=spec if wname else None,
+        stage=stage if wname else None,
+        attempt=attempt if wname else None,
     )
 
 
@@ -272,12 +292,22 @@ def make_state(
     for part in changed:
         hashes[part] = f"old-{part}"
     return WorkerState(
-        name=name, repo=repo, repo_path=str(ROOT / "repos" / repo), branch=branch, base=base,
+        name=name,
+        repo=repo,
+        repo_path=str(ROOT / "repos" / repo),
+        branch=branch,
+        base=base,
         worktree=str(ROOT / "state" / "worktrees" / repo / name),
-        placement_hash=ph, run_hashes=hashes,
-        phase=phase.value if isinstance(phase, Phase) else phase, reason=reason, stage=stage,
-        attempt=attempt, restarts=restarts, backoff_until=backoff_until,
-        attempt_started_at=attempt_started_at, stage_started_at=stage_started_at,
+        placement_hash=ph,
+        run_hashes=hashes,
+        phase=phase.value if isinstance(phase, Phase) else phase,
+        reason=reason,
+        stage=stage,
+        attempt=attempt,
+        restarts=restarts,
+        backoff_until=backoff_until,
+        attempt_started_at=attempt_started_at,
+        stage_started_at=stage_started_at,
     )
 
 
@@ -287,28 +317,41 @@ def make_observed(
     states: Iterable[WorkerState] | Mapping[str, WorkerState] = (),
     *,
     session: str = SESSION,
+    missing_repos: Iterable[str] = (),
 ) -> Observed:
-    """An Observed snapshot; ``git worktree list`` entries follow ``files``."""
+    """An Observed snapshot; ``git worktree list`` entries follow ``files``.
+
+    ``missing_repos``: url Repos whose clone is not on disk yet.
+    """
     files = dict(files or {})
     st = dict(states) if isinstance(states, Mapping) else {s.name: s for s in states}
     return Observed(
-        tmux_up=True, panes=tuple(panes), worktrees=_worktree_lists(files), files=files,
-        states=st, session=session)
+        tmux_up=True,
+        panes=tuple(panes),
+        worktrees=_worktree_lists(files),
+        files=files,
+        states=st,
+        session=session,
+        missing_repos=frozenset(missing_repos),
+    )
 
 
 def _worktree_lists(files: Mapping[str, WorkerFiles]) -> dict[str, tuple[WorktreeEntry, ...]]:
     entries = [WorktreeEntry(str(ROOT / "repos" / REPO), "0" * 40, "main")]
     entries += [
         WorktreeEntry(str(ROOT / "state" / "worktrees" / REPO / name), "0" * 40, f"orch/{name}")
-        for name, f in sorted(files.items()) if f.worktree_exists]
+        for name, f in sorted(files.items())
+        if f.worktree_exists
+    ]
     return {str(ROOT / "repos" / REPO): tuple(entries)}
 
 
 # -- the simulator ------------------------------------------------------------
 
 
-def simulate(desired: Desired, observed: Observed, actions: Iterable[Action],
-             now: float) -> Observed:
+def simulate(
+    desired: Desired, observed: Observed, actions: Iterable[Action], now: float
+) -> Observed:
     """The world after apply carried out ``actions`` at ``now`` (and nothing else moved).
 
     Mirrors reconciler/apply.py and reconciler/starter.py: every action acts on
@@ -316,6 +359,7 @@ def simulate(desired: Desired, observed: Observed, actions: Iterable[Action],
     never on a foreign window.
     """
     panes = list(observed.panes)
+    missing = set(observed.missing_repos)
     files = dict(observed.files)
     states = dict(observed.states)
     session = observed.session
@@ -331,17 +375,27 @@ def simulate(desired: Desired, observed: Observed, actions: Iterable[Action],
         if a.verb is Verb.ENSURE_SESSION:
             if not any(p.session == session for p in panes):
                 panes.append(dashboard(session))
-        elif a.verb in (Verb.CLONE_REPO, Verb.RUN_SETUP):
+        elif a.verb is Verb.CLONE_REPO:
+            missing.discard(a.repo or desired.workers[name].repo)
+        elif a.verb is Verb.RUN_SETUP:
             pass
         elif a.verb is Verb.CREATE_WORKTREE:
             w = desired.workers[name]
             old = files.get(name, WorkerFiles())
             files[name] = replace(old, worktree_exists=True, marker=name)
             states[name] = WorkerState(
-                name=name, repo=w.repo, repo_path=str(desired.repos[w.repo].local_path),
-                branch=w.branch, base=w.base, worktree=str(desired.worktree_path(w)),
-                placement_hash=w.placement_hash, run_hashes=dict(w.run_hashes),
-                phase=Phase.PROVISIONING.value, reason=a.reason, created_at=now)
+                name=name,
+                repo=w.repo,
+                repo_path=str(desired.repos[w.repo].local_path),
+                branch=w.branch,
+                base=w.base,
+                worktree=str(desired.worktree_path(w)),
+                placement_hash=w.placement_hash,
+                run_hashes=dict(w.run_hashes),
+                phase=Phase.PROVISIONING.value,
+                reason=a.reason,
+                created_at=now,
+            )
         elif a.verb is Verb.START_AGENT:
             w = desired.workers[name]
             i = owned(name)
@@ -350,22 +404,38 @@ def simulate(desired: Desired, observed: Observed, actions: Iterable[Action],
                 panes.append(pane)
             else:
                 p = panes[i]
-                panes[i] = replace(p, dead=False, dead_status=None, dead_signal=None,
-                                   spec=w.run_hash, stage=a.stage, attempt=a.attempt,
-                                   pane_pid=p.pane_pid + 1, activity=now)
+                panes[i] = replace(
+                    p,
+                    dead=False,
+                    dead_status=None,
+                    dead_signal=None,
+                    spec=w.run_hash,
+                    stage=a.stage,
+                    attempt=a.attempt,
+                    pane_pid=p.pane_pid + 1,
+                    activity=now,
+                )
             s = states.get(name) or WorkerState(name)
             new_stage = s.stage != a.stage
             states[name] = replace(
-                s, phase=Phase.RUNNING.value, reason=a.reason, stage=a.stage,
+                s,
+                phase=Phase.RUNNING.value,
+                reason=a.reason,
+                stage=a.stage,
                 attempt=a.attempt,
                 restarts=a.restarts if a.restarts is not None else s.restarts,
-                run_hashes=dict(w.run_hashes), attempt_started_at=now,
+                run_hashes=dict(w.run_hashes),
+                attempt_started_at=now,
                 stage_started_at=now if new_stage else (s.stage_started_at or now),
-                backoff_until=None, finished_at=None,
-                repo=s.repo or w.repo, branch=s.branch or w.branch, base=s.base or w.base,
+                backoff_until=None,
+                finished_at=None,
+                repo=s.repo or w.repo,
+                branch=s.branch or w.branch,
+                base=s.base or w.base,
                 worktree=s.worktree or str(desired.worktree_path(w)),
                 placement_hash=s.placement_hash or w.placement_hash,
-                repo_path=s.repo_path or str(desired.repos[w.repo].local_path))
+                repo_path=s.repo_path or str(desired.repos[w.repo].local_path),
+            )
         elif a.verb is Verb.STOP_AGENT:
             i = owned(name)
             if i is not None and not panes[i].dead:
@@ -374,17 +444,20 @@ def simulate(desired: Desired, observed: Observed, actions: Iterable[Action],
             assert a.stage is not None
             old = files.get(name, WorkerFiles())
             signals = {**old.signals, a.stage: Signal("done", a.reason, now)}
-            files[name] = replace(old, signals=signals,
-                                  activity=max(old.activity or now, now))
+            files[name] = replace(old, signals=signals, activity=max(old.activity or now, now))
         elif a.verb is Verb.SET_PHASE:
             assert a.phase is not None
             s = states.get(name) or WorkerState(name)
             final = a.phase in (Phase.SUCCEEDED, Phase.FAILED)
             states[name] = replace(
-                s, phase=a.phase.value, reason=a.reason, stage=a.stage or s.stage,
+                s,
+                phase=a.phase.value,
+                reason=a.reason,
+                stage=a.stage or s.stage,
                 backoff_until=a.backoff_until,
                 restarts=a.restarts if a.restarts is not None else s.restarts,
-                finished_at=now if final else s.finished_at)
+                finished_at=now if final else s.finished_at,
+            )
         elif a.verb is Verb.REMOVE_WORKTREE:
             files[name] = WorkerFiles()
         elif a.verb is Verb.KILL_WINDOW:
@@ -396,8 +469,14 @@ def simulate(desired: Desired, observed: Observed, actions: Iterable[Action],
         else:  # pragma: no cover - a new Verb needs a rule here
             raise AssertionError(f"simulate: no rule for {a.verb}")
     return Observed(
-        tmux_up=observed.tmux_up or bool(panes), panes=tuple(panes),
-        worktrees=_worktree_lists(files), files=files, states=states, session=session)
+        tmux_up=observed.tmux_up or bool(panes),
+        panes=tuple(panes),
+        worktrees=_worktree_lists(files),
+        files=files,
+        states=states,
+        session=session,
+        missing_repos=frozenset(missing),
+    )
 
 
 # -- describing plans -----------------------------------------------------------
