@@ -158,10 +158,11 @@ def gather_summary(
     commits: list[str] = []
     diff_stat = ""
     untracked: list[str] = []
-    total = 0
+    total = commits_total = 0
     try:
         git = Git(repo)
         commits = git.log_oneline(worktree, w.base, 20).splitlines()
+        commits_total = git.count_commits(worktree, w.base)
         diff_stat = git.diff_stat(worktree)
         untracked, total = git.untracked(worktree, UNTRACKED_CAP)
     except DriverError as err:
@@ -175,6 +176,7 @@ def gather_summary(
         diff_stat=diff_stat,
         untracked=untracked,
         untracked_total=total,
+        commits_total=commits_total,
         log_tail=_tail(Path(state.log), LOG_TAIL_BYTES) if state.log else "",
         progress=_tail(worktree / PROGRESS_FILE, 16 * 1024),
     )

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_LIMIT = 6000
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and the rest: ESC, optional
+# intermediates 0x20-0x2F, then one final byte (ESC ( B, ESC 7, ESC =, ...).
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -29,6 +31,7 @@ class SummaryInput:
     diff_stat: str = ""
     untracked: Sequence[str] = ()
     untracked_total: int = 0
+    commits_total: int = 0  # commits since base, when known (more than ``commits``)
     log_tail: str = ""
     progress: str = ""
 
@@ -42,10 +45,9 @@ def strip_ansi(text: str) -> str:
     'red ok'
     """
     text = _ANSI.sub("", text)
-    lines = [
-        line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r")
-        for line in text.split("\n")
-    ]
+    # A line ending in CRLF (every line of a pipe-pane log) shows what follows
+    # its last carriage return before the CR LF: the last overwrite.
+    lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
     return "\n".join(lines)
 
 
@@ -73,58 +75,64 @@ def fold_repeats(lines: Sequence[str]) -> list[str]:
     return out
 
 
-def keep_tail(text: str, limit: int) -> str:
-    """The last ``limit`` characters of ``text``, marked when trimmed.
+def fit(text: str, room: int, keep_end: bool) -> str:
+    r"""``text`` cut to at most ``room`` characters, a visible marker included.
 
     Examples
     --------
-    >>> keep_tail("abcdefghij", 4)
-    '[... 6 earlier characters trimmed]\\nghij'
+    >>> fit("abcdefghij" * 6, 44, keep_end=True)
+    '[... 52 earlier characters trimmed]\ncdefghij'
+    >>> fit("short", 40, keep_end=False)
+    'short'
     """
-    if len(text) <= limit:
+    if len(text) <= room:
         return text
-    cut = len(text) - limit
-    return f"[... {cut} earlier characters trimmed]\n{text[cut:]}"
-
-
-def keep_head(text: str, limit: int) -> str:
-    """The first ``limit`` characters of ``text``, marked when trimmed."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n[... {len(text) - limit} more characters trimmed]"
+    # The marker names how much was cut, which depends on the marker's own length.
+    width = len(f"[... {len(text)} earlier characters trimmed]") + 1
+    keep = max(room - width, 0)
+    cut = len(text) - keep
+    if keep_end:
+        return f"[... {cut} earlier characters trimmed]\n{text[cut:]}"
+    return f"{text[:keep]}\n[... {cut} more characters trimmed]"
 
 
 def build_summary(src: SummaryInput, limit: int = DEFAULT_LIMIT) -> str:
-    """A markdown summary of at most about ``limit`` characters."""
+    """A markdown summary of at most ``limit`` characters; each part trimmed visibly.
+
+    The newest text is kept: the end of the log and of the notes, the first
+    (newest) commits. Space a part does not need goes to the parts after it,
+    so the log, last, gets whatever is left.
+    """
     head = f"Stage `{src.stage}`, attempt {src.attempt} ended: {src.reason}.\n"
-    budget = max(limit - len(head) - 400, 400)  # 400: headings and markers
-    commits = "\n".join(src.commits[:20]) or "(none)"
-    untracked = "\n".join(src.untracked) or "(none)"
+    shown = list(src.commits[:20])
+    hidden = max(src.commits_total, len(src.commits)) - len(shown)
+    commits_note = f"\n[... {hidden} more commits, older, not shown]" if hidden > 0 else ""
+    untracked_note = ""
     if src.untracked_total > len(src.untracked):
-        untracked += f"\n[... {src.untracked_total - len(src.untracked)} more untracked files]"
-    log = "\n".join(fold_repeats(strip_ansi(src.log_tail).splitlines())).strip() or "(empty)"
+        untracked_note = f"\n[... {src.untracked_total - len(src.untracked)} more untracked files]"
+    log = "\n".join(fold_repeats(strip_ansi(src.log_tail).splitlines())).strip()
     parts = [
-        (f"Commits on this branch since `{src.base}` (newest first)", commits, 0.15, keep_head),
-        (
-            "Uncommitted changes (git diff --stat)",
-            src.diff_stat.strip() or "(none)",
-            0.10,
-            keep_tail,
-        ),
-        ("Untracked files", untracked, 0.10, keep_head),
-        (
-            "Your progress notes (.orch/progress.md)",
-            src.progress.strip() or "(none)",
-            0.30,
-            keep_tail,
-        ),
-        ("End of the previous attempt's output", log, 0.35, keep_tail),
+        (f"Commits on this branch since `{src.base}` (newest first)", "\n".join(shown),
+         commits_note, 0.15, False),
+        ("Uncommitted changes (git diff --stat)", src.diff_stat.strip(), "", 0.10, True),
+        ("Untracked files", "\n".join(src.untracked), untracked_note, 0.10, False),
+        ("Your progress notes (.orch/progress.md)", src.progress.strip(), "", 0.30, True),
+        ("End of the previous attempt's output", log, "", 0.35, True),
+    ]  # fmt: skip
+    sections = [
+        (t, body or ("(empty)" if t.startswith("End") else "(none)"), note, share, end)
+        for t, body, note, share, end in parts
     ]
-    body = []
-    spare = 0
-    for title, text, share, trim in parts:
+    frame = len(head) + 1 + sum(len(_section(t, "", note)) + 1 for t, _, note, _, _ in sections)
+    budget = max(limit - frame, 0)
+    out, spare = [], 0
+    for title, body, note, share, keep_end in sections:
         room = int(budget * share) + spare
-        piece = trim(text, room)
+        piece = fit(body, room, keep_end)
         spare = max(room - len(piece), 0)
-        body.append(f"### {title}\n\n```\n{piece}\n```\n")
-    return keep_head(head + "\n" + "\n".join(body), limit)
+        out.append(_section(title, piece, note))
+    return head + "\n" + "\n".join(out)
+
+
+def _section(title: str, body: str, note: str) -> str:
+    return f"### {title}\n\n```\n{body}{note}\n```\n"

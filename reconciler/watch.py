@@ -10,6 +10,7 @@ pass and returns, leaving agents running; a second one exits at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -107,11 +108,12 @@ class _Watcher:
                 self.observer.schedule(Handler(name), str(folder), recursive=True)
         self.observer.start()
 
-    def follow_workers(self, folders: set[str]) -> bool:
-        """Watch exactly these workers' .orch/ folders; True when one was added.
+    def follow_workers(self, folders: set[str], since: float) -> bool:
+        """Watch exactly these workers' .orch/ folders.
 
-        inotify reports nothing about files that existed before the watch, so
-        the caller runs one more pass after a folder is added.
+        inotify reports nothing about files written before the watch began: True
+        when a newly watched folder already holds a signal or progress note
+        written since ``since`` (the start of the pass), so the caller runs again.
         """
         for gone in set(self.watched) - folders:
             self.observer.unschedule(self.watched.pop(gone))
@@ -121,13 +123,25 @@ class _Watcher:
                 self.watched[new] = self.observer.schedule(
                     self._handler("signal"), new, recursive=True
                 )
-                added = True
+                added = added or _written_since(Path(new), since)
         return added
 
     def stop(self) -> None:
         """Stop the observer thread."""
         self.observer.stop()
         self.observer.join(timeout=5)
+
+
+def _written_since(orch_dir: Path, since: float) -> bool:
+    """Whether a signal or the progress notes under ``orch_dir`` changed since ``since``."""
+    candidates = [orch_dir / "progress.md"]
+    with contextlib.suppress(OSError):
+        candidates += list((orch_dir / "signals").iterdir())
+    for path in candidates:
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime >= since:
+                return True
+    return False
 
 
 def _worker_folders(result: engine.PassResult) -> set[str]:
@@ -183,6 +197,7 @@ def _loop(
             wait = resync * random.uniform(0.9, 1.1)
             if desired is None:
                 continue
+            started = time.time()
             result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
             for event in result.events:
                 emit(event)
@@ -191,7 +206,7 @@ def _loop(
                     f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
                     "guard; rerun with --allow-mass-prune"
                 )
-            if watcher.follow_workers(_worker_folders(result)):
+            if watcher.follow_workers(_worker_folders(result), started):
                 trigger.poke("new worker folders")
             side.after_pass(result)
     finally:

@@ -234,6 +234,10 @@ class Git:
         revs = f"{base}..HEAD"
         return _run(worktree, "log", "--oneline", "--no-decorate", "-n", str(limit), revs)
 
+    def count_commits(self, worktree: Path, base: str) -> int:
+        """How many commits ``base..HEAD`` holds in ``worktree``."""
+        return int(_run(worktree, "rev-list", "--count", f"{base}..HEAD") or 0)
+
     def diff_stat(self, worktree: Path) -> str:
         """``git diff --stat HEAD``: tracked changes, staged or not, in ``worktree``."""
         return _run(worktree, "diff", "--stat", "HEAD")

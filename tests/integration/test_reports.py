@@ -391,13 +391,6 @@ def test_push_and_rebase_retry_on_a_non_fast_forward(
     assert not (ctl.root / ".git" / "rebase-merge").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: gitops.push retries with `git pull --rebase --autostash`; the autostash is "
-        "re-applied without --index, so a staged edit of a tracked file ends up unstaged"
-    ),
-)
 def test_staged_changes_survive_a_push_that_needed_a_rebase(
     ctl: Host, clone: Callable[..., Host]
 ) -> None:
@@ -416,13 +409,6 @@ def test_staged_changes_survive_a_push_that_needed_a_rebase(
     assert ctl.git("diff", "--cached", "--name-only").splitlines() == ["README.md"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: when the rebase of a report push conflicts (two hosts writing the same "
-        "reports.path), gitops.push raises with the control repo left mid-rebase"
-    ),
-)
 def test_a_conflicting_push_leaves_the_control_repo_usable(
     ctl: Host, clone: Callable[..., Host], socket_b: str
 ) -> None:
@@ -532,14 +518,6 @@ def test_pull_is_skipped_with_uncommitted_spec_edits(pair: tuple[Host, Host]) ->
     assert (a.root / "specs" / "workers.yaml").read_text() == "# my local edit\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: gitops.fast_forward returns (old, new) whenever HEAD != upstream, even when "
-        "HEAD is ahead (e.g. unpushed report commits): `merge --ff-only` is a no-op yet "
-        "pull_once reports 'pulled <head>..<upstream>' on every pull"
-    ),
-)
 def test_pull_with_only_local_commits_is_quiet(pair: tuple[Host, Host]) -> None:
     a, _ = pair
     running(a, ["w1"])  # a local, unpushed spec commit ...

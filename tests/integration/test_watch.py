@@ -444,14 +444,6 @@ def test_signal_file_triggers_a_pass_long_before_the_resync(
     assert watch.wait(10) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a signal written before follow_workers() watches a new worker's .orch/signals "
-        "(i.e. during the pass that starts the agent) raises no file event; the stage only "
-        "advances at the next resync"
-    ),
-)
 def test_signal_written_during_the_starting_pass_is_not_missed(
     fleet: Fleet, watch_process: Callable[[], WatchProcess], retry_until: Retry
 ) -> None:

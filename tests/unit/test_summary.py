@@ -16,9 +16,8 @@ from reconciler.summary import (
     DEFAULT_LIMIT,
     SummaryInput,
     build_summary,
+    fit,
     fold_repeats,
-    keep_head,
-    keep_tail,
     strip_ansi,
 )
 
@@ -44,24 +43,10 @@ def test_strip_ansi(raw: str, clean: str) -> None:
     assert strip_ansi(raw) == clean
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: strip_ansi empties a line that has carriage-return "
-    "overwrites and ends in CRLF (every line of a tmux pipe-pane log ends in "
-    "\\r\\n): it splits the unstripped line at its last \\r, which is the one "
-    "before \\n, so the text after the last overwrite is lost",
-)
 def test_strip_ansi_keeps_the_last_overwrite_of_a_crlf_line() -> None:
     assert strip_ansi("10%\r50%\r100%\r\nnext\r\n") == "100%\nnext\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: strip_ansi leaves escape sequences other than "
-    "CSI, OSC and ESC + 0x40-0x5F: ESC ( B (charset, from `tput sgr0`), ESC 7 / "
-    "ESC 8 (save/restore cursor), ESC = / ESC > (keypad modes), which TUIs print "
-    "all the time; _ANSI lacks ESC [0x20-0x2F]* [0x30-0x7E]",
-)
 @pytest.mark.parametrize("seq", ["\x1b(B", "\x1b7", "\x1b8", "\x1b=", "\x1b>"])
 def test_strip_ansi_removes_other_escape_sequences(seq: str) -> None:
     assert strip_ansi(f"{seq}plain{seq}") == "plain"
@@ -89,26 +74,26 @@ def test_fold_repeats_keeps_different_and_separated_lines() -> None:
     assert fold_repeats([]) == []
 
 
-# -- keep_tail / keep_head ---------------------------------------------------------------------
+# -- fit ---------------------------------------------------------------------------------------
 
 
-def test_keep_tail_marks_what_it_trims_and_keeps_the_end() -> None:
+def test_fit_keeping_the_end_marks_what_it_trims() -> None:
     text = "".join(f"{i}\n" for i in range(1000))
-    out = keep_tail(text, 100)
-    assert out.startswith(f"[... {len(text) - 100} earlier characters trimmed]\n")
+    out = fit(text, 100, keep_end=True)
+    assert out.startswith("[... ") and "earlier characters trimmed]\n" in out
     assert out.endswith("998\n999\n")
-    assert len(out.split("\n", 1)[1]) == 100
-    assert keep_tail("short", 100) == "short"
-    assert keep_tail("exact", 5) == "exact"
+    assert len(out) <= 100
+    assert fit("short", 100, keep_end=True) == "short"
+    assert fit("exact", 5, keep_end=True) == "exact"
 
 
-def test_keep_head_marks_what_it_trims_and_keeps_the_start() -> None:
+def test_fit_keeping_the_start_marks_what_it_trims() -> None:
     text = "".join(f"{i}\n" for i in range(1000))
-    out = keep_head(text, 100)
+    out = fit(text, 100, keep_end=False)
     assert out.startswith("0\n1\n2\n")
-    assert out.endswith(f"\n[... {len(text) - 100} more characters trimmed]")
-    assert len(out.rsplit("\n", 1)[0]) == 100
-    assert keep_head("short", 100) == "short"
+    assert out.rsplit("\n", 1)[1].endswith("more characters trimmed]")
+    assert len(out) <= 100
+    assert fit("short", 100, keep_end=False) == "short"
 
 
 # -- build_summary -----------------------------------------------------------------------------
@@ -211,13 +196,6 @@ def busy_input() -> SummaryInput:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with every part full, build_summary comes out about "
-    "33 characters over the limit (the 400 characters set aside for headings and "
-    "markers are too few: 5 headings, 5 fences and 5 trim markers take more), and "
-    "its final keep_head then cuts the END of the text, i.e. the newest output",
-)
 @pytest.mark.parametrize("limit", [2000, DEFAULT_LIMIT])
 def test_summary_of_busy_parts_stays_within_the_limit_and_keeps_the_newest_output(
     limit: int,
@@ -227,11 +205,6 @@ def test_summary_of_busy_parts_stays_within_the_limit_and_keeps_the_newest_outpu
     assert len(out) <= limit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: build_summary shows commits[:20] and drops the rest "
-    "with no marker, so the agent cannot tell the list is incomplete",
-)
 def test_summary_marks_commits_it_leaves_out() -> None:
     src = SummaryInput(
         stage="s",
