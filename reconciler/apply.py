@@ -20,7 +20,7 @@ from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux
 from reconciler.errors import DriverError, OrchError
 from reconciler.events import Event
-from reconciler.launch import OWNER_FILE, SIGNALS_DIR
+from reconciler.launch import OWNER_FILE, SETUP_DONE_FILE, SIGNALS_DIR
 from reconciler.model import Desired, Worker
 from reconciler.observe import Observed, Pane, repo_of
 from reconciler.starter import start_agent
@@ -209,6 +209,8 @@ def _run_setup(ap: Applier, action: Action) -> dict[str, object]:
         if code != 0:
             msg = f"setup command `{command}` exited {code} (log: {log})"
             raise SetupFailed(msg)
+    # Marks the setup complete: a reconciler killed mid-setup runs it again.
+    write_atomic(ap._worktree(w.name) / SETUP_DONE_FILE, f"{ap.clock()}\n")
     return {"log": str(log)}
 
 

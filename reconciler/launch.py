@@ -21,6 +21,7 @@ from reconciler.model import Agent, Desired, Stage, Worker
 SIGNALS_DIR = ".orch/signals"
 PROGRESS_FILE = ".orch/progress.md"
 OWNER_FILE = ".orch/owner.json"
+SETUP_DONE_FILE = ".orch/setup.done"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ PANE_FIELDS: tuple[tuple[str, str], ...] = (
     ("pane_dead_status", "dead_status"),
     ("pane_dead_signal", "dead_signal"),
     ("window_activity", "activity"),
+    ("pid", "server_pid"),
     ("@orch-worker", "worker"),
     ("@orch-spec", "spec"),
     ("@orch-stage", "stage"),
@@ -54,6 +55,12 @@ class Pane:
     spec: str | None
     stage: str | None
     attempt: int | None
+    server_pid: int | None = None
+
+    @property
+    def exit_unknown(self) -> bool:
+        """Dead, but tmux has not reported how: its exit was not collected yet."""
+        return self.dead and self.dead_status is None and self.dead_signal is None
 
 
 def _int(text: str) -> int | None:
@@ -99,6 +106,7 @@ def parse_panes(text: str | None) -> tuple[Pane, ...]:
                 spec=raw["spec"] or None,
                 stage=raw["stage"] or None,
                 attempt=_int(raw["attempt"]),
+                server_pid=_int(raw["server_pid"]),
             )
         )
     return tuple(panes)
@@ -162,6 +170,7 @@ class WorkerFiles:
     worktree_exists: bool = False
     path: str | None = None  # where the worktree is (or would be)
     marker: str | None = None  # the worker named in <worktree>/.orch/owner.json
+    setup_done: bool = False  # <worktree>/.orch/setup.done: the Repo's setup finished
     signals: Mapping[str, Signal] = field(default_factory=dict)
     progress_mtime: float | None = None
     log_size: int | None = None

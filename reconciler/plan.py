@@ -273,10 +273,27 @@ def _guards(v: _View, desired: Desired, observed: Observed) -> _Result:
         # The worktree vanished under a running window: stop, then provision again.
         result = _provision(v, desired, observed, "worktree missing")
         return replace(result, actions=(*v.stop("worktree missing"), *result.actions))
+    unfinished = _setup_unfinished(v, desired)
+    if unfinished:
+        return unfinished
     if v.stage is None:
         acts = v.stop("pipeline finished") + v.set_phase(Phase.SUCCEEDED, "all stages done")
         return _Result(tuple(acts), v.status(Phase.SUCCEEDED, "all stages done"))
     return _stage(v)
+
+
+def _setup_unfinished(v: _View, desired: Desired) -> _Result | None:
+    """A worktree whose setup never finished (the reconciler died during it): run it again."""
+    s, w = v.s, v.w
+    if not desired.repos[w.repo].setup or v.files.setup_done:
+        return None
+    if s and s.phase == Phase.FAILED.value and not _changed_parts(w, s):
+        return None  # failed setup: stays Failed until the spec changes
+    reason = "setup did not finish"
+    acts = [*v.stop(reason), Action(Verb.RUN_SETUP, w.name, reason)]
+    if v.stage is not None:
+        acts.append(v.start(reason, restarts=0))
+    return _Result(tuple(acts), v.status(Phase.PROVISIONING, reason))
 
 
 def _provision(v: _View, desired: Desired, observed: Observed, reason: str) -> _Result:
@@ -318,7 +335,7 @@ def _stage(v: _View) -> _Result:
             (v.start("resumed after suspend", restart=True),),
             v.status(Phase.RUNNING, "resumed after suspend"),
         )
-    if window.dead and (window.dead_status is not None or window.dead_signal is not None):
+    if window.dead and not window.exit_unknown:
         return _exited(v, window)
     # Alive, or dead with its exit not yet reaped by tmux: judge by activity and time.
     return _check_alive(v)

@@ -19,7 +19,7 @@ from typing import Any
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux
 from reconciler.errors import DriverError
-from reconciler.launch import OWNER_FILE, PROGRESS_FILE, SIGNALS_DIR
+from reconciler.launch import OWNER_FILE, PROGRESS_FILE, SETUP_DONE_FILE, SIGNALS_DIR
 from reconciler.model import Desired
 from reconciler.observe import (
     PANE_FORMAT,
@@ -41,6 +41,11 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
     states = store.load_all()
     text = tmux.list_panes(PANE_FORMAT)
     panes = parse_panes(text)
+    lost = [p for p in panes if p.exit_unknown and p.server_pid]
+    if lost:  # the server missed an exit: nudge it, then look once more
+        tmux.reap(lost[0].server_pid or 0)
+        text = tmux.list_panes(PANE_FORMAT)
+        panes = parse_panes(text)
     worktrees = _worktree_lists(_repo_paths(desired, states.values()))
     names = (
         set(desired.workers)
@@ -195,6 +200,7 @@ def read_worker_files(
         worktree_exists=True,
         path=str(worktree),
         marker=_read_owner(worktree),
+        setup_done=(worktree / SETUP_DONE_FILE).exists(),
         signals=signals,
         progress_mtime=progress,
         log_size=log_stat.st_size if log_stat else None,

@@ -24,17 +24,31 @@ FIELDS = (
     "pane_dead_signal",
     "@orch-worker",
     "@orch-attempt",
+    "pid",
 )
 FMT = SEP.join(f"#{{{field}}}" for field in FIELDS)
 
 Retry = Callable[..., object]
 
 
-def panes(tmux: Tmux) -> dict[str, dict[str, str]]:
-    """The panes by ``session:index``, each a dict of FIELDS."""
+def _rows(tmux: Tmux) -> list[dict[str, str]]:
     text = tmux.list_panes(FMT)
     assert text is not None
-    rows = [dict(zip(FIELDS, line.split(SEP), strict=True)) for line in text.splitlines()]
+    return [dict(zip(FIELDS, line.split(SEP), strict=True)) for line in text.splitlines()]
+
+
+def panes(tmux: Tmux) -> dict[str, dict[str, str]]:
+    """The panes by ``session:index``, each a dict of FIELDS.
+
+    As reconciler/snapshot.py does: a dead pane whose exit tmux has not collected
+    yet gets the server a SIGCHLD (Tmux.reap), then the panes are listed again.
+    """
+    rows = _rows(tmux)
+    lost = [r for r in rows if r["pane_dead"] == "1" and not r["pane_dead_status"]
+            and not r["pane_dead_signal"]]  # fmt: skip
+    if lost:
+        Tmux.reap(int(lost[0]["pid"]))
+        rows = _rows(tmux)
     return {f"{row['session_name']}:{row['window_index']}": row for row in rows}
 
 

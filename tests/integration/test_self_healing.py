@@ -802,12 +802,6 @@ def test_reconciler_killed_mid_pass_converges_without_duplicates(
     _converged(ctl, retry_until)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a reconciler killed between create-worktree and "
-    "run-setup never runs the Repo's setup: the next pass sees the worktree and "
-    "starts the agent (plan._guards: started = worktree_exists or window)",
-)
 def test_reconciler_killed_during_setup_runs_setup_again(
     ctl: Ctl, retry_until: Callable[..., Any]
 ) -> None:
@@ -880,13 +874,6 @@ def test_deleting_state_loses_no_worker_and_starts_nothing_twice(
 # -- observation must not hang ------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Tmux.list_panes chains `run-shell true` (to make "
-    "tmux reap panes whose SIGCHLD it missed) and calls tmux with no timeout; "
-    "tmux 3.3a with libutempter also loses the SIGCHLD of that run-shell job when "
-    "a pane dies at the same moment, and the call then blocks forever",
-)
 def test_observation_does_not_hang_while_agents_die(tmux_socket: str, tmp_path: Path) -> None:
     """Agents that crash at once, restarted as soon as they are seen dead, as orch does."""
     import threading

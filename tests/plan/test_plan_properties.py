@@ -94,11 +94,7 @@ def test_second_plan_is_empty(scenario: tuple[Desired, Observed], allow: bool) -
     first = _plan(desired, observed, allow)
     after = simulate(desired, observed, first.actions, NOW)
     second = _plan(desired, after, allow)
-    left = [
-        a
-        for a in second.actions
-        if not _next_in_time(desired, first, second, a)
-    ]
+    left = [a for a in second.actions if not _next_in_time(desired, first, second, a)]
     assert not left, "\n".join([_show("FIRST", first.actions), _show("SECOND", second.actions)])
 
 
@@ -112,11 +108,7 @@ def test_third_plan_is_empty(scenario: tuple[Desired, Observed]) -> None:
     second = _plan(desired, after1)
     after2 = simulate(desired, after1, second.actions, NOW)
     third = _plan(desired, after2)
-    left = [
-        a
-        for a in third.actions
-        if not _next_in_time(desired, second, third, a)
-    ]
+    left = [a for a in third.actions if not _next_in_time(desired, second, third, a)]
     assert not left, "\n".join(
         [
             _show("FIRST", first.actions),
@@ -286,9 +278,7 @@ def test_started_agents_get_current_spec_and_next_attempt(
         if a.verb is not Verb.START_AGENT:
             continue
         has_worktree = observed.files.get(a.worker, WorkerFiles()).worktree_exists
-        assert has_worktree or a.worker in created, (
-            f"start-agent without a worktree: {describe(a)}"
-        )
+        assert has_worktree or a.worker in created, f"start-agent without a worktree: {describe(a)}"
         w = desired.workers[a.worker]
         assert a.worker in _wanted(desired) and not w.suspend, describe(a)
         assert a.stage in [s.name for s in desired.pipelines[w.pipeline].stages], describe(a)

@@ -257,6 +257,7 @@ def make_files(
         marker=(name if marker == CURRENT else marker) if worktree else None,
         signals=sigs if worktree else {},
         activity=activity,
+        setup_done=worktree,
     )
 
 
@@ -378,11 +379,11 @@ def simulate(
         elif a.verb is Verb.CLONE_REPO:
             missing.discard(a.repo or desired.workers[name].repo)
         elif a.verb is Verb.RUN_SETUP:
-            pass
+            files[name] = replace(files.get(name, WorkerFiles()), setup_done=True)
         elif a.verb is Verb.CREATE_WORKTREE:
             w = desired.workers[name]
             old = files.get(name, WorkerFiles())
-            files[name] = replace(old, worktree_exists=True, marker=name)
+            files[name] = replace(old, worktree_exists=True, marker=name, setup_done=False)
             states[name] = WorkerState(
                 name=name,
                 repo=w.repo,
