@@ -12,7 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-EXAMPLES = Path("/work/shared/examples")
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"  # ../shared beside the repo
 KIND_FILES = {
     "Repo": "repo.json",
     "Agent": "agent.json",
