@@ -44,6 +44,7 @@ class Applier:
     states: dict[str, WorkerState] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     killed: set[str] = field(default_factory=set)  # windows killed earlier in this pass
+    excluded: set[str] = field(default_factory=set)  # repos whose info/exclude is done
     _next_index: int | None = None
 
     def __post_init__(self) -> None:
@@ -177,7 +178,9 @@ def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
     repo = ap.desired.repos[w.repo]
     path = ap.desired.worktree_path(w)
     git = Git(repo.local_path)
-    git.ensure_exclude(".orch/")
+    if repo.name not in ap.excluded:  # once per repo and pass
+        git.ensure_exclude(".orch/")
+        ap.excluded.add(repo.name)
     if not (path / ".git").exists():
         git.worktree_add(path, w.branch, w.base)
     owner = {"worker": w.name, "repo": w.repo, "host": socketlib.gethostname()}

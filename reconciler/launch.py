@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,14 @@ def _env() -> Any:
     )
 
 
+@lru_cache(maxsize=512)
+def _compiled(template: str) -> Any:
+    return _env().from_string(template)
+
+
 def render(template: str, ctx: Mapping[str, Any]) -> str:
     """Render ``template`` in jinja2's sandbox; undefined names are errors."""
-    return str(_env().from_string(template).render(**ctx))
+    return str(_compiled(template).render(**ctx))
 
 
 def uses_prompt(argv: tuple[str, ...]) -> bool:

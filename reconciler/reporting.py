@@ -57,7 +57,7 @@ def _template(root: Path) -> str:
     custom = root / TEMPLATE
     if custom.is_file():
         return custom.read_text()
-    return resources.files("reconciler").joinpath("templates/status.md.j2").read_text()
+    return resources.files("reconciler").joinpath("scaffold/reports/templates/status.md.j2").read_text()
 
 
 def _ahead(desired: Desired, rows: list[dict[str, Any]]) -> dict[str, int | None]:

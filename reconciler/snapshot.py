@@ -62,7 +62,8 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
             paths[name] = Path(state.worktree)
         elif worker:
             paths[name] = desired.worktree_path(worker)
-    for listed_path in listed:  # worktrees of removed workers whose state was lost
+    claimed = {str(path) for path in paths.values()}
+    for listed_path in listed - claimed:  # worktrees of removed workers whose state was lost
         if Path(listed_path).is_relative_to(wt_root):
             owner = _read_owner(Path(listed_path))
             if owner and owner not in paths:

@@ -143,7 +143,7 @@ def _restart_prompt(
     if (desired.root / rel).is_file():
         template = _read_template(desired.root, rel)
     else:
-        template = resources.files("reconciler").joinpath("templates/restart.md.j2").read_text()
+        template = resources.files("reconciler").joinpath("scaffold/playbooks/prompts/restart.md.j2").read_text()
     return render(
         template, {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason}
     )

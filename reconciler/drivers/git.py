@@ -157,10 +157,12 @@ class Git:
         as it is (``base`` is then not used). Parent folders are created.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self.branch_exists(branch):
-            self._git("worktree", "add", "--quiet", str(path), branch)
-        else:
+        try:  # the usual case, a new branch, in one call
             self._git("worktree", "add", "--quiet", "-b", branch, str(path), base)
+        except DriverError as err:
+            if "already exists" not in err.stderr:
+                raise
+            self._git("worktree", "add", "--quiet", str(path), branch)
 
     def ensure_exclude(self, pattern: str = ".orch/") -> None:
         """Add ``pattern`` as a line of ``<common git dir>/info/exclude`` unless it is one."""

@@ -35,7 +35,11 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
 
 
 def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecError]]:
-    """Read ``root/config/orch.yaml`` (optional); ``ORCH_TMUX_SOCKET``/``ORCH_HOST`` override."""
+    """Read ``root/config/orch.yaml`` (optional), then the per-workstation overrides.
+
+    The file is shared through git; ``ORCH_TMUX_SOCKET``, ``ORCH_HOST`` and
+    ``ORCH_RUN_UNPLACED`` (1/0) set what differs between workstations.
+    """
     path = root / CONFIG_FILE
     values: dict[str, Any] = {}
     errors: list[SpecError] = []
@@ -61,6 +65,8 @@ def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecEr
         values["tmux_socket"] = env["ORCH_TMUX_SOCKET"]
     if env.get("ORCH_HOST"):
         values["host_name"] = env["ORCH_HOST"]
+    if env.get("ORCH_RUN_UNPLACED"):
+        values["run_unplaced"] = env["ORCH_RUN_UNPLACED"].strip().lower() in ("1", "true", "yes")
     return Config(**values), errors
 
 

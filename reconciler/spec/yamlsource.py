@@ -103,12 +103,17 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _TooBig(Exception):
+    message = (
+        f"document expands to more than {MAX_NODES} values; "
+        "refusing it (aliases nested like a 'billion laughs' bomb?)"
+    )
+
     def __init__(self, node: yaml.Node) -> None:
         self.node = node
 
 
 class _TooDeep(_TooBig):
-    pass
+    message = f"document nests deeper than {MAX_DEPTH} levels (or an alias refers to itself)"
 
 
 def expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
@@ -193,31 +198,9 @@ def parse_documents(path: str, raw: bytes) -> tuple[list[Document], list[SpecErr
                 if expanded_size(node, {}, set()) > MAX_NODES:
                     raise _TooBig(node)
                 data = builder.build(node, (), 0)
-            except _TooDeep as deep:
-                mark = deep.node.start_mark
-                errors.append(
-                    SpecError(
-                        path,
-                        mark.line + 1,
-                        mark.column + 1,
-                        None,
-                        f"document nests deeper than {MAX_DEPTH} levels "
-                        "(or an alias refers to itself)",
-                    )
-                )
-                continue
-            except _TooBig as big:
+            except _TooBig as big:  # _TooDeep too
                 mark = big.node.start_mark
-                errors.append(
-                    SpecError(
-                        path,
-                        mark.line + 1,
-                        mark.column + 1,
-                        None,
-                        f"document expands to more than {MAX_NODES} values; "
-                        "refusing it (aliases nested like a 'billion laughs' bomb?)",
-                    )
-                )
+                errors.append(SpecError(path, mark.line + 1, mark.column + 1, None, big.message))
                 continue
             errors.extend(builder.errors)
             start = node.start_mark
