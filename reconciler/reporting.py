@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from reconciler.events import read_events
 from reconciler.logs import tail_lines
 from reconciler.model import Desired
 from reconciler.report import ReportInput, commit_message, render_report, without_generated
+from reconciler.scaffold import packaged
 from reconciler.state import write_atomic
 from reconciler.status import status_rows
 
@@ -57,7 +57,7 @@ def _template(root: Path) -> str:
     custom = root / TEMPLATE
     if custom.is_file():
         return custom.read_text()
-    return resources.files("reconciler").joinpath("scaffold/reports/templates/status.md.j2").read_text()
+    return packaged(TEMPLATE)
 
 
 def _ahead(desired: Desired, rows: list[dict[str, Any]]) -> dict[str, int | None]:

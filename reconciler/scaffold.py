@@ -12,6 +12,11 @@ from reconciler.errors import DriverError, UsageError
 _RENAMES = {"gitignore": ".gitignore"}
 
 
+def packaged(rel: str) -> str:
+    """A file of the example control repo shipped in the package, e.g. a default template."""
+    return resources.files("reconciler").joinpath("scaffold", rel).read_text()
+
+
 def _copy(src: Traversable, dest: Path) -> None:
     for entry in src.iterdir():
         if entry.name in ("__pycache__", "__init__.py"):

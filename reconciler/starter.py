@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from reconciler.errors import DriverError, OrchError
 from reconciler.launch import PROGRESS_FILE, build_launch, prompt_context, render
 from reconciler.model import Desired, Stage, Worker
 from reconciler.observe import Pane
+from reconciler.scaffold import packaged
 from reconciler.state import WorkerState, write_atomic
 from reconciler.summary import SummaryInput, build_summary
 
@@ -143,7 +143,7 @@ def _restart_prompt(
     if (desired.root / rel).is_file():
         template = _read_template(desired.root, rel)
     else:
-        template = resources.files("reconciler").joinpath("scaffold/playbooks/prompts/restart.md.j2").read_text()
+        template = packaged(RESTART_TEMPLATE)
     return render(
         template, {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason}
     )
