@@ -17,7 +17,7 @@ from pathlib import Path
 from reconciler.actions import Action, Phase, Verb
 from reconciler.drivers import proc, shell
 from reconciler.drivers.git import Git
-from reconciler.drivers.tmux import Tmux
+from reconciler.drivers.tmux import Tmux, WindowSpec
 from reconciler.errors import DriverError, OrchError
 from reconciler.events import Event
 from reconciler.launch import OWNER_FILE, SETUP_DONE_FILE, SIGNALS_DIR
@@ -45,14 +45,58 @@ class Applier:
     failed: set[str] = field(default_factory=set)
     killed: set[str] = field(default_factory=set)  # windows killed earlier in this pass
     excluded: set[str] = field(default_factory=set)  # repos whose info/exclude is done
+    deferred: list[tuple[int, Action, WindowSpec, Callable[[], None]]] = field(default_factory=list)
+    _index: int = 0
     _next_index: int | None = None
 
     def __post_init__(self) -> None:
         self.states = dict(self.observed.states)
 
     def apply(self, actions: tuple[Action, ...] | list[Action]) -> list[Event]:
-        """Apply ``actions`` in order; one event each."""
-        return [self.apply_one(a) for a in actions]
+        """Apply ``actions`` in order; one event each.
+
+        New windows are opened together after the other actions (a chained tmux
+        call for many windows costs about one call); their events are final only
+        then.
+        """
+        events: list[Event] = []
+        for action in actions:
+            self._index = len(events)
+            events.append(self.apply_one(action))
+        self.flush(events)
+        return events
+
+    def defer(self, action: Action, spec: WindowSpec, record: Callable[[], None]) -> None:
+        """Open ``spec``'s window at the end of the pass, then ``record`` the start."""
+        self.deferred.append((self._index, action, spec, record))
+
+    def flush(self, events: list[Event]) -> None:
+        """Open the deferred windows; a failure marks the starts it prevented as failed."""
+        pending, self.deferred = self.deferred, []
+        if not pending:
+            return
+        error = None
+        try:
+            self.tmux.start_windows([spec for _, _, spec, _ in pending])
+        except DriverError as err:
+            error = str(err)
+        opened = self._opened() if error else {a.worker for _, a, _, _ in pending}
+        for index, action, _, record in pending:
+            if action.worker in opened:
+                record()
+            else:
+                self.failed.add(action.worker)
+                events[index] = self._event(action, ok=False, error=error)
+
+    def _opened(self) -> set[str]:
+        """Workers with a window in the fleet session now (after a failed batch)."""
+        session = self.desired.config.tmux_session
+        try:
+            text = self.tmux.list_panes("#{session_name}\t#{@orch-worker}") or ""
+        except DriverError:
+            return set()
+        pairs = (line.split("\t", 1) for line in text.splitlines() if "\t" in line)
+        return {worker for name, worker in pairs if name == session and worker}
 
     def apply_one(self, action: Action) -> Event:
         """Apply one action and report it."""

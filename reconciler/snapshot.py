@@ -78,7 +78,9 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
             else ()
         )
         log = _log_path(states.get(name))
-        files[name] = read_worker_files(path, str(path) in listed, log, name, quiet, tracker)
+        files[name] = read_worker_files(
+            path, str(path) in listed, log, name, quiet, tracker, need_marker=name not in states
+        )
     tracker.save()
     return Observed(
         tmux_up=text is not None,
@@ -140,9 +142,11 @@ def read_signals(worktree: Path) -> dict[str, Signal]:
         if not dot or kind not in ("done", "failed") or (stage in out and kind == "done"):
             continue
         try:
-            with Path(entry.path).open("rb") as fh:
-                body = fh.read(MAX_SIGNAL_BYTES).decode("utf-8", "replace")
             mtime = entry.stat().st_mtime
+            body = ""
+            if kind == "failed":  # only a failure's summary is ever shown
+                with Path(entry.path).open("rb") as fh:
+                    body = fh.read(MAX_SIGNAL_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
         out[stage] = Signal(kind, _summary_of(body), mtime)
@@ -161,8 +165,17 @@ def _summary_of(body: str) -> str:
     return text
 
 
+_GITDIRS: dict[str, Path] = {}  # worktree -> its git dir; fixed while the worktree lives
+
+
 def _commit_mtime(worktree: Path) -> float | None:
     """When the worktree's HEAD last moved: the mtime of its reflog (no git call)."""
+    key = str(worktree)
+    cached = _GITDIRS.get(key)
+    if cached is not None:
+        found = _mtime(cached / "logs" / "HEAD")
+        if found is not None:
+            return found
     try:
         pointer = (worktree / ".git").read_text().strip()
     except OSError:
@@ -172,6 +185,7 @@ def _commit_mtime(worktree: Path) -> float | None:
     gitdir = Path(pointer.removeprefix("gitdir:").strip())
     if not gitdir.is_absolute():
         gitdir = worktree / gitdir
+    _GITDIRS[key] = gitdir
     return _mtime(gitdir / "logs" / "HEAD")
 
 
@@ -182,25 +196,25 @@ def read_worker_files(
     name: str,
     quiet: tuple[str, ...],
     tracker: ActivityTracker,
+    need_marker: bool = True,
 ) -> WorkerFiles:
-    """Stat and read what one worker leaves on disk."""
-    exists = listed or (worktree / ".git").exists()
-    if not exists:
-        return WorkerFiles(path=str(worktree), activity=tracker.log_activity(name, log, quiet))
+    """Stat and read what one worker leaves on disk.
+
+    ``need_marker`` False skips reading ``.orch/owner.json``: a worker with a
+    state file is known without it.
+    """
+    log_stat = _stat(log)
+    log_activity = tracker.log_activity(name, log, quiet, log_stat)
+    if not (listed or (worktree / ".git").exists()):
+        return WorkerFiles(path=str(worktree), activity=log_activity)
     signals = read_signals(worktree)
     progress = _mtime(worktree / PROGRESS_FILE)
-    log_stat = log.stat() if log and log.exists() else None
-    times = [
-        progress,
-        _commit_mtime(worktree),
-        tracker.log_activity(name, log, quiet),
-        *(s.mtime for s in signals.values()),
-    ]
+    times = [progress, _commit_mtime(worktree), log_activity, *(s.mtime for s in signals.values())]
     known = [t for t in times if t is not None]
     return WorkerFiles(
         worktree_exists=True,
         path=str(worktree),
-        marker=_read_owner(worktree),
+        marker=_read_owner(worktree) if need_marker else name,
         setup_done=(worktree / SETUP_DONE_FILE).exists(),
         signals=signals,
         progress_mtime=progress,
@@ -208,6 +222,15 @@ def read_worker_files(
         log_mtime=log_stat.st_mtime if log_stat else None,
         activity=max(known) if known else None,
     )
+
+
+def _stat(path: Path | None) -> os.stat_result | None:
+    if path is None:
+        return None
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 class ActivityTracker:
@@ -224,13 +247,11 @@ class ActivityTracker:
         except (OSError, ValueError):
             pass
 
-    def log_activity(self, name: str, log: Path | None, quiet: tuple[str, ...]) -> float | None:
-        """The last time ``log`` grew with a line that is not quiet."""
-        if log is None:
-            return None
-        try:
-            st = log.stat()
-        except OSError:
+    def log_activity(
+        self, name: str, log: Path | None, quiet: tuple[str, ...], st: os.stat_result | None
+    ) -> float | None:
+        """The last time ``log`` (whose stat is ``st``) grew with a line that is not quiet."""
+        if log is None or st is None:
             return None
         entry = self.data.get(name, {})
         if entry.get("log") != str(log):

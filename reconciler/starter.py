@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.actions import Action, Phase
 from reconciler.drivers.git import Git
+from reconciler.drivers.tmux import WindowSpec
 from reconciler.errors import DriverError, OrchError
 from reconciler.launch import PROGRESS_FILE, build_launch, prompt_context, render
 from reconciler.model import Desired, Stage, Worker
@@ -75,46 +76,44 @@ def start_agent(ap: Applier, action: Action, window: Pane | None) -> dict[str, o
     }
     if log_path.exists():
         log_path.unlink()  # a rerun of the same attempt number starts a fresh log
-    if window is None:
-        ap.tmux.start_window(
-            desired.config.tmux_session,
-            ap.free_index(),
-            w.name,
-            launch.cwd,
-            launch.command,
-            launch.env,
-            launch.log_path,
-            options,
+
+    def record() -> None:
+        now = ap.clock()
+        new_stage = state.stage != stage.name
+        ap._save(
+            replace(
+                state,
+                phase=Phase.RUNNING.value,
+                reason=action.reason,
+                stage=stage.name,
+                attempt=action.attempt,
+                restarts=action.restarts if action.restarts is not None else state.restarts,
+                run_hashes=dict(w.run_hashes),
+                attempt_started_at=now,
+                stage_started_at=now if new_stage else (state.stage_started_at or now),
+                backoff_until=None,
+                finished_at=None,
+                log=str(log_path),
+                session_id=session_id or state.session_id,
+                repo=state.repo or w.repo,
+                branch=state.branch or w.branch,
+                base=state.base or w.base,
+                worktree=state.worktree or str(worktree),
+                placement_hash=state.placement_hash or w.placement_hash,
+                repo_path=state.repo_path or str(desired.repos[w.repo].local_path),
+            )
         )
+
+    if window is None:  # new windows open together at the end of the pass
+        session = desired.config.tmux_session
+        spec = WindowSpec(session, ap.free_index(), w.name, launch.cwd, launch.command,
+                          launch.env, launch.log_path, options)  # fmt: skip
+        ap.defer(action, spec, record)
     else:
         ap.tmux.respawn_window(
             window.window_id, launch.cwd, launch.command, launch.env, launch.log_path, options
         )
-    now = ap.clock()
-    new_stage = state.stage != stage.name
-    ap._save(
-        replace(
-            state,
-            phase=Phase.RUNNING.value,
-            reason=action.reason,
-            stage=stage.name,
-            attempt=action.attempt,
-            restarts=action.restarts if action.restarts is not None else state.restarts,
-            run_hashes=dict(w.run_hashes),
-            attempt_started_at=now,
-            stage_started_at=now if new_stage else (state.stage_started_at or now),
-            backoff_until=None,
-            finished_at=None,
-            log=str(log_path),
-            session_id=session_id or state.session_id,
-            repo=state.repo or w.repo,
-            branch=state.branch or w.branch,
-            base=state.base or w.base,
-            worktree=state.worktree or str(worktree),
-            placement_hash=state.placement_hash or w.placement_hash,
-            repo_path=state.repo_path or str(desired.repos[w.repo].local_path),
-        )
-    )
+        record()
     detail: dict[str, object] = {"log": str(log_path)}
     if launch.resumed:
         detail["resumed"] = session_id

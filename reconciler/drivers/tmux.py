@@ -25,6 +25,7 @@ import shlex
 import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,6 +98,35 @@ def _option_commands(target: str, options: Mapping[str, str]) -> list[list[str]]
 def _pipe_command(target: str, log_path: str) -> list[str]:
     """``pipe-pane`` appending the pane's output to ``log_path`` (a shell string tmux expands)."""
     return ["pipe-pane", "-t", target, _fmt(f"cat >> {shlex.quote(log_path)}")]
+
+
+_CHAIN_BYTES = 12_000  # tmux's client message holds 16 KiB
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """One window to open: where, what runs in it, its log and its options."""
+
+    session: str
+    index: int
+    name: str
+    cwd: str
+    command: str
+    env: Mapping[str, str]
+    log_path: str
+    options: Mapping[str, str]
+
+
+def _window_commands(spec: WindowSpec) -> list[list[str]]:
+    """new-window, remain-on-exit, pipe-pane and the options, all aimed at the new window."""
+    target = f"{spec.session}:{spec.index}"
+    new_window = ["new-window", "-d", "-t", target, "-n", _fmt(spec.name), "-c", _fmt(spec.cwd)]
+    return [
+        [*new_window, *_env_flags(spec.env), "--", spec.command],
+        ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
+        _pipe_command(target, spec.log_path),
+        *_option_commands(target, spec.options),
+    ]
 
 
 def _prepare_spawn(cwd: str, log_path: str) -> None:
@@ -258,18 +288,29 @@ class Tmux:
         options : Mapping[str, str]
             Window user options, e.g. ``{"@orch-worker": "a"}``.
         """
-        _prepare_spawn(cwd, log_path)
-        target = f"{session}:{index}"
-        new_window = ["new-window", "-d", "-t", target, "-n", _fmt(name), "-c", _fmt(cwd)]
-        argv = _chain(
-            [
-                [*new_window, *_env_flags(env), "--", command],
-                ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
-                _pipe_command(target, log_path),
-                *_option_commands(target, options),
-            ]
-        )
-        self.run(*argv)
+        spec = WindowSpec(session, index, name, cwd, command, dict(env), log_path, dict(options))
+        self.start_windows([spec])
+
+    def start_windows(self, specs: Sequence[WindowSpec]) -> None:
+        """Open several windows, each as :meth:`start_window` does, in as few calls as fit.
+
+        tmux carries a command line in one message of limited size, so the chain
+        is cut into calls of at most ``_CHAIN_BYTES``. A failing call raises; the
+        windows of earlier calls exist.
+        """
+        batch: list[list[str]] = []
+        size = 0
+        for spec in specs:
+            _prepare_spawn(spec.cwd, spec.log_path)
+            commands = _window_commands(spec)
+            length = sum(len(part) + 1 for command in commands for part in command)
+            if batch and size + length > _CHAIN_BYTES:
+                self.run(*_chain(batch))
+                batch, size = [], 0
+            batch += commands
+            size += length
+        if batch:
+            self.run(*_chain(batch))
 
     def respawn_window(
         self,

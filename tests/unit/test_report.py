@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from importlib import resources
 from typing import Any
 
 import pytest
@@ -25,8 +24,9 @@ from reconciler.report import (
     report_context,
     without_generated,
 )
+from reconciler.scaffold import packaged
 
-TEMPLATE = resources.files("reconciler").joinpath("templates/status.md.j2").read_text()
+TEMPLATE = packaged("reports/templates/status.md.j2")
 T0 = calendar.timegm(time.strptime("2026-03-04T05:06:07", "%Y-%m-%dT%H:%M:%S"))
 
 
