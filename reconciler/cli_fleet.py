@@ -147,7 +147,7 @@ def _print_events(result: object, as_json: bool) -> None:
 def status(as_json: JsonOpt = False) -> None:
     """One row a worker: phase, stage, attempt, restarts, last activity, branch, window, reason."""
     from reconciler import engine
-    from reconciler.status import status_rows
+    from reconciler.status import stage_text, status_rows
 
     def compute() -> tuple[list[dict[str, object]], dict[str, object]]:
         desired = engine.load(CTX.root)
@@ -178,11 +178,7 @@ def status(as_json: JsonOpt = False) -> None:
     ]
     body = []
     for r in rows:
-        stage = (
-            f"{r['stage']} ({int(str(r['stageIndex'])) + 1}/{r['stages']})"
-            if r["stage"] and int(str(r["stageIndex"])) >= 0
-            else (r["stage"] or "-")
-        )
+        stage = stage_text(r)
         body.append(
             [
                 r["name"],

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.actions import Phase
+from reconciler.status import stage_text
 
 RECENT_EVENTS = 20
 GENERATED_PREFIX = "Generated "
@@ -93,19 +94,11 @@ def report_context(src: ReportInput) -> dict[str, Any]:
     """The names a report template sees."""
     counts = Counter(str(r["phase"]) for r in src.rows)
     order = [p.value for p in Phase]
-    workers = []
-    for r in src.rows:
-        stage_text = "-"
-        if r.get("stage") and int(r.get("stageIndex", -1)) >= 0:
-            stage_text = f"{r['stage']} {int(r['stageIndex']) + 1}/{r['stages']}"
-        workers.append(
-            {
-                **r,
-                "stage_text": stage_text,
-                "activity": minute(r.get("lastActivity")),
-                "ahead": src.ahead.get(str(r["name"])),
-            }
-        )
+    workers = [
+        {**r, "stage_text": stage_text(r), "activity": minute(r.get("lastActivity")),
+         "ahead": src.ahead.get(str(r["name"]))}
+        for r in src.rows
+    ]  # fmt: skip
     failures = [
         {
             "name": r["name"],

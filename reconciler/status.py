@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.actions import Plan
@@ -44,3 +45,21 @@ def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[s
             }
         )
     return rows
+
+
+def stage_text(row: Mapping[str, Any]) -> str:
+    """The stage column: ``build (2/3)``, ``done (3/3)`` when Succeeded, else ``-``.
+
+    Examples
+    --------
+    >>> stage_text({"stage": "build", "stageIndex": 1, "stages": 3, "phase": "Running"})
+    'build (2/3)'
+    >>> stage_text({"stage": None, "stageIndex": 3, "stages": 3, "phase": "Succeeded"})
+    'done (3/3)'
+    """
+    index, total = int(row.get("stageIndex", -1)), row.get("stages")
+    if row.get("phase") == "Succeeded":
+        return f"done ({total}/{total})"
+    if row.get("stage") and index >= 0:
+        return f"{row['stage']} ({index + 1}/{total})"
+    return str(row.get("stage") or "-")

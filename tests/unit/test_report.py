@@ -221,7 +221,7 @@ def test_worker_rows_show_stage_position_activity_branch_ahead_and_reason() -> N
         [
             "w1",
             "Running",
-            "build 2/3",
+            "build (2/3)",
             "2",
             "1",
             "2026-03-04T05:00",
@@ -233,7 +233,7 @@ def test_worker_rows_show_stage_position_activity_branch_ahead_and_reason() -> N
         [
             "w3",
             "Provisioning",
-            "plan 1/3",
+            "plan (1/3)",
             "1",
             "0",
             "2026-03-04T05:00",
