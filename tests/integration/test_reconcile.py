@@ -625,7 +625,7 @@ BAD_WORKERS = {
 def test_unsafe_worker_fields_are_rejected(fleet: Fleet, workers: dict[str, object]) -> None:
     fleet.base("sleep.sh")
     fleet.workers(workers)  # type: ignore[arg-type]
-    _rejected(fleet, "specs/workers.yaml")
+    check_rejected(fleet, "specs/workers.yaml")
 
 
 @pytest.mark.parametrize(
@@ -635,11 +635,11 @@ def test_prompt_outside_the_control_repo_is_rejected(fleet: Fleet, prompt: str) 
     (fleet.root.parent / "outside.md.j2").write_text("outside {{ worker }}\n")
     fleet.base("sleep.sh", stages=[fleet.stage("work", prompt=prompt)])
     fleet.workers(["w1"])
-    done = _rejected(fleet, "specs/base.yaml")
+    done = check_rejected(fleet, "specs/base.yaml")
     assert "resolves outside the control repo" in done.stderr
 
 
-def _rejected(fleet: Fleet, where: str) -> subprocess.CompletedProcess[str]:
+def check_rejected(fleet: Fleet, where: str) -> subprocess.CompletedProcess[str]:
     """The specs fail validation: load raises, the CLI exits 1, nothing runs."""
     with pytest.raises(SpecErrors) as err:
         fleet.load()
@@ -720,4 +720,4 @@ def test_failing_setup_stays_failed_on_the_next_pass(fleet: Fleet) -> None:
 def test_branch_names_git_refuses_are_rejected_by_validation(fleet: Fleet, branch: str) -> None:
     fleet.base("sleep.sh")
     fleet.workers({"w1": {"branch": branch}})
-    _rejected(fleet, "specs/workers.yaml")
+    check_rejected(fleet, "specs/workers.yaml")

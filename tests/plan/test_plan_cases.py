@@ -265,7 +265,7 @@ def _params() -> list[Any]:
     return out
 
 
-def run_case(path: Path) -> None:
+def check_case(path: Path) -> None:
     case = yaml.safe_load(path.read_text())
     now = float(case.get("now", NOW))
     desired = build_desired(case.get("desired") or {})
@@ -311,7 +311,7 @@ def run_case(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _params())
 def test_case(path: Path) -> None:
-    run_case(path)
+    check_case(path)
 
 
 def test_every_case_has_actions_and_a_description() -> None:

@@ -441,6 +441,7 @@ def test_branch_with_a_trailing_newline_is_rejected(fleet: Fleet) -> None:
     fleet.write("specs/workers.yaml", text)
     err = fleet.error()
     at(err, "specs/workers.yaml", line_of(text, "branch:"))
+    assert "branch" in err.message
 
 
 def test_bad_duration(fleet: Fleet) -> None:
@@ -685,6 +686,7 @@ def test_unusable_path_is_a_spec_error(fleet: Fleet, field: str, bad: str) -> No
     fleet.write(rel, text)
     err = fleet.error()
     at(err, rel, line_of(text, needle) if field != "prompt" else line_of(text, "- name: two") + 1)
+    assert err.message
 
 
 # ----------------------------------------------------------------------------- WorkerSets
