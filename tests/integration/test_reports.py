@@ -260,7 +260,7 @@ def test_report_renders_deterministically_and_an_unchanged_fleet_is_not_rewritte
     text = path.read_text()
     assert "| Running | 3 |" in text
     for name in ("w1", "w2", "w3"):
-        assert f"| {name} | Running | work 1/1 | 1 | 0 |" in text
+        assert f"| {name} | Running | work (1/1) | 1 | 0 |" in text
         assert f"`orch/{name}`" in text
     sha, subject = spec_revision(ctl)
     assert f'Specs at revision `{sha}` "{subject}".' in text
