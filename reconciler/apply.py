@@ -18,12 +18,12 @@ from reconciler.actions import Action, Phase, Verb
 from reconciler.drivers import proc, shell
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
-from reconciler.errors import DriverError, OrchError
+from reconciler.errors import DriverError, OrchError, UsageError
 from reconciler.events import Event
 from reconciler.launch import OWNER_FILE, SETUP_DONE_FILE, SIGNALS_DIR
 from reconciler.model import Desired, Worker
 from reconciler.observe import Observed, Pane, repo_of
-from reconciler.starter import start_agent
+from reconciler.starter import TemplateFailed, start_agent
 from reconciler.state import StateStore, WorkerState, write_atomic
 
 
@@ -108,15 +108,19 @@ class Applier:
         except (OrchError, OSError) as err:
             if action.worker:
                 self.failed.add(action.worker)
-            if isinstance(err, SetupFailed):
-                self._save(
-                    replace(
-                        self._state(action.worker),
-                        phase=Phase.FAILED.value,
-                        reason=str(err),
-                        finished_at=self.clock(),
-                    )
+            if isinstance(err, SetupFailed | TemplateFailed):  # permanent: no retry loop
+                state = self._state(action.worker)
+                hint = (
+                    f"; fix it, then `orch cleanup {action.worker} --yes` and reconcile"
+                    if isinstance(err, SetupFailed)
+                    else f"; fix it, then `orch restart {action.worker}`"
                 )
+                worker = self.desired.workers.get(action.worker)
+                self._save(replace(
+                    state, phase=Phase.FAILED.value, reason=f"{err}{hint}",
+                    stage=action.stage or state.stage, finished_at=self.clock(),
+                    run_hashes=dict(worker.run_hashes) if worker else state.run_hashes,
+                ))  # fmt: skip
             return self._event(action, ok=False, error=str(err))
         return self._event(action, detail=detail)
 
@@ -172,7 +176,11 @@ class Applier:
         listed = repo_of(self.observed.worktrees, str(worktree))
         if listed:
             return Path(listed)
-        return self.desired.repos[self._worker(name).repo].local_path
+        worker = self.desired.workers.get(name)
+        if worker is None or worker.repo not in self.desired.repos:
+            msg = f"cannot tell which repository {worktree} belongs to; remove it by hand"
+            raise UsageError(msg)
+        return self.desired.repos[worker.repo].local_path
 
     def window(self, name: str) -> Pane | None:
         """The worker's window as observed, unless this pass killed it."""
@@ -263,10 +271,13 @@ def _run_setup(ap: Applier, action: Action) -> dict[str, object]:
 
 def _start_agent(ap: Applier, action: Action) -> dict[str, object]:
     window = ap.window(action.worker)
-    if window and not window.dead:
-        proc.stop_process_group(window.pane_pid, ap.grace)
-        ap.wait_dead(window.window_id)
-    return start_agent(ap, action, window)
+
+    def stop_old() -> None:
+        if window and not window.dead:
+            proc.stop_process_group(window.pane_pid, ap.grace)
+            ap.wait_dead(window.window_id)
+
+    return start_agent(ap, action, window, stop_old)
 
 
 def _stop_agent(ap: Applier, action: Action) -> dict[str, object]:

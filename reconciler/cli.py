@@ -139,6 +139,9 @@ def main() -> None:
     """Entry point of the `orch` console script."""
     from reconciler import cli_fleet, cli_report, cli_spec  # noqa: F401 - they register commands
 
+    # git must never stop a pass to ask for a password (fetch, push, clone).
+    os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
+
     app(prog_name="orch")
 
 

@@ -9,7 +9,6 @@ provision, advance, restart or leave alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from reconciler.actions import Action, Phase, Plan, Verb, WorkerStatus
@@ -69,12 +68,16 @@ def plan(
     ]
     # Everything orch runs before this pass, whether or not its state file exists yet.
     total = len(known | {n for n in wanted if _exists(observed, n)})
+    # A replacement (repo, branch or base changed) tears a worktree down too.
+    replaced = [n for n, r in results.items() if r.teardown]
+    count = len(removed) + len(replaced)
     blocked: tuple[Action, ...] = ()
-    if removed and not allow_mass_prune and len(removed) > cfg.max_prune_fraction * total:
-        blocked, removals = tuple(removals), []
+    if count and not allow_mass_prune and count > cfg.max_prune_fraction * total:
+        blocked = (*removals, *(a for n in replaced for a in results[n].teardown))
+        removals = []
         # New workers would dilute the guard (a renamed fleet would pass on the next
         # tick), so nothing new starts while a mass prune waits for a person.
-        _hold_new_workers(results, len(removed), total)
+        _hold_new_workers(results, count, total)
     actions = [a for r in results.values() for a in r.actions] + removals
     if any(a.verb is Verb.START_AGENT for a in actions) and not observed.session_exists:
         actions.insert(
@@ -83,7 +86,7 @@ def plan(
     statuses = {n: r.status for n, r in results.items()}
     for name in removed:
         statuses[name] = _removed_status(name, observed, _why_removed(desired, name))
-    return Plan(tuple(actions), blocked, statuses, len(removed), total)
+    return Plan(tuple(actions), blocked, statuses, count, total)
 
 
 def _exists(observed: Observed, name: str) -> bool:
@@ -99,11 +102,11 @@ def _why_removed(desired: Desired, name: str) -> str:
 
 
 def _hold_new_workers(results: dict[str, _Result], count: int, total: int) -> None:
+    """New and replaced workers wait while a mass prune is blocked."""
+    reason = f"held: removing {count} of {total} workers needs --allow-mass-prune"
     for name, r in results.items():
-        if r.status.phase is Phase.PROVISIONING:
-            reason = f"held: removing {count} of {total} workers needs --allow-mass-prune"
-            held = replace(r.status, phase=Phase.PENDING, reason=reason)
-            results[name] = _Result(r.teardown, held, teardown=r.teardown)
+        if r.teardown or r.status.phase is Phase.PROVISIONING:
+            results[name] = _Result((), replace(r.status, phase=Phase.PENDING, reason=reason))
 
 
 def _removed_status(name: str, observed: Observed, reason: str) -> WorkerStatus:
@@ -287,8 +290,8 @@ def _setup_unfinished(v: _View, desired: Desired) -> _Result | None:
     s, w = v.s, v.w
     if not desired.repos[w.repo].setup or v.files.setup_done:
         return None
-    if s and s.phase == Phase.FAILED.value and not _changed_parts(w, s):
-        return None  # failed setup: stays Failed until the spec changes
+    if s is None or s.phase != Phase.PROVISIONING.value:
+        return None  # only a provisioning cut short; a failed setup stays Failed
     reason = "setup did not finish"
     acts = [*v.stop(reason), Action(Verb.RUN_SETUP, w.name, reason)]
     if v.stage is not None:
@@ -298,8 +301,10 @@ def _setup_unfinished(v: _View, desired: Desired) -> _Result | None:
 
 def _provision(v: _View, desired: Desired, observed: Observed, reason: str) -> _Result:
     s, w = v.s, v.w
-    if s and s.phase == Phase.FAILED.value and not _changed_parts(w, s):
-        return _Result((), v.status(Phase.FAILED, s.reason))
+    final = (Phase.FAILED.value, Phase.SUCCEEDED.value)
+    if s and s.phase in final and not _changed_parts(w, s):
+        # Its worktree is gone (cleaned up, merged): the outcome stands until the spec changes.
+        return _Result((), v.status(Phase(s.phase), s.reason))
     repo = desired.repos[w.repo]
     acts = []
     if repo.url and repo.name in observed.missing_repos:
@@ -324,7 +329,7 @@ def _stage(v: _View) -> _Result:
     changed = _changed_parts(v.w, s)
     # Failed at this stage, or before any stage (setup): stays so until the spec changes.
     if s and s.phase == Phase.FAILED.value and s.stage in (stage.name, None) and not changed:
-        return _Result((), v.status(Phase.FAILED, s.reason))
+        return _Result(tuple(v.stop(s.reason)), v.status(Phase.FAILED, s.reason))
     if window is None or window.stage != stage.name:
         return _start_missing(v)
     if window.spec != v.w.run_hash:
@@ -336,6 +341,8 @@ def _stage(v: _View) -> _Result:
             v.status(Phase.RUNNING, "resumed after suspend"),
         )
     if window.dead and not window.exit_unknown:
+        if s and s.phase == Phase.BACKOFF.value:
+            return _failure(v, s.reason)  # orch stopped it: its exit says nothing
         return _exited(v, window)
     # Alive, or dead with its exit not yet reaped by tmux: judge by activity and time.
     return _check_alive(v)
@@ -483,10 +490,3 @@ def _apply_parallelism(desired: Desired, results: dict[str, _Result]) -> None:
                     reason=f"queued: {held}/{ws.parallelism} of {ws.name} running",
                 ),
             )
-
-
-def removal_names(actions: Iterable[Action]) -> list[str]:
-    """Workers that ``actions`` tear down."""
-    return sorted(
-        {a.worker for a in actions if a.verb is Verb.FORGET or a.verb is Verb.KILL_WINDOW}
-    )

@@ -135,7 +135,7 @@ def write_report(
     if not (force or interval_ok or phases != memory.get("phases")):
         note = "within reports.minInterval; not committed" if changed else "unchanged"
         return ReportResult(path, changed, None, note)
-    rel = str(path.relative_to(desired.root).parts[0])
+    rel = str(path.relative_to(desired.root))  # only the report file itself
     sha = gitops.commit_paths(
         desired.root, [rel], commit_message(rows), desired.config.reports_author
     )

@@ -253,9 +253,12 @@ class ActivityTracker:
         """The last time ``log`` (whose stat is ``st``) grew with a line that is not quiet."""
         if log is None or st is None:
             return None
-        entry = self.data.get(name, {})
-        if entry.get("log") != str(log):
-            entry = {"log": str(log), "offset": 0, "progress": None}
+        entry: Any = self.data.get(name)
+        fresh: dict[str, Any] = {"log": str(log), "offset": 0, "progress": None}
+        if not isinstance(entry, dict) or entry.get("log") != str(log):
+            entry = fresh
+        elif not isinstance(entry.get("offset"), int) or st.st_size < entry["offset"]:
+            entry = fresh  # an unreadable entry, or the log was started again
         if st.st_size > entry["offset"]:
             if not quiet or _has_progress(log, entry["offset"], st.st_size, quiet):
                 entry["progress"] = st.st_mtime
@@ -263,7 +266,7 @@ class ActivityTracker:
             self.data[name] = entry
             self.dirty = True
         progress = entry.get("progress")
-        return float(progress) if progress is not None else None
+        return float(progress) if isinstance(progress, int | float) else None
 
     def save(self) -> None:
         """Write the tracker back when anything changed."""

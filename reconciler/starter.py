@@ -8,6 +8,7 @@ CLI, a test script) goes through :func:`start_agent` and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,13 +37,22 @@ class TemplateFailed(OrchError):
     """A prompt or argv template could not be rendered."""
 
 
-def start_agent(ap: Applier, action: Action, window: Pane | None) -> dict[str, object]:
-    """Render and start ``action``'s stage attempt in the worker's window."""
+def start_agent(
+    ap: Applier, action: Action, window: Pane | None, stop_old: Callable[[], None]
+) -> dict[str, object]:
+    """Render and start ``action``'s stage attempt in the worker's window.
+
+    Everything that can fail on the spec's side (templates, argv) happens before
+    ``stop_old`` ends the agent now running: a bad edit does not kill a worker.
+    """
     desired = ap.desired
     w = desired.workers[action.worker]
-    stage = desired.pipelines[w.pipeline].stages[
-        desired.pipelines[w.pipeline].index(action.stage or "")
-    ]
+    pipeline = desired.pipelines[w.pipeline]
+    index = pipeline.index(action.stage or "")
+    if index < 0:
+        msg = f'pipeline "{pipeline.name}" has no stage "{action.stage}"'
+        raise TemplateFailed(msg)
+    stage = pipeline.stages[index]
     worktree = ap._worktree(w.name)
     state = ap._state(w.name)
     ctx = prompt_context(desired, w, stage, action.attempt, worktree)
@@ -74,6 +84,7 @@ def start_agent(ap: Applier, action: Action, window: Pane | None) -> dict[str, o
         "@orch-stage": stage.name,
         "@orch-attempt": str(action.attempt),
     }
+    stop_old()
     if log_path.exists():
         log_path.unlink()  # a rerun of the same attempt number starts a fresh log
 

@@ -12,6 +12,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import LockHeld
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,23 @@ class WorkerState:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> WorkerState:
-        """Read what :meth:`to_json` wrote, ignoring unknown keys from other versions."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_json(cls, data: Any) -> WorkerState:
+        """Read what :meth:`to_json` wrote, ignoring unknown keys from other versions.
+
+        Raises ValueError for anything else (a list, a field of the wrong type).
+        """
+        if not isinstance(data, dict):
+            msg = "a worker state must be a JSON object"
+            raise ValueError(msg)  # noqa: TRY004 - one error type for every unreadable file
+        names = {f.name for f in dataclasses.fields(cls)}
+        state = cls(**{k: v for k, v in data.items() if k in names})
+        defaults = cls(name=state.name)
+        for key in names & set(data):
+            default = getattr(defaults, key)
+            if default is not None and not isinstance(getattr(state, key), type(default)):
+                msg = f"field {key}: expected {type(default).__name__}"
+                raise ValueError(msg)
+        return state
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -99,6 +115,8 @@ class StateStore:
                 state = WorkerState.from_json(json.loads(path.read_text()))
             except (OSError, ValueError, TypeError):
                 continue
+            if state.name != path.stem or not NAME.match(state.name):
+                continue  # not one of ours: a renamed or hand-made file
             out[state.name] = state
         return out
 

@@ -27,6 +27,7 @@ from reconciler.events import Event
 from reconciler.model import Desired
 from reconciler.state import reconciler_lock
 
+MAX_UNKNOWN_ERRORS = 5  # then the watch stops with the error (kopf's lesson: bound them)
 MAX_DEBOUNCE_WAIT = 2.0  # a steady stream of events still gets a pass this often
 
 
@@ -185,33 +186,57 @@ def _loop(
     specs = SpecCache(root, emit)
     desired: Desired | None = None
     emit(f"watching {root} (Ctrl-C stops; agents keep running)")
+    unknown = 0  # consecutive unexpected errors: retried, but only so often
     try:
         wait = 0.0
         while not flag.requested:
             trigger.wait(wait, debounce=desired.config.debounce if desired else 0.2)
             if flag.requested:
                 break
-            side.maybe_pull(desired)
-            desired = specs.current()
             resync = desired.config.resync if desired else 10.0
             wait = resync * random.uniform(0.9, 1.1)
-            if desired is None:
-                continue
-            started = time.time()
-            result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
-            for event in result.events:
-                emit(event)
-            if result.plan.blocked:
+            try:
+                side.maybe_pull(desired)
+                desired = specs.current()
+                if desired is not None:
+                    _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side)
+                unknown = 0
+            except (OrchError, OSError) as err:  # transient: tmux, git, the file system
+                emit(f"warning: pass failed, retrying in {wait:.0f}s: {err}")
+            except Exception as err:
+                unknown += 1
+                if unknown >= MAX_UNKNOWN_ERRORS:
+                    raise
                 emit(
-                    f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
-                    "guard; rerun with --allow-mass-prune"
+                    f"warning: unexpected {type(err).__name__} ({unknown}/"
+                    f"{MAX_UNKNOWN_ERRORS}), retrying in {wait:.0f}s: {err}"
                 )
-            if watcher.follow_workers(_worker_folders(result), started):
-                trigger.poke("new worker folders")
-            side.after_pass(result)
     finally:
         watcher.stop()
         emit("stopped; agents keep running, the next `orch reconcile` adopts them")
+
+
+def _one_pass(
+    desired: Desired,
+    allow_mass_prune: bool,
+    emit: Callable[[Event | str], None],
+    clock: Callable[[], float],
+    watcher: _Watcher,
+    trigger: Trigger,
+    side: _SideJobs,
+) -> None:
+    started = time.time()
+    result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
+    for event in result.events:
+        emit(event)
+    if result.plan.blocked:
+        emit(
+            f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
+            "guard; rerun with --allow-mass-prune"
+        )
+    if watcher.follow_workers(_worker_folders(result), started):
+        trigger.poke("new worker folders")
+    side.after_pass(result)
 
 
 class _SideJobs:

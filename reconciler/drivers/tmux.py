@@ -121,11 +121,13 @@ def _window_commands(spec: WindowSpec) -> list[list[str]]:
     """new-window, remain-on-exit, pipe-pane and the options, all aimed at the new window."""
     target = f"{spec.session}:{spec.index}"
     new_window = ["new-window", "-d", "-t", target, "-n", _fmt(spec.name), "-c", _fmt(spec.cwd)]
+    # The options come right after new-window: should the chain stop later, the
+    # window is still one orch owns and will clean up.
     return [
         [*new_window, *_env_flags(spec.env), "--", spec.command],
+        *_option_commands(target, spec.options),
         ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
         _pipe_command(target, spec.log_path),
-        *_option_commands(target, spec.options),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,14 +61,29 @@ def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecEr
             errors = schema_errors(docs[0], "config", None)
             if not errors:
                 values = _flatten(docs[0].data)
+                problem = _reports_path_problem(values.get("reports_path", "reports/status.md"))
+                if problem:
+                    line, col = docs[0].mark(("reports", "path"))
+                    errors.append(SpecError(CONFIG_FILE, line, col, None, problem))
     # Per-workstation overrides: the config file is shared through git.
     if env.get("ORCH_TMUX_SOCKET"):
         values["tmux_socket"] = env["ORCH_TMUX_SOCKET"]
     if env.get("ORCH_HOST"):
-        values["host_name"] = env["ORCH_HOST"]
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", env["ORCH_HOST"]):
+            values["host_name"] = env["ORCH_HOST"]
+        else:
+            errors.append(SpecError("ORCH_HOST", 1, 1, None, "letters, digits, '.', '_', '-' only"))
     if env.get("ORCH_RUN_UNPLACED"):
         values["run_unplaced"] = env["ORCH_RUN_UNPLACED"].strip().lower() in ("1", "true", "yes")
     return Config(**values), errors
+
+
+def _reports_path_problem(path: str) -> str | None:
+    """Report commits touch only reports/: the path must stay inside it."""
+    parts = Path(path).parts
+    if Path(path).is_absolute() or ".." in parts or len(parts) < 2 or parts[0] != "reports":
+        return f'reports.path "{path}" must be a file under reports/ (e.g. reports/status.md)'
+    return None
 
 
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:

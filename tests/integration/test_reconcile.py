@@ -465,6 +465,30 @@ def test_vars_change_restarts_the_stage(fleet: Fleet, retry_until: Retry) -> Non
     assert fleet.plan().actions == ()
 
 
+def test_a_broken_prompt_template_fails_the_worker_once_without_killing_it_first(
+    fleet: Fleet, retry_until: Retry
+) -> None:
+    fleet.base("sleep.sh")
+    fleet.workers({"w1": {"vars": {"topic": "alpha"}}})
+    fleet.reconcile()
+    before = fleet.window("w1")
+    assert before is not None and before["pane_dead"] == "0"
+
+    fleet.write("playbooks/prompts/stage.md.j2", "{{ unclosed\n")
+    fleet.workers({"w1": {"vars": {"topic": "beta"}}})  # a restart is planned
+    events = fleet.reconcile(check=False).events
+    assert [(e.verb, e.ok) for e in events] == [("start-agent", False)]
+    assert fleet.window("w1") == before  # the old agent was not stopped for nothing
+    assert "prompt" in (events[0].error or "")
+    state = fleet.state("w1")
+    assert state["phase"] == "Failed" and "orch restart w1" in state["reason"]
+    # The permanent error is not retried every pass: the next plan only stops the
+    # old agent, which the failed start had left untouched.
+    assert [(a.verb, a.worker) for a in fleet.plan().actions] == [(Verb.STOP_AGENT, "w1")]
+    fleet.reconcile()
+    assert fleet.plan().actions == ()
+
+
 # -- the mass-prune guard ------------------------------------------------------------
 
 

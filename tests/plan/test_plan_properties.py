@@ -206,12 +206,20 @@ def test_mass_prune_guard(scenario: tuple[Desired, Observed]) -> None:
     }  # fmt: skip
     total = len(known | running)
     assert result.prune_total == total
-    assert result.prune_count == len(removed)
+    # Replacements (placement changed) tear worktrees down too and count alike.
+    replaced = {
+        n for n, w in desired.workers.items()
+        if n in _wanted(desired) and not w.suspend
+        and (s := observed.states.get(n)) is not None and s.placement_hash
+        and s.placement_hash != w.placement_hash
+        and (observed.window_of(n) or observed.files.get(n, WorkerFiles()).worktree_exists)
+    }  # fmt: skip
+    assert result.prune_count == len(removed) + len(replaced)
     targets = {a.worker for a in result.actions if a.verb in REMOVAL} - _wanted(desired)
     assert len(targets) <= desired.config.max_prune_fraction * total, sorted(targets)
     if result.blocked:
         assert not targets
-        assert {a.worker for a in result.blocked} == removed
+        assert {a.worker for a in result.blocked} == removed | replaced
     allowed = _plan(desired, observed, allow=True)
     assert not allowed.blocked
     assert {a.worker for a in allowed.actions if a.verb in REMOVAL} - _wanted(desired) == {
