@@ -193,12 +193,12 @@ def _loop(
             trigger.wait(wait, debounce=desired.config.debounce if desired else 0.2)
             if flag.requested:
                 break
-            resync = desired.config.resync if desired else 10.0
-            wait = resync * random.uniform(0.9, 1.1)
+            wait = 10.0  # until specs load; then reconcile.resync
             try:
                 side.maybe_pull(desired)
                 desired = specs.current()
                 if desired is not None:
+                    wait = desired.config.resync * random.uniform(0.9, 1.1)
                     _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side)
                 unknown = 0
             except (OrchError, OSError) as err:  # transient: tmux, git, the file system
