@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from reconciler.state import WorkerState
 
@@ -195,14 +196,19 @@ class Observed:
 
     def window_of(self, worker: str) -> Pane | None:
         """The window orch owns for ``worker``: in its session, tagged @orch-worker."""
-        for pane in self.panes:
-            if pane.session == self.session and pane.worker == worker:
-                return pane
-        return None
+        return self._owned.get(worker)
 
     def owned_windows(self) -> dict[str, Pane]:
         """Every window orch owns in its session, by worker name."""
-        return {p.worker: p for p in self.panes if p.session == self.session and p.worker}
+        return dict(self._owned)
+
+    @cached_property
+    def _owned(self) -> dict[str, Pane]:
+        owned: dict[str, Pane] = {}
+        for p in self.panes:  # the first window wins, as a scan in order would find it
+            if p.session == self.session and p.worker and p.worker not in owned:
+                owned[p.worker] = p
+        return owned
 
     @property
     def session_exists(self) -> bool:

@@ -263,6 +263,12 @@ class _SideJobs:
         cfg = result.desired.config
         if not cfg.reports_commit:
             return
+        if result.events:  # the pass changed things: report what is now, not what was
+            desired = result.desired
+            observed = engine.snapshot(desired)
+            result = engine.PassResult(
+                desired, observed, engine.make_plan(desired, observed), result.events
+            )
         phases = {n: s.phase.value for n, s in result.plan.statuses.items()}
         now = self.clock()
         if phases == self.phases and now - self.report_at < cfg.reports_min_interval:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,22 +29,25 @@ def run_logged(
         out.write(f"$ {command}\n".encode())
         out.flush()
         try:
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
                 cwd=cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=dict(env) if env is not None else None,
-                timeout=timeout,
-                check=False,
+                start_new_session=True,  # its own group: a timeout ends its children too
             )
-        except subprocess.TimeoutExpired:
-            out.write(f"[orch: timed out after {timeout:g}s]\n".encode())
-            return 124
         except OSError as err:
             raise DriverError(command, str(err)) from err
-    return done.returncode
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            out.write(f"[orch: timed out after {timeout:g}s]\n".encode())
+            return 124
 
 
 def clone(url: str, path: Path) -> None:
