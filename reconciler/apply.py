@@ -45,6 +45,7 @@ class Applier:
     failed: set[str] = field(default_factory=set)
     killed: set[str] = field(default_factory=set)  # windows killed earlier in this pass
     excluded: set[str] = field(default_factory=set)  # repos whose info/exclude is done
+    repos: dict[str, Git] = field(default_factory=dict)  # opened once per pass
     deferred: list[tuple[int, Action, WindowSpec, Callable[[], None]]] = field(default_factory=list)
     _index: int = 0
     _next_index: int | None = None
@@ -182,6 +183,13 @@ class Applier:
             raise UsageError(msg)
         return self.desired.repos[worker.repo].local_path
 
+    def git(self, path: Path) -> Git:
+        """The repository at ``path``, opened once per pass."""
+        key = str(path)
+        if key not in self.repos:
+            self.repos[key] = Git(path)
+        return self.repos[key]
+
     def window(self, name: str) -> Pane | None:
         """The worker's window as observed, unless this pass killed it."""
         return None if name in self.killed else self.observed.window_of(name)
@@ -229,7 +237,7 @@ def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
     w = ap._worker(action.worker)
     repo = ap.desired.repos[w.repo]
     path = ap.desired.worktree_path(w)
-    git = Git(repo.local_path)
+    git = ap.git(repo.local_path)
     if repo.name not in ap.excluded:  # once per repo and pass
         git.ensure_exclude(".orch/")
         ap.excluded.add(repo.name)
@@ -315,7 +323,7 @@ def _set_phase(ap: Applier, action: Action) -> dict[str, object]:
 def _remove_worktree(ap: Applier, action: Action) -> dict[str, object]:
     """Save uncommitted and untracked work to a backup ref, then remove the worktree."""
     path = ap._worktree(action.worker)
-    git = Git(ap._repo_path(action.worker, path))
+    git = ap.git(ap._repo_path(action.worker, path))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ap.clock()))
     ref = f"refs/orch/backups/{action.worker}/{stamp}"
     detail: dict[str, object] = {}

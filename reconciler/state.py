@@ -83,10 +83,14 @@ def write_atomic(path: Path, text: str) -> None:
     per file at a time holds, as the reconciler lock ensures, and it saves
     ``mkstemp``'s random names.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("w") as fh:
+        try:
+            fh = tmp.open("w")
+        except FileNotFoundError:  # the folder is new: make it (rarely needed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = tmp.open("w")
+        with fh:
             fh.write(text)
         tmp.replace(path)
     except BaseException:
