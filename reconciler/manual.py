@@ -26,11 +26,7 @@ def cleanup_plan(
     """
     desired = engine.load(root)
     observed = engine.snapshot(desired)
-    known = (
-        set(observed.states)
-        | set(observed.owned_windows())
-        | {n for n, f in observed.files.items() if f.worktree_exists and f.marker == n}
-    )
+    known = observed.known_workers()
     chosen = sorted(known) if everything else names
     unknown = [n for n in chosen if n not in known]
     if unknown:

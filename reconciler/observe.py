@@ -202,6 +202,11 @@ class Observed:
         """Every window orch owns in its session, by worker name."""
         return dict(self._owned)
 
+    def known_workers(self) -> set[str]:
+        """Every worker orch runs or remembers: state files, owned windows, marked worktrees."""
+        marked = {n for n, f in self.files.items() if f.worktree_exists and f.marker == n}
+        return set(self.states) | set(self._owned) | marked
+
     @cached_property
     def _owned(self) -> dict[str, Pane]:
         owned: dict[str, Pane] = {}

@@ -55,11 +55,7 @@ def plan(
     """Every action that brings the world in line with ``desired``, in order."""
     cfg = desired.config
     wanted = {n: w for n, w in desired.workers.items() if placed(w, host, cfg.run_unplaced)}
-    known = (
-        set(observed.states)
-        | set(observed.owned_windows())
-        | {n for n, f in observed.files.items() if f.marker == n}
-    )
+    known = observed.known_workers()
     removed = sorted(known - set(wanted))
     results = {name: _plan_worker(w, desired, observed, now) for name, w in wanted.items()}
     _apply_parallelism(desired, results)

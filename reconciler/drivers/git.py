@@ -110,6 +110,31 @@ def init_repo(path: Path, branch: str = "main") -> None:
     )
 
 
+def commit_on_head(
+    cwd: Path, add_args: list[str], message: str, identity: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """Commit ``git add <add_args>`` of the working tree on top of HEAD, in a temporary index.
+
+    Neither the files nor the real index change; no ref moves (the caller
+    decides where the commit goes). Returns (HEAD, new commit), or None when the
+    resulting tree equals HEAD's.
+    """
+    head = _verify(cwd, "HEAD^{commit}")
+    if head is None:
+        raise DriverError("git commit-tree", f"{cwd}: no HEAD commit")
+    with tempfile.TemporaryDirectory(prefix="orch-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _run(cwd, "read-tree", head, env=env)
+        _run(cwd, "add", *add_args, env=env)
+        tree = _run(cwd, "write-tree", env=env)
+    if tree == _run(cwd, "rev-parse", f"{head}^{{tree}}"):
+        return None
+    sha = _run(
+        cwd, "commit-tree", "--no-gpg-sign", tree, "-p", head, "-m", message, env=identity
+    )  # fmt: skip
+    return head, sha
+
+
 class Git:
     """A git repository (the main worktree) and the worktrees made from it.
 
@@ -188,22 +213,11 @@ class Git:
         str or None
             The new commit, or None when the work tree equals ``HEAD``.
         """
-        head = _verify(worktree, "HEAD^{commit}")
-        if head is None:
-            raise DriverError("git save-work", f"{worktree}: no HEAD commit")
-        with tempfile.TemporaryDirectory(prefix="orch-index-") as tmp:
-            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            _run(worktree, "read-tree", head, env=env)
-            _run(worktree, "add", "-A", env=env)
-            tree = _run(worktree, "write-tree", env=env)
-        if tree == _run(worktree, "rev-parse", f"{head}^{{tree}}"):
+        saved = commit_on_head(worktree, ["-A"], message, ORCH_IDENTITY)
+        if saved is None:
             return None
-        sha = _run(
-            worktree, "commit-tree", "--no-gpg-sign", tree, "-p", head, "-m", message,
-            env=ORCH_IDENTITY,
-        )  # fmt: skip
-        _run(worktree, "update-ref", ref, sha)
-        return sha
+        _run(worktree, "update-ref", ref, saved[1])
+        return saved[1]
 
     def worktree_remove(self, path: Path) -> None:
         """Remove the worktree at ``path`` (forced: save its work first), then prune.

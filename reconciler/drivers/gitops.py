@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-import tempfile
 from pathlib import Path
 
-from reconciler.drivers.git import ORCH_IDENTITY, _run, _verify
+from reconciler.drivers.git import ORCH_IDENTITY, _run, commit_on_head
 from reconciler.errors import DriverError
 
 
@@ -47,22 +46,11 @@ def commit_paths(root: Path, paths: list[str], message: str, author: str) -> str
 
     Returns the new commit, or None when nothing under ``paths`` changed.
     """
-    head = _verify(root, "HEAD^{commit}")
-    if head is None:
-        raise DriverError("git commit", f"{root}: no commit yet")
-    with tempfile.TemporaryDirectory(prefix="orch-report-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _run(root, "read-tree", head, env=env)
-        _run(root, "add", "-A", "--", *paths, env=env)
-        tree = _run(root, "write-tree", env=env)
-    if tree == _run(root, "rev-parse", f"{head}^{{tree}}"):
+    saved = commit_on_head(root, ["-A", "--", *paths], message, _author_env(author))
+    if saved is None:
         return None
-    sha = _run(
-        root, "commit-tree", "--no-gpg-sign", tree, "-p", head, "-m", message,
-        env=_author_env(author),
-    )  # fmt: skip
-    ref = _current_ref(root)
-    _run(root, "update-ref", "-m", "orch: report", ref, sha, head)
+    head, sha = saved
+    _run(root, "update-ref", "-m", "orch: report", _current_ref(root), sha, head)
     _run(root, "reset", "-q", "--", *paths)  # refresh only these index entries
     return sha
 
