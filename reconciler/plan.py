@@ -346,8 +346,7 @@ def _stage(v: _View) -> _Result:
 
 def _was_active(v: _View) -> bool:
     """Whether the worker held a parallelism slot before this pass."""
-    active = (Phase.RUNNING.value, Phase.BACKOFF.value, Phase.PROVISIONING.value)
-    return v.alive or (v.s is not None and v.s.phase in active)
+    return v.alive or (v.s is not None and v.s.phase in ACTIVE)  # StrEnum: "Running" matches
 
 
 def _start_missing(v: _View) -> _Result:

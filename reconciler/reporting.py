@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.drivers import gitops
 from reconciler.drivers.git import _run
-from reconciler.engine import PassResult, host_name
+from reconciler.engine import PassResult, host_name, revision_info
 from reconciler.errors import DriverError
 from reconciler.events import read_events
 from reconciler.logs import tail_lines
@@ -96,11 +96,10 @@ def build(result: PassResult, now: float) -> tuple[str, list[dict[str, Any]]]:
     """Render the report for one observed pass; returns the text and the status rows."""
     desired = result.desired
     rows = status_rows(desired, result.observed, result.plan)
-    try:
-        revision = gitops.revision(desired.root)
-        dirty = bool(gitops.dirty(desired.root))
-    except DriverError:
-        revision, dirty = None, False
+    info = revision_info(desired.root)
+    rev = info["revision"]
+    revision = (str(rev["sha"]), str(rev["subject"])) if isinstance(rev, dict) else None
+    dirty = bool(info["specsDirty"])
     src = ReportInput(
         rows=rows,
         events=read_events(desired.state_dir, 200),
