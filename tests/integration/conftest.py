@@ -28,6 +28,7 @@ import yaml
 from reconciler import engine
 from reconciler.actions import Plan
 from reconciler.drivers.git import init_repo
+from reconciler.drivers.tmux import Tmux
 from reconciler.model import Desired
 from reconciler.status import status_rows
 
@@ -54,6 +55,8 @@ WINDOW_FIELDS = (
     "@orch-stage",
     "@orch-attempt",
     "@orch-spec",
+    "pane_dead_signal",
+    "pid",
 )
 _SEP = "\t"
 
@@ -217,11 +220,17 @@ class Fleet:
     def windows(self) -> list[dict[str, str]]:
         """Every window of the private server (first pane), as dicts of WINDOW_FIELDS."""
         fmt = _SEP.join(f"#{{{f}}}" for f in WINDOW_FIELDS)
-        # `run-shell true` first: its wait reaps a pane process whose SIGCHLD tmux missed, so
-        # the panes listed next have their exit status (see Tmux.list_panes)
-        done = self.tmux("run-shell", "true", ";", "list-panes", "-a", "-F", fmt, check=False)
+        done = self.tmux("list-panes", "-a", "-F", fmt, check=False)
         if done.returncode != 0:
             return []  # no server
+        lost = [
+            line.split(_SEP) for line in done.stdout.splitlines()
+            if (r := dict(zip(WINDOW_FIELDS, line.split(_SEP), strict=True)))["pane_dead"] == "1"
+            and not r["pane_dead_status"] and not r["pane_dead_signal"]
+        ]  # fmt: skip
+        if lost:  # tmux missed an exit: nudge it, as reconciler/snapshot.py does
+            Tmux.reap(int(lost[0][WINDOW_FIELDS.index("pid")]))
+            done = self.tmux("list-panes", "-a", "-F", fmt, check=False)
         rows, seen = [], set()
         for line in done.stdout.splitlines():
             row = dict(zip(WINDOW_FIELDS, line.split(_SEP), strict=True))
