@@ -220,7 +220,7 @@ class Ctl:
 
         tmux 3.3a built with libutempter sometimes misses the SIGCHLD of a process
         that exits at once: the pane is dead with no status and its process a
-        zombie until orch's observation (``run-shell true``) makes tmux reap it.
+        zombie until orch's observation (``Tmux.reap``, a SIGCHLD to the server) makes tmux reap it.
         """
 
         def probe() -> dict[str, str] | None:
