@@ -39,9 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler import engine
+from reconciler.core.observed import PANE_FORMAT
 from reconciler.drivers.git import init_repo
-from reconciler.observe import PANE_FORMAT
+from reconciler.loop import engine
 
 WORKERS = 100
 CONVERGE_RATIO_TARGET = 1.5
@@ -233,7 +233,7 @@ def main() -> None:
     args = parser.parse_args()
 
     orch = Path(sys.executable).parent / "orch"
-    orch_cmd = [str(orch)] if orch.exists() else [sys.executable, "-m", "reconciler.cli"]
+    orch_cmd = [str(orch)] if orch.exists() else [sys.executable, "-m", "reconciler.cli.app"]
     tag = secrets.token_hex(4)
     sock, floor_sock = f"orch-bench-{tag}", f"orch-bench-{tag}-floor"
     tmp = Path(tempfile.mkdtemp(prefix="orch-bench-rec-")).resolve()

@@ -6,7 +6,7 @@ Builds, in a temp folder, a git repo and a worker worktree holding 10,000
 untracked files, three commits and one uncommitted change, plus a 50 MB run
 log of repeated pane output full of escape codes. Then it times (median of 5):
 
-  - summary: ``reconciler.starter.gather_summary(...)`` + ``build_summary(...)``,
+  - summary: ``reconciler.loop.start_agent.gather_summary(...)`` + ``build_summary(...)``,
     what a restart costs before the agent starts;
   - floor:   ``git ls-files --others --exclude-standard | head`` plus reading the
     last 64 KB of the log, the I/O no summary can avoid;
@@ -53,8 +53,8 @@ def write_log(path: Path, size: int) -> None:
 
 def build_fixture(tmp: Path, untracked: int, log_bytes: int) -> tuple[object, Path, Path, Path]:
     """Control repo, target repo, worktree and log; returns (desired, repo, worktree, log)."""
-    from reconciler import engine
     from reconciler.drivers.git import Git, init_repo
+    from reconciler.loop import engine
 
     repo = tmp / "repo"
     init_repo(repo)
@@ -138,9 +138,9 @@ def main() -> None:
         }
     )
     try:
-        from reconciler.starter import LOG_TAIL_BYTES, gather_summary
-        from reconciler.state import WorkerState
-        from reconciler.summary import DEFAULT_LIMIT, build_summary
+        from reconciler.core.summary import DEFAULT_LIMIT, build_summary
+        from reconciler.loop.start_agent import LOG_TAIL_BYTES, gather_summary
+        from reconciler.loop.state_store import WorkerState
 
         start = time.perf_counter()
         desired, repo, worktree, log = build_fixture(tmp, args.untracked, args.log_mb << 20)

@@ -119,7 +119,7 @@ class Watch:
         argv = [
             sys.executable,
             "-c",
-            "from reconciler.cli import main; main()",
+            "from reconciler.cli.app import main; main()",
             "--root",
             str(root),
             "reconcile",
@@ -244,8 +244,8 @@ def bench_latency(tmp: Path, sock: str, edits: int) -> None:
 
 def breakdown(root: Path, sock: str, names: list[str]) -> None:
     """Where one more worker's pass goes, in-process (the watch is stopped by now)."""
-    from reconciler import engine
-    from reconciler.state import reconciler_lock
+    from reconciler.loop import engine
+    from reconciler.loop.state_store import reconciler_lock
 
     os.environ["ORCH_TMUX_SOCKET"] = sock
     try:
@@ -338,7 +338,7 @@ def bench_idle(tmp: Path, sock: str, seconds: float, resync: str) -> None:
         [
             sys.executable,
             "-c",
-            "from reconciler.cli import main; main()",
+            "from reconciler.cli.app import main; main()",
             "--root",
             str(root),
             "reconcile",

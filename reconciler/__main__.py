@@ -1,5 +1,5 @@
 """`python -m reconciler`: the same as the `orch` command."""
 
-from reconciler.cli import main
+from reconciler.cli.app import main
 
 main()

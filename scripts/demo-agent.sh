@@ -1,1 +1,1 @@
-../reconciler/scaffold/scripts/demo-agent.sh
+../reconciler/data/scaffold/scripts/demo-agent.sh

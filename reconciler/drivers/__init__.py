@@ -2,8 +2,8 @@
 
 A driver makes no decisions. It turns one request into one command (or one
 chained command), returns the raw text it printed, and raises
-:class:`~reconciler.errors.DriverError` when the command failed. Parsing lives in
-``reconciler.observe``; choosing what to run lives in ``reconciler.plan``.
+:class:`~reconciler.core.errors.DriverError` when the command failed. Parsing lives in
+``reconciler.core.observed``; choosing what to run lives in ``reconciler.core.plan``.
 
 Submodules are imported by name (``from reconciler.drivers.tmux import Tmux``);
 this package imports nothing, so loading it costs no libtmux or GitPython start-up.

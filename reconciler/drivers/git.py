@@ -3,7 +3,7 @@
 Every command is an argv list run by GitPython's ``Git.execute`` with an explicit
 ``git -C <dir>``: GitPython quietly falls back to the current directory when its
 working directory is missing, and ``-C`` makes git fail instead. Failures become
-:class:`~reconciler.errors.DriverError` (``"git <subcommand>: <stderr>"``).
+:class:`~reconciler.core.errors.DriverError` (``"git <subcommand>: <stderr>"``).
 
 Commits orch makes itself (the first commit of :func:`init_repo`, work saved by
 :meth:`Git.save_work`) use a fixed identity and are never signed, so they do not
@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from reconciler.errors import DriverError
+from reconciler.core.errors import DriverError
 
 ORCH_IDENTITY: Mapping[str, str] = {
     "GIT_AUTHOR_NAME": "orch",

@@ -10,8 +10,8 @@ import contextlib
 import re
 from pathlib import Path
 
+from reconciler.core.errors import DriverError
 from reconciler.drivers.git import ORCH_IDENTITY, _run, commit_on_head
-from reconciler.errors import DriverError
 
 
 def revision(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> tuple[str, str] | None:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from reconciler.errors import DriverError
+from reconciler.core.errors import DriverError
 
 _PROC = Path("/proc")
 # After SIGKILL only uninterruptible sleep can delay the end; wait this long at most.

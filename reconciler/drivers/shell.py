@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from reconciler.errors import DriverError
+from reconciler.core.errors import DriverError
 
 
 def run_logged(

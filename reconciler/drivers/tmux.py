@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import DriverError
+from reconciler.core.errors import DriverError
 
 if TYPE_CHECKING:
     import libtmux

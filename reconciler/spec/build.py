@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reconciler.duration import parse_duration
-from reconciler.model import (
+from reconciler.core.duration import parse_duration
+from reconciler.core.model import (
     Agent,
     Pipeline,
     Repo,

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.duration import parse_duration
-from reconciler.errors import SpecError
-from reconciler.model import Config
+from reconciler.core.duration import parse_duration
+from reconciler.core.errors import SpecError
+from reconciler.core.model import Config
 from reconciler.spec.schemas import schema_errors
 from reconciler.spec.yamlsource import parse_documents
 

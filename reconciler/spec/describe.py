@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.model import Desired
+from reconciler.core.model import Desired
 
 
 def describe(

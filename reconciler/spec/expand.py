@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import SpecError
-from reconciler.model import API_VERSION
+from reconciler.core.errors import SpecError
+from reconciler.core.model import API_VERSION
 from reconciler.spec.paths import file_problem
 from reconciler.spec.yamlsource import Document, PathKey, parse_documents
 

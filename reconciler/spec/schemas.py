@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from reconciler.errors import SpecError
+from reconciler.core.errors import SpecError
 from reconciler.spec.yamlsource import Document, PathKey
 
 _DURATION_FIELDS = frozenset(

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import SpecError, SpecErrors
-from reconciler.model import API_VERSION, KINDS, Desired, Pipeline, Repo, Worker, WorkerSet
+from reconciler.core.errors import SpecError, SpecErrors
+from reconciler.core.model import API_VERSION, KINDS, Desired, Pipeline, Repo, Worker, WorkerSet
 from reconciler.spec import build
 from reconciler.spec.config import load_config
 from reconciler.spec.expand import expand_worker_set

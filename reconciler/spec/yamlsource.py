@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from reconciler.errors import SpecError
+from reconciler.core.errors import SpecError
 
 # A spec file of a few thousand workers has well under this many nodes; an
 # alias bomb reaches it in microseconds.

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import engine
-from reconciler.actions import Plan
+from reconciler.core.actions import Plan
+from reconciler.core.model import Desired
+from reconciler.core.rows import status_rows
 from reconciler.drivers.git import init_repo
 from reconciler.drivers.tmux import Tmux
-from reconciler.model import Desired
-from reconciler.status import status_rows
+from reconciler.loop import engine
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 SESSION = "orch"
@@ -228,7 +228,7 @@ class Fleet:
             if (r := dict(zip(WINDOW_FIELDS, line.split(_SEP), strict=True)))["pane_dead"] == "1"
             and not r["pane_dead_status"] and not r["pane_dead_signal"]
         ]  # fmt: skip
-        if lost:  # tmux missed an exit: nudge it, as reconciler/snapshot.py does
+        if lost:  # tmux missed an exit: nudge it, as reconciler/loop/observe.py does
             Tmux.reap(int(lost[0][WINDOW_FIELDS.index("pid")]))
             done = self.tmux("list-panes", "-a", "-F", fmt, check=False)
         rows, seen = [], set()
@@ -328,7 +328,7 @@ def orch_argv() -> list[str]:
     script = Path(sys.executable).parent / "orch"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "from reconciler.cli import main; main()"]
+    return [sys.executable, "-c", "from reconciler.cli.app import main; main()"]
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core.errors import DriverError
 from reconciler.drivers.git import Git
-from reconciler.errors import DriverError
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core.errors import DriverError
 from reconciler.drivers import proc
 from reconciler.drivers.tmux import Tmux
-from reconciler.errors import DriverError
 
 SESSION = "orch"
 SEP = "|||"
@@ -40,7 +40,7 @@ def _rows(tmux: Tmux) -> list[dict[str, str]]:
 def panes(tmux: Tmux) -> dict[str, dict[str, str]]:
     """The panes by ``session:index``, each a dict of FIELDS.
 
-    As reconciler/snapshot.py does: a dead pane whose exit tmux has not collected
+    As reconciler/loop/observe.py does: a dead pane whose exit tmux has not collected
     yet gets the server a SIGCHLD (Tmux.reap), then the panes are listed again.
     """
     rows = _rows(tmux)

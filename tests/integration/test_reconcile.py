@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.actions import Verb
-from reconciler.errors import MassPruneBlocked, SpecErrors
-from reconciler.state import reconciler_lock
+from reconciler.core.actions import Verb
+from reconciler.core.errors import MassPruneBlocked, SpecErrors
+from reconciler.loop.state_store import reconciler_lock
 
 Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
 Retry = Callable[..., object]
@@ -550,7 +550,7 @@ def test_lock_held_by_another_reconciler(fleet: Fleet) -> None:
 HOLD_LOCK = """\
 import sys, time
 from pathlib import Path
-from reconciler.state import reconciler_lock
+from reconciler.loop.state_store import reconciler_lock
 with reconciler_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(60)

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import engine
-from reconciler.report import without_generated
-from reconciler.reporting import build
-from reconciler.watch import pull_once
+from reconciler.core.report import without_generated
+from reconciler.loop import engine
+from reconciler.loop.publish_report import build
+from reconciler.loop.watch import pull_once
 
 AGENT = Path(__file__).resolve().parents[1] / "agents" / "watch" / "sleep_long.sh"
 AUTHOR = "Report Bot <reports@example.invalid>"
@@ -108,7 +108,7 @@ class Host:
         argv = [
             sys.executable,
             "-c",
-            "from reconciler.cli import main; main()",
+            "from reconciler.cli.app import main; main()",
             "--root",
             str(self.root),
             *args,
@@ -538,7 +538,7 @@ def test_watch_pulls_and_starts_a_worker_pushed_from_another_clone(
     argv = [
         sys.executable,
         "-c",
-        "from reconciler.cli import main; main()",
+        "from reconciler.cli.app import main; main()",
         "--root",
         str(a.root),
         "reconcile",

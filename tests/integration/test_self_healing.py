@@ -27,9 +27,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import engine, manual
-from reconciler.actions import Phase, Plan, Verb
+from reconciler.core.actions import Phase, Plan, Verb
 from reconciler.drivers.git import init_repo
+from reconciler.loop import engine
+from reconciler.loop import operations as manual
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents" / "healing"
 SESSION = "orch"
@@ -114,7 +115,7 @@ def orch_argv() -> list[str]:
     script = Path(sys.executable).parent / "orch"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "from reconciler.cli import main; main()"]
+    return [sys.executable, "-c", "from reconciler.cli.app import main; main()"]
 
 
 def verbs(result: engine.PassResult) -> list[tuple[str, str]]:
@@ -883,8 +884,8 @@ def test_observation_does_not_hang_while_agents_die(tmux_socket: str, tmp_path: 
     """Agents that crash at once, restarted as soon as they are seen dead, as orch does."""
     import threading
 
+    from reconciler.core.observed import PANE_FORMAT, parse_panes
     from reconciler.drivers.tmux import Tmux
-    from reconciler.observe import PANE_FORMAT, parse_panes
 
     tm = Tmux(tmux_socket)
     tm.ensure_session(SESSION)

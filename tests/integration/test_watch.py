@@ -6,7 +6,7 @@ agent processes):
 - ``WatchProcess``: ``orch reconcile --watch --json`` as a subprocess; every
   stdout line (events, and ``{"notice": ...}``) is collected by a reader thread
   with its arrival time. Used for signals and exit codes.
-- ``WatchThread``: :func:`reconciler.watch.watch_loop` in a thread with its own
+- ``WatchThread``: :func:`reconciler.loop.watch.watch_loop` in a thread with its own
   StopFlag; ``engine.apply_pass`` is wrapped to record every pass, so a test can
   count passes exactly (a no-op pass prints nothing on the CLI).
 
@@ -29,10 +29,10 @@ from typing import Any
 
 import pytest
 
-from reconciler import engine
-from reconciler.events import Event
-from reconciler.state import reconciler_lock
-from reconciler.watch import StopFlag, Trigger, watch_loop
+from reconciler.loop import engine
+from reconciler.loop.events import Event
+from reconciler.loop.state_store import reconciler_lock
+from reconciler.loop.watch import StopFlag, Trigger, watch_loop
 
 Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
 Retry = Callable[..., Any]
@@ -83,7 +83,7 @@ class WatchProcess:
         argv = [
             sys.executable,
             "-c",
-            "from reconciler.cli import main; main()",
+            "from reconciler.cli.app import main; main()",
             "--root",
             str(fleet.root),
             "reconcile",

@@ -34,9 +34,9 @@ from world import (
     make_worker,
 )
 
-from reconciler.actions import Phase
-from reconciler.model import DONE_WHEN, Desired
-from reconciler.observe import Observed
+from reconciler.core.actions import Phase
+from reconciler.core.model import DONE_WHEN, Desired
+from reconciler.core.observed import Observed
 
 STAGE_NAMES = ("plan", "build", "test", "review")
 REMOVED = ("r0", "r1")

@@ -68,10 +68,10 @@ from world import (
     placement_hash,
 )
 
-from reconciler.actions import Action, Phase, Plan, Verb
-from reconciler.model import Desired, Worker
-from reconciler.observe import Observed
-from reconciler.plan import plan
+from reconciler.core.actions import Action, Phase, Plan, Verb
+from reconciler.core.model import Desired, Worker
+from reconciler.core.observed import Observed
+from reconciler.core.plan import plan
 
 CASES = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from strategies import GHOST, OTHER_SESSION, fleets, scenarios, worlds
 from world import HOST, NOW, REMOVAL, describe, simulate
 
-from reconciler.actions import Action, Phase, Plan, Verb
-from reconciler.model import Desired
-from reconciler.observe import Observed, WorkerFiles
-from reconciler.plan import placed, plan
+from reconciler.core.actions import Action, Phase, Plan, Verb
+from reconciler.core.model import Desired
+from reconciler.core.observed import Observed, WorkerFiles
+from reconciler.core.plan import placed, plan
 
 SETTINGS = settings(
     max_examples=300,

@@ -29,10 +29,10 @@ from world import (
     simulate,
 )
 
-from reconciler.actions import Phase, Plan, Verb
-from reconciler.model import Desired
-from reconciler.observe import Observed, Signal, WorkerFiles
-from reconciler.plan import plan
+from reconciler.core.actions import Phase, Plan, Verb
+from reconciler.core.model import Desired
+from reconciler.core.observed import Observed, Signal, WorkerFiles
+from reconciler.core.plan import plan
 
 
 def _plan(desired: Desired, observed: Observed, now: float, allow: bool = False) -> Plan:

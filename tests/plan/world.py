@@ -8,7 +8,7 @@ is up to date and a state whose ``placement_hash`` equals the worker's sits on
 the right branch.
 
 ``simulate(desired, observed, actions, now)`` is what the world looks like
-after ``reconciler.apply`` (and ``reconciler.starter``) carried out
+after ``reconciler.loop.apply`` (and ``reconciler.loop.start_agent``) carried out
 ``actions`` at ``now`` and nothing else happened: no agent wrote anything and
 no clock moved.
 """
@@ -22,8 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.actions import Action, Phase, Verb
-from reconciler.model import (
+from reconciler.core.actions import Action, Phase, Verb
+from reconciler.core.model import (
     Agent,
     Config,
     Desired,
@@ -36,8 +36,8 @@ from reconciler.model import (
     WorkerSet,
     stable_hash,
 )
-from reconciler.observe import Observed, Pane, Signal, WorkerFiles, WorktreeEntry
-from reconciler.state import WorkerState
+from reconciler.core.observed import Observed, Pane, Signal, WorkerFiles, WorktreeEntry
+from reconciler.loop.state_store import WorkerState
 
 # A root that does not exist: the planner must never need the file system.
 ROOT = Path("/nonexistent/orch-plan-tests")
@@ -355,7 +355,7 @@ def simulate(
 ) -> Observed:
     """The world after apply carried out ``actions`` at ``now`` (and nothing else moved).
 
-    Mirrors reconciler/apply.py and reconciler/starter.py: every action acts on
+    Mirrors reconciler/loop/apply.py and reconciler/loop/start_agent.py: every action acts on
     what orch owns (the window tagged ``@orch-worker`` in the fleet session),
     never on a foreign window.
     """

@@ -21,7 +21,7 @@ from reconciler.spec.schemas import SCHEMA_NAMES, load_schema
 
 _SCRIPT = Path(sys.executable).parent / "orch"
 ORCH = [str(_SCRIPT)] if _SCRIPT.is_file() else [
-    sys.executable, "-c", "from reconciler.cli import main; main()"]
+    sys.executable, "-c", "from reconciler.cli.app import main; main()"]
 
 FLEET = """\
 apiVersion: orch/v1
@@ -152,7 +152,7 @@ def test_each_spec_command_help_has_an_example(command: str) -> None:
 
 
 def test_python_dash_m_runs_the_commands(root: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "reconciler.cli", "--root", str(root),
+    done = subprocess.run([sys.executable, "-m", "reconciler.cli.app", "--root", str(root),
                            "validate"], capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, done.stdout) == (0, OK_LINE), done.stderr
 

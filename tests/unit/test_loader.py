@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reconciler.core.errors import SpecError, SpecErrors
+from reconciler.core.model import Desired
 from reconciler.drivers.git import init_repo
-from reconciler.errors import SpecError, SpecErrors
-from reconciler.model import Desired
 from reconciler.spec.schemas import schema_errors
 from reconciler.spec.validate import load_desired
 from reconciler.spec.yamlsource import parse_documents

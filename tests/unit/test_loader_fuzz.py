@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from reconciler.errors import SpecError, SpecErrors
-from reconciler.model import KINDS, Desired
+from reconciler.core.errors import SpecError, SpecErrors
+from reconciler.core.model import KINDS, Desired
 from reconciler.spec.schemas import SCHEMA_NAMES, load_schema
 from reconciler.spec.validate import load_desired
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.report import (
+from reconciler.cli.init import packaged
+from reconciler.core.report import (
     GENERATED_PREFIX,
     RECENT_EVENTS,
     ReportInput,
@@ -24,14 +25,13 @@ from reconciler.report import (
     report_context,
     without_generated,
 )
-from reconciler.scaffold import packaged
 
 TEMPLATE = packaged("reports/templates/status.md.j2")
 T0 = calendar.timegm(time.strptime("2026-03-04T05:06:07", "%Y-%m-%dT%H:%M:%S"))
 
 
 def row(name: str, phase: str = "Running", **extra: Any) -> dict[str, Any]:
-    """A status row shaped like reconciler.status.status_rows produces."""
+    """A status row shaped like reconciler.core.rows.status_rows produces."""
     base: dict[str, Any] = {
         "name": name,
         "phase": phase,

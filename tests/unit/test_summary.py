@@ -8,11 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import engine
-from reconciler.drivers.git import Git
-from reconciler.starter import LOG_TAIL_BYTES, UNTRACKED_CAP, find_session_id, gather_summary
-from reconciler.state import WorkerState
-from reconciler.summary import (
+from reconciler.core.summary import (
     DEFAULT_LIMIT,
     SummaryInput,
     build_summary,
@@ -20,6 +16,15 @@ from reconciler.summary import (
     fold_repeats,
     strip_ansi,
 )
+from reconciler.drivers.git import Git
+from reconciler.loop import engine
+from reconciler.loop.start_agent import (
+    LOG_TAIL_BYTES,
+    UNTRACKED_CAP,
+    find_session_id,
+    gather_summary,
+)
+from reconciler.loop.state_store import WorkerState
 
 # -- strip_ansi --------------------------------------------------------------------------
 

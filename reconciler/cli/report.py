@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli import CTX, JsonOpt, app, emit_json, run
+from reconciler.cli.app import CTX, JsonOpt, app, emit_json, run
 
 
 @app.command(
@@ -29,8 +29,8 @@ def report(
     its "Generated" line, and then nothing is written or committed. Commits go
     through a temporary index, so what you have staged stays staged.
     """
-    from reconciler import engine
-    from reconciler.reporting import write_report
+    from reconciler.loop import engine
+    from reconciler.loop.publish_report import write_report
 
     def go() -> object:
         desired = engine.load(CTX.root)
@@ -38,7 +38,7 @@ def report(
         result = engine.PassResult(desired, observed, engine.make_plan(desired, observed), ())
         return write_report(result, commit=commit or push, push=push, force=force)
 
-    from reconciler.reporting import ReportResult
+    from reconciler.loop.publish_report import ReportResult
 
     done = run(go, json_errors=as_json)
     assert isinstance(done, ReportResult)

@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from reconciler.errors import UsageError
-from reconciler.state import StateStore
+from reconciler.core.errors import UsageError
+from reconciler.loop.state_store import StateStore
 
 
 def current_log(root: Path, worker: str) -> Path:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from reconciler.actions import Action, Phase, Plan, Verb, WorkerStatus
-from reconciler.model import Desired, Pipeline, Stage, Worker
-from reconciler.observe import Observed, Pane, WorkerFiles
-from reconciler.state import WorkerState
+from reconciler.core.actions import Action, Phase, Plan, Verb, WorkerStatus
+from reconciler.core.model import Desired, Pipeline, Stage, Worker
+from reconciler.core.observed import Observed, Pane, WorkerFiles
+from reconciler.loop.state_store import WorkerState
 
 HEALTHY_RESET = 600.0  # an attempt with progress for this long resets the restart count
 ACTIVE = (Phase.RUNNING, Phase.BACKOFF, Phase.PROVISIONING)

@@ -13,17 +13,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.actions import Plan
-from reconciler.apply import Applier
+from reconciler.core.actions import Plan
+from reconciler.core.errors import DriverError, MassPruneBlocked
+from reconciler.core.model import Desired
+from reconciler.core.observed import Observed
+from reconciler.core.plan import plan
 from reconciler.drivers.tmux import Tmux
-from reconciler.errors import DriverError, MassPruneBlocked
-from reconciler.events import Event, append_events
-from reconciler.model import Desired
-from reconciler.observe import Observed
-from reconciler.plan import plan
-from reconciler.snapshot import observe
+from reconciler.loop.apply import Applier
+from reconciler.loop.events import Event, append_events
+from reconciler.loop.observe import observe
+from reconciler.loop.state_store import StateStore, reconciler_lock
 from reconciler.spec.validate import load_desired
-from reconciler.state import StateStore, reconciler_lock
 
 
 @dataclass(frozen=True)

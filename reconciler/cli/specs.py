@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli import CTX, JsonOpt, app, emit_json, fail, run
-from reconciler.errors import UsageError
-from reconciler.render import table
+from reconciler.cli.app import CTX, JsonOpt, app, emit_json, fail, run
+from reconciler.cli.table import table
+from reconciler.core.errors import UsageError
 
 
 def _load() -> object:
@@ -26,7 +26,7 @@ def validate(as_json: JsonOpt = False) -> None:
 
     Exit 0 when valid, 1 when not (nothing is ever changed by this command).
     """
-    from reconciler.model import Desired
+    from reconciler.core.model import Desired
 
     desired = run(_load, json_errors=as_json)
     assert isinstance(desired, Desired)
@@ -73,7 +73,7 @@ def get(
     as_json: JsonOpt = False,
 ) -> None:
     """List the desired objects of a kind (WorkerSets expanded into their workers)."""
-    from reconciler.model import Desired
+    from reconciler.core.model import Desired
     from reconciler.spec.describe import describe
 
     key = kind.lower().rstrip("s") + "s"
@@ -93,7 +93,7 @@ def init(
     directory: Annotated[Path, typer.Argument(help="A new or empty folder.")],
 ) -> None:
     """Scaffold a new control repo: git init, example specs that validate, config, README."""
-    from reconciler.scaffold import scaffold
+    from reconciler.cli.init import scaffold
 
     made = run(lambda: scaffold(directory))
     typer.echo(f"created control repo in {made}")

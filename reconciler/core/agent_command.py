@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from reconciler.model import Agent, Desired, Stage, Worker
+from reconciler.core.model import Agent, Desired, Stage, Worker
 
 SIGNALS_DIR = ".orch/signals"
 PROGRESS_FILE = ".orch/progress.md"

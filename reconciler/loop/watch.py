@@ -21,11 +21,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from reconciler import engine
-from reconciler.errors import OrchError, SpecErrors
-from reconciler.events import Event
-from reconciler.model import Desired
-from reconciler.state import reconciler_lock
+from reconciler.core.errors import OrchError, SpecErrors
+from reconciler.core.model import Desired
+from reconciler.loop import engine
+from reconciler.loop.events import Event
+from reconciler.loop.state_store import reconciler_lock
 
 MAX_UNKNOWN_ERRORS = 5  # then the watch stops with the error (kopf's lesson: bound them)
 MAX_DEBOUNCE_WAIT = 2.0  # a steady stream of events still gets a pass this often
@@ -273,7 +273,7 @@ class _SideJobs:
         now = self.clock()
         if phases == self.phases and now - self.report_at < cfg.reports_min_interval:
             return
-        from reconciler.reporting import write_report
+        from reconciler.loop.publish_report import write_report
 
         try:
             done = write_report(result, commit=True, push=cfg.reports_push, now=now)

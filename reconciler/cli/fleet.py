@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli import CTX, JsonOpt, app, emit_json, fail, run
-from reconciler.errors import UsageError
-from reconciler.render import table
+from reconciler.cli.app import CTX, JsonOpt, app, emit_json, fail, run
+from reconciler.cli.table import table
+from reconciler.core.errors import UsageError
 
 MassPruneOpt = Annotated[
     bool,
@@ -31,7 +31,7 @@ MassPruneOpt = Annotated[
 )
 def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -> None:
     """Print exactly the actions `orch reconcile` would take now, and change nothing."""
-    from reconciler import engine
+    from reconciler.loop import engine
 
     def compute() -> object:
         desired = engine.load(CTX.root)
@@ -39,7 +39,7 @@ def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -
             desired, engine.snapshot(desired), allow_mass_prune=allow_mass_prune
         )
 
-    from reconciler.actions import Plan
+    from reconciler.core.actions import Plan
 
     the_plan = run(compute, json_errors=as_json)
     assert isinstance(the_plan, Plan)
@@ -69,10 +69,10 @@ def reconcile(
     watch: Annotated[bool, typer.Option("--watch", help="Keep reconciling until Ctrl-C.")] = False,
 ) -> None:
     """Apply one pass: provision, start, advance, restart, tear down. One line an action."""
-    from reconciler import engine
+    from reconciler.loop import engine
 
     if watch:
-        from reconciler.watch import watch_loop
+        from reconciler.loop.watch import watch_loop
 
         run(lambda: watch_loop(CTX.root, allow_mass_prune=allow_mass_prune, emit=_emitter(as_json)))
         return
@@ -92,7 +92,7 @@ def _emitter(as_json: bool) -> Callable[[object], None]:
     """Print events and notices as they come: JSON lines, rich on a terminal, else plain."""
     import json
 
-    from reconciler.events import Event
+    from reconciler.loop.events import Event
 
     console = None
     if not as_json and sys.stdout.isatty():
@@ -117,7 +117,7 @@ def _emitter(as_json: bool) -> Callable[[object], None]:
 
 
 def _style(event: object) -> str:
-    from reconciler.events import Event
+    from reconciler.loop.events import Event
 
     assert isinstance(event, Event)
     if not event.ok or "Failed" in event.verb:
@@ -131,7 +131,7 @@ def _style(event: object) -> str:
 
 def _print_events(result: object, as_json: bool) -> None:
 
-    from reconciler.engine import PassResult
+    from reconciler.loop.engine import PassResult
 
     assert isinstance(result, PassResult)
     emit = _emitter(as_json)
@@ -146,8 +146,8 @@ def _print_events(result: object, as_json: bool) -> None:
 @app.command(epilog="Example: orch status --json | jq '.workers[] | select(.phase==\"Failed\")'")
 def status(as_json: JsonOpt = False) -> None:
     """One row a worker: phase, stage, attempt, restarts, last activity, branch, window, reason."""
-    from reconciler import engine
-    from reconciler.status import stage_text, status_rows
+    from reconciler.core.rows import stage_text, status_rows
+    from reconciler.loop import engine
 
     def compute() -> tuple[list[dict[str, object]], dict[str, object]]:
         desired = engine.load(CTX.root)
@@ -196,7 +196,7 @@ def status(as_json: JsonOpt = False) -> None:
 
 
 def _ago(seconds: float | None) -> str:
-    from reconciler.duration import format_age
+    from reconciler.core.duration import format_age
 
     return "-" if seconds is None else f"{format_age(seconds)} ago"
 
@@ -218,7 +218,7 @@ def logs(
     ] = False,
 ) -> None:
     """Print the end of a worker's current run log (its agent's output)."""
-    from reconciler.logs import current_log, follow_file, tail_lines
+    from reconciler.loop.logs import current_log, follow_file, tail_lines
 
     path = run(lambda: current_log(CTX.root, worker))
     typer.echo("\n".join(tail_lines(path, lines)))
@@ -237,7 +237,7 @@ def attach(worker: Annotated[str | None, typer.Argument(help="A worker to show."
 
     Off a terminal it prints the tmux command instead.
     """
-    from reconciler import engine
+    from reconciler.loop import engine
 
     desired = run(lambda: engine.load(CTX.root))
     cfg = desired.config
@@ -267,7 +267,7 @@ def cleanup(
     Saved work goes to refs/orch/backups/<worker>/<time>; branches are kept. A worker
     still in the specs is started again by the next reconcile.
     """
-    from reconciler.manual import cleanup_plan, run_cleanup
+    from reconciler.loop.operations import cleanup_plan, run_cleanup
 
     if not workers and not all_:
         fail(UsageError("name the workers to clean up, or pass --all"))
@@ -291,7 +291,7 @@ def restart(
     stage: Annotated[str | None, typer.Option("--stage", help="Restart at this stage.")] = None,
 ) -> None:
     """Reset a worker's restart count and restart it now, with a restart prompt."""
-    from reconciler.manual import restart_worker
+    from reconciler.loop.operations import restart_worker
 
     for event in run(lambda: restart_worker(CTX.root, worker, stage)):
         typer.echo(event.line())

@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from reconciler import __version__
-from reconciler.errors import OrchError, SpecErrors
+from reconciler.core.errors import OrchError, SpecErrors
 
 EPILOG_MAIN = """\
 Examples:
@@ -75,7 +75,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Keep a fleet of AI coding-agent workers equal to the YAML specs in a git control repo."""
-    from reconciler.root import find_root
+    from reconciler.cli.root import find_root
 
     CTX.root = find_root(root, os.environ, Path.cwd())
 
@@ -137,7 +137,7 @@ def emit_json(data: Any) -> None:
 
 def main() -> None:
     """Entry point of the `orch` console script."""
-    from reconciler import cli_fleet, cli_report, cli_spec  # noqa: F401 - they register commands
+    from reconciler.cli import fleet, report, specs  # noqa: F401 - they register commands
 
     # git must never stop a pass to ask for a password (fetch, push, clone).
     os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
@@ -147,7 +147,7 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     # Run the imported module's app: as __main__ this file is a second copy whose
-    # `app` never gets the commands registered on reconciler.cli.app.
-    from reconciler.cli import main as _main
+    # `app` never gets the commands registered on reconciler.cli.app.app.
+    from reconciler.cli.app import main as _main
 
     _main()

@@ -16,12 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.git import Git
-from reconciler.drivers.tmux import Tmux
-from reconciler.errors import DriverError
-from reconciler.launch import OWNER_FILE, PROGRESS_FILE, SETUP_DONE_FILE, SIGNALS_DIR
-from reconciler.model import Desired
-from reconciler.observe import (
+from reconciler.core.agent_command import OWNER_FILE, PROGRESS_FILE, SETUP_DONE_FILE, SIGNALS_DIR
+from reconciler.core.errors import DriverError
+from reconciler.core.model import Desired
+from reconciler.core.observed import (
     PANE_FORMAT,
     Observed,
     Signal,
@@ -30,7 +28,9 @@ from reconciler.observe import (
     parse_panes,
     parse_worktrees,
 )
-from reconciler.state import StateStore, WorkerState, write_atomic
+from reconciler.drivers.git import Git
+from reconciler.drivers.tmux import Tmux
+from reconciler.loop.state_store import StateStore, WorkerState, write_atomic
 
 MAX_SIGNAL_BYTES = 64 * 1024
 MAX_SCAN_BYTES = 1024 * 1024  # of new log output per pass, for quiet-pattern checks

@@ -6,15 +6,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler import engine
-from reconciler.actions import Action, Phase, Verb
-from reconciler.apply import Applier
+from reconciler.core.actions import Action, Phase, Verb
+from reconciler.core.agent_command import SIGNALS_DIR
+from reconciler.core.errors import UsageError
+from reconciler.core.plan import teardown_actions
 from reconciler.drivers.tmux import Tmux
-from reconciler.errors import UsageError
-from reconciler.events import Event, append_events
-from reconciler.launch import SIGNALS_DIR
-from reconciler.plan import teardown_actions
-from reconciler.state import StateStore, reconciler_lock
+from reconciler.loop import engine
+from reconciler.loop.apply import Applier
+from reconciler.loop.events import Event, append_events
+from reconciler.loop.state_store import StateStore, reconciler_lock
 
 
 def cleanup_plan(

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.actions import Phase
-from reconciler.status import stage_text
+from reconciler.core.actions import Phase
+from reconciler.core.rows import stage_text
 
 RECENT_EVENTS = 20
 GENERATED_PREFIX = "Generated "
@@ -26,7 +26,7 @@ GENERATED_PREFIX = "Generated "
 class ReportInput:
     """Everything a report shows, gathered by the caller."""
 
-    rows: Sequence[Mapping[str, Any]]  # reconciler.status.status_rows
+    rows: Sequence[Mapping[str, Any]]  # reconciler.core.rows.status_rows
     events: Sequence[Mapping[str, Any]]  # state/events.jsonl, oldest first
     revision: tuple[str, str] | None
     dirty: bool

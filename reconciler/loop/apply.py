@@ -14,17 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reconciler.actions import Action, Phase, Verb
+from reconciler.core.actions import Action, Phase, Verb
+from reconciler.core.agent_command import OWNER_FILE, SETUP_DONE_FILE, SIGNALS_DIR
+from reconciler.core.errors import DriverError, OrchError, UsageError
+from reconciler.core.model import Desired, Worker
+from reconciler.core.observed import Observed, Pane, repo_of
 from reconciler.drivers import proc, shell
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
-from reconciler.errors import DriverError, OrchError, UsageError
-from reconciler.events import Event
-from reconciler.launch import OWNER_FILE, SETUP_DONE_FILE, SIGNALS_DIR
-from reconciler.model import Desired, Worker
-from reconciler.observe import Observed, Pane, repo_of
-from reconciler.starter import TemplateFailed, start_agent
-from reconciler.state import StateStore, WorkerState, write_atomic
+from reconciler.loop.events import Event
+from reconciler.loop.start_agent import TemplateFailed, start_agent
+from reconciler.loop.state_store import StateStore, WorkerState, write_atomic
 
 
 class SetupFailed(OrchError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import LockHeld
+from reconciler.core.errors import LockHeld
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

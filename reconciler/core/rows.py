@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.actions import Plan
-from reconciler.events import utc_iso
-from reconciler.model import Desired
-from reconciler.observe import Observed
+from reconciler.core.actions import Plan
+from reconciler.core.model import Desired
+from reconciler.core.observed import Observed
+from reconciler.loop.events import utc_iso
 
 
 def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 The only place an agent is launched; every kind of agent (Claude Code, any
 CLI, a test script) goes through :func:`start_agent` and
-:func:`reconciler.launch.build_launch`.
+:func:`reconciler.core.agent_command.build_launch`.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.actions import Action, Phase
+from reconciler.cli.init import packaged
+from reconciler.core.actions import Action, Phase
+from reconciler.core.agent_command import PROGRESS_FILE, build_launch, prompt_context, render
+from reconciler.core.errors import DriverError, OrchError
+from reconciler.core.model import Desired, Stage, Worker
+from reconciler.core.observed import Pane
+from reconciler.core.summary import SummaryInput, build_summary
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
-from reconciler.errors import DriverError, OrchError
-from reconciler.launch import PROGRESS_FILE, build_launch, prompt_context, render
-from reconciler.model import Desired, Stage, Worker
-from reconciler.observe import Pane
-from reconciler.scaffold import packaged
-from reconciler.state import WorkerState, write_atomic
-from reconciler.summary import SummaryInput, build_summary
+from reconciler.loop.state_store import WorkerState, write_atomic
 
 if TYPE_CHECKING:
-    from reconciler.apply import Applier
+    from reconciler.loop.apply import Applier
 
 RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
 LOG_TAIL_BYTES = 64 * 1024

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli.init import packaged
+from reconciler.core.errors import DriverError
+from reconciler.core.model import Desired
+from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
+from reconciler.core.rows import status_rows
 from reconciler.drivers import gitops
 from reconciler.drivers.git import _run
-from reconciler.engine import PassResult, host_name, revision_info
-from reconciler.errors import DriverError
-from reconciler.events import read_events
-from reconciler.logs import tail_lines
-from reconciler.model import Desired
-from reconciler.report import ReportInput, commit_message, render_report, without_generated
-from reconciler.scaffold import packaged
-from reconciler.state import write_atomic
-from reconciler.status import status_rows
+from reconciler.loop.engine import PassResult, host_name, revision_info
+from reconciler.loop.events import read_events
+from reconciler.loop.logs import tail_lines
+from reconciler.loop.state_store import write_atomic
 
 TEMPLATE = "reports/templates/status.md.j2"
 MEMORY = "report.json"
@@ -77,8 +77,8 @@ def _ahead(desired: Desired, rows: list[dict[str, Any]]) -> dict[str, int | None
 
 
 def _log_tails(rows: list[dict[str, Any]], root: Path) -> dict[str, str]:
-    from reconciler.logs import current_log
-    from reconciler.summary import strip_ansi
+    from reconciler.core.summary import strip_ansi
+    from reconciler.loop.logs import current_log
 
     tails = {}
     for row in rows:
