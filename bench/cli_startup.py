@@ -1,9 +1,12 @@
-"""CLI start-up and `orch validate` on a 500-worker fleet, against bare Python.
+"""CLI start-up: `orch --help`, `validate`, `status` over 100 workers, against bare Python.
 
-Run with the project's venv:  .venv/bin/python bench/cli_startup.py
+Run with the project's venv:  .venv/bin/python bench/cli_startup.py [--orch PATH]
 
 Prints (all subprocess wall times, measured in this run):
   - `python -c pass` and `orch --help`: median of 10, and their difference;
+  - `orch validate` on this repository's example fleet, and `orch status` on a
+    fleet of 100 running workers (converged in-process first, on a private
+    tmux socket): medians, and their difference to `python -c pass`;
   - `orch validate` on a generated fleet of 500 workers, as (a) one WorkerSet of
     500 items (in config/items.yaml) and (b) 500 Worker documents: median of 5;
   - the top modules `orch --help` imports (python -X importtime);
@@ -16,7 +19,9 @@ pointed there; the folder is removed at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -28,7 +33,10 @@ from pathlib import Path
 import reconciler
 from reconciler.drivers.git import init_repo
 
-HELP_TARGET_MS = 150.0  # orch --help at most this much above bare Python
+HELP_TARGET_MS = 150.0  # orch --help and orch validate (example fleet) at most this much above
+STATUS_TARGET_MS = 250.0  # orch status over 100 workers at most this much above bare Python
+STATUS_WORKERS = 100
+PROJECT = Path(__file__).resolve().parents[1]
 VALIDATE_TARGET_S = 1.0
 WORKERS = 500
 
@@ -143,14 +151,52 @@ def import_times(python: str, orch: str, env: dict[str, str]) -> list[tuple[int,
     return rows
 
 
+def _note(res: Result) -> str:
+    if res.returncode == 0:
+        return ""
+    return f"  [exit {res.returncode}: {(res.stdout + res.stderr).strip()[:300]}]"
+
+
+def status_over_fleet(tmp: Path, orch: str, env: dict[str, str],
+                      runs: int) -> tuple[float, list[float], Result]:
+    """Converge STATUS_WORKERS sleepers in-process on a private socket; time `orch status`."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import reconcile as fleet_bench  # bench/reconcile.py: the same 100-sleeper fleet
+
+    from reconciler.loop import engine
+
+    sock = f"orch-bench-{secrets.token_hex(4)}"
+    root = fleet_bench.make_fleet(tmp / "status")
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_CONFIG_HOME", "ORCH_TMUX_SOCKET")}
+    os.environ.update(HOME=env["HOME"], XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"],
+                      ORCH_TMUX_SOCKET=sock)
+    seen: set[int] = set()
+    try:
+        engine.reconcile_pass(engine.load(root))
+        cmd_env = {**env, "ORCH_TMUX_SOCKET": sock}
+        return time_cmd([orch, "--root", str(root), "status"], cmd_env, runs)
+    finally:
+        fleet_bench.kill_server(sock, seen, tmp)
+        with contextlib.suppress(OSError):
+            fleet_bench.socket_file(sock).unlink()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--help-runs", type=int, default=10)
     parser.add_argument("--validate-runs", type=int, default=5)
+    parser.add_argument("--status-runs", type=int, default=10)
+    parser.add_argument("--orch", type=Path, default=None,
+                        help="the orch console script to measure (default: beside this python)")
     args = parser.parse_args()
 
     python = sys.executable
-    orch = Path(python).parent / "orch"
+    orch = args.orch or Path(python).parent / "orch"
     if not orch.exists():
         found = shutil.which("orch")
         if found is None:
@@ -207,6 +253,18 @@ def main() -> None:
                   f"{spread(t)}; {ms / py_ms:.1f}x bare Python){note}")
         print()
 
+        small = {}
+        ms, t, res = time_cmd([str(orch), "--root", str(PROJECT), "validate"], env,
+                              args.status_runs)
+        small["orch validate (example fleet)"] = (ms, HELP_TARGET_MS)
+        print(f"orch validate, example fleet  {ms:8.1f} ms  (median of {args.status_runs}; "
+              f"{spread(t)}; +{ms - py_ms:.1f} ms)" + _note(res))
+        ms, t, res = status_over_fleet(tmp, str(orch), env, args.status_runs)
+        small[f"orch status ({STATUS_WORKERS} workers)"] = (ms, STATUS_TARGET_MS)
+        print(f"orch status, {STATUS_WORKERS} workers        {ms:8.1f} ms  (median of "
+              f"{args.status_runs}; {spread(t)}; +{ms - py_ms:.1f} ms)" + _note(res))
+        print()
+
         rows = import_times(python, str(orch), env)
         if rows:
             print("imports of `orch --help` (python -X importtime, one run; depth 0 = top level):")
@@ -223,6 +281,10 @@ def main() -> None:
         ok = diff <= HELP_TARGET_MS
         print(f"{'PASS' if ok else 'MISS'}  orch --help: {diff:.1f} ms above bare Python "
               f"({help_ms:.1f} vs {py_ms:.1f} ms; target <= {HELP_TARGET_MS:.0f} ms)")
+        for label, (ms, target) in small.items():
+            ok = ms - py_ms <= target
+            print(f"{'PASS' if ok else 'MISS'}  {label}: {ms - py_ms:.1f} ms above bare Python "
+                  f"(target <= {target:.0f} ms)")
         for label, ms in results.items():
             ok = ms < VALIDATE_TARGET_S * 1000
             print(f"{'PASS' if ok else 'MISS'}  orch validate {label.strip()}: {ms / 1000:.3f} s "

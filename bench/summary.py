@@ -138,9 +138,9 @@ def main() -> None:
         }
     )
     try:
+        from reconciler.core.model import WorkerState
         from reconciler.core.summary import DEFAULT_LIMIT, build_summary
         from reconciler.loop.start_agent import LOG_TAIL_BYTES, gather_summary
-        from reconciler.loop.state_store import WorkerState
 
         start = time.perf_counter()
         desired, repo, worktree, log = build_fixture(tmp, args.untracked, args.log_mb << 20)

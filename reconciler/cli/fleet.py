@@ -11,9 +11,11 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.app import CTX, JsonOpt, app, emit_json, fail, run
+from reconciler.cli.runner import CTX, JsonOpt, emit_json, fail, run
 from reconciler.cli.table import table
 from reconciler.core.errors import UsageError
+
+commands = typer.Typer()
 
 MassPruneOpt = Annotated[
     bool,
@@ -24,7 +26,7 @@ MassPruneOpt = Annotated[
 ]
 
 
-@app.command(
+@commands.command(
     "plan",
     epilog="Exit codes: 0 nothing to do, 2 changes pending, 1 error.\n\n"
     "Example: orch plan --json | jq '.actions[].reason'",
@@ -60,7 +62,7 @@ def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -
     raise typer.Exit(2 if the_plan.actions or the_plan.blocked else 0)
 
 
-@app.command(
+@commands.command(
     epilog="Examples: orch reconcile; orch reconcile --watch; orch reconcile --allow-mass-prune"
 )
 def reconcile(
@@ -143,7 +145,9 @@ def _print_events(result: object, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command(epilog="Example: orch status --json | jq '.workers[] | select(.phase==\"Failed\")'")
+@commands.command(
+    epilog="Example: orch status --json | jq '.workers[] | select(.phase==\"Failed\")'"
+)
 def status(as_json: JsonOpt = False) -> None:
     """One row a worker: phase, stage, attempt, restarts, last activity, branch, window, reason."""
     from reconciler.core.rows import stage_text, status_rows
@@ -209,7 +213,7 @@ def _age(iso: object, now: float) -> float | None:
     return now - calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
 
 
-@app.command(epilog="Examples: orch logs w1 -n 50; orch logs w1 -f")
+@commands.command(epilog="Examples: orch logs w1 -n 50; orch logs w1 -f")
 def logs(
     worker: Annotated[str, typer.Argument(help="The worker's name.")],
     lines: Annotated[int, typer.Option("-n", "--lines", help="How many lines.")] = 40,
@@ -231,7 +235,7 @@ def logs(
             return
 
 
-@app.command(epilog="Example: orch attach w1   (detach again with Ctrl-b d)")
+@commands.command(epilog="Example: orch attach w1   (detach again with Ctrl-b d)")
 def attach(worker: Annotated[str | None, typer.Argument(help="A worker to show.")] = None) -> None:
     """Attach to the fleet's tmux session, at WORKER's window if given.
 
@@ -256,7 +260,7 @@ def attach(worker: Annotated[str | None, typer.Argument(help="A worker to show."
     os.execvp("tmux", argv)
 
 
-@app.command(epilog="Examples: orch cleanup old-worker --yes; orch cleanup --all")
+@commands.command(epilog="Examples: orch cleanup old-worker --yes; orch cleanup --all")
 def cleanup(
     workers: Annotated[list[str] | None, typer.Argument(help="Workers to remove.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every worker orch knows.")] = False,
@@ -285,7 +289,7 @@ def cleanup(
         typer.echo(event.line())
 
 
-@app.command(epilog="Examples: orch restart w1; orch restart w1 --stage write_tests")
+@commands.command(epilog="Examples: orch restart w1; orch restart w1 --stage write_tests")
 def restart(
     worker: Annotated[str, typer.Argument(help="The worker to restart.")],
     stage: Annotated[str | None, typer.Option("--stage", help="Restart at this stage.")] = None,

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from reconciler import data
 from reconciler.core.errors import DriverError, UsageError
 
 # Package data cannot hold a dotfile reliably; renamed on the way out.
 _RENAMES = {"gitignore": ".gitignore"}
-
-
-def packaged(rel: str) -> str:
-    """A file of the example control repo shipped in the package, e.g. a default template."""
-    return resources.files("reconciler").joinpath("data", "scaffold", rel).read_text()
 
 
 def _copy(src: Traversable, dest: Path) -> None:
@@ -44,7 +39,7 @@ def scaffold(directory: Path) -> Path:
         msg = f"{target} is not empty; orch init only fills a new or empty folder"
         raise UsageError(msg)
     target.mkdir(parents=True, exist_ok=True)
-    _copy(resources.files("reconciler").joinpath("data", "scaffold"), target)
+    _copy(data.scaffold(), target)
     for folder in ("tasks", "reports"):
         (target / folder).mkdir(exist_ok=True)
         (target / folder / ".gitkeep").write_text("")

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.app import CTX, JsonOpt, app, emit_json, run
+from reconciler.cli.runner import CTX, JsonOpt, emit_json, run
+
+commands = typer.Typer()
 
 
-@app.command(
+@commands.command(
     epilog="Examples: orch report; orch report --commit; orch report --commit --push\n\n"
     "Edit reports/templates/status.md.j2 in the control repo to change the report."
 )

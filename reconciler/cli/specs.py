@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.app import CTX, JsonOpt, app, emit_json, fail, run
+from reconciler.cli.runner import CTX, JsonOpt, emit_json, fail, run
 from reconciler.cli.table import table
 from reconciler.core.errors import UsageError
+
+commands = typer.Typer()
 
 
 def _load() -> object:
@@ -20,7 +22,7 @@ def _load() -> object:
     return load_desired(CTX.root, os.environ)
 
 
-@app.command(epilog="Example: orch validate --json | jq .errors")
+@commands.command(epilog="Example: orch validate --json | jq .errors")
 def validate(as_json: JsonOpt = False) -> None:
     """Check every spec and config/orch.yaml; print ALL problems as file:line:col.
 
@@ -45,7 +47,7 @@ def validate(as_json: JsonOpt = False) -> None:
 KINDS_HELP = "repo, agent, pipeline, worker, workerset, or config (config/orch.yaml)"
 
 
-@app.command(epilog="Example: orch schema worker > worker.schema.json")
+@commands.command(epilog="Example: orch schema worker > worker.schema.json")
 def schema(
     kind: Annotated[str | None, typer.Argument(help=KINDS_HELP, show_default=False)] = None,
 ) -> None:
@@ -67,7 +69,7 @@ def schema(
 GET_KINDS = ("workers", "repos", "pipelines", "agents")
 
 
-@app.command(epilog="Examples: orch get workers; orch get pipelines --json")
+@commands.command(epilog="Examples: orch get workers; orch get pipelines --json")
 def get(
     kind: Annotated[str, typer.Argument(help="workers, repos, pipelines or agents")],
     as_json: JsonOpt = False,
@@ -88,7 +90,7 @@ def get(
         typer.echo(table(headers, rows))
 
 
-@app.command(epilog="Example: orch init ~/fleet && cd ~/fleet && orch validate")
+@commands.command(epilog="Example: orch init ~/fleet && cd ~/fleet && orch validate")
 def init(
     directory: Annotated[Path, typer.Argument(help="A new or empty folder.")],
 ) -> None:

@@ -1,8 +1,9 @@
-"""Durations as written in specs ("30s", "10m", "1h30m", "200ms") and back."""
+"""Durations as written in specs ("30s", "10m", "1h30m", "200ms") and back; UTC timestamps."""
 
 from __future__ import annotations
 
 import re
+import time
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -48,3 +49,16 @@ def format_age(seconds: float | None) -> str:
         h, m = divmod(s // 60, 60)
         return f"{h}h{m}m" if m else f"{h}h"
     return f"{s // 86400}d"
+
+
+def utc_iso(ts: float | None) -> str | None:
+    """``2026-11-27T01:02:03Z`` or None.
+
+    Examples
+    --------
+    >>> utc_iso(0), utc_iso(None)
+    ('1970-01-01T00:00:00Z', None)
+    """
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

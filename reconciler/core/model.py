@@ -5,6 +5,7 @@ Nothing here does I/O. Durations are seconds (floats); paths are absolute.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -188,3 +189,54 @@ def stable_hash(value: object) -> str:
     """
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """What orch remembers about one worker between passes."""
+
+    name: str
+    repo: str = ""
+    repo_path: str = ""
+    branch: str = ""
+    base: str = ""
+    worktree: str = ""
+    placement_hash: str = ""
+    run_hashes: Mapping[str, str] = field(default_factory=dict)
+    phase: str = "Pending"
+    reason: str = ""
+    stage: str | None = None
+    attempt: int = 0
+    restarts: int = 0
+    created_at: float | None = None
+    stage_started_at: float | None = None
+    attempt_started_at: float | None = None
+    finished_at: float | None = None
+    backoff_until: float | None = None
+    session_id: str | None = None
+    log: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        data = dataclasses.asdict(self)
+        data["run_hashes"] = dict(self.run_hashes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> WorkerState:
+        """Read what :meth:`to_json` wrote, ignoring unknown keys from other versions.
+
+        Raises ValueError for anything else (a list, a field of the wrong type).
+        """
+        if not isinstance(data, dict):
+            msg = "a worker state must be a JSON object"
+            raise ValueError(msg)  # noqa: TRY004 - one error type for every unreadable file
+        names = {f.name for f in dataclasses.fields(cls)}
+        state = cls(**{k: v for k, v in data.items() if k in names})
+        defaults = cls(name=state.name)
+        for key in names & set(data):
+            default = getattr(defaults, key)
+            if default is not None and not isinstance(getattr(state, key), type(default)):
+                msg = f"field {key}: expected {type(default).__name__}"
+                raise ValueError(msg)
+        return state

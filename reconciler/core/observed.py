@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from reconciler.loop.state_store import WorkerState
+from reconciler.core.model import WorkerState
 
 SEP = "\u241e"  # "␞": never in a worker name, rare anywhere
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.actions import Plan
+from reconciler.core.duration import utc_iso
 from reconciler.core.model import Desired
 from reconciler.core.observed import Observed
-from reconciler.loop.events import utc_iso
 
 
 def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[str, Any]]:

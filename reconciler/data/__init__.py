@@ -1,1 +1,23 @@
-"""Data shipped in the package: the example control repo that `orch init` copies."""
+"""Data shipped in the package, behind one accessor.
+
+``scaffold/`` is the example control repo: `orch init` copies it, and its
+``playbooks/prompts/restart.md.j2`` and ``reports/templates/status.md.j2`` are
+the default templates a control repo without its own copy uses. The example
+control repo at the top of the source tree links to these files, so there is
+one copy of each.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.abc import Traversable
+
+
+def scaffold() -> Traversable:
+    """The example control repo's folder in the installed package."""
+    return resources.files("reconciler").joinpath("data", "scaffold")
+
+
+def packaged(rel: str) -> str:
+    """The text of a file of the example control repo, e.g. a default template."""
+    return scaffold().joinpath(rel).read_text()

@@ -67,8 +67,14 @@ def _execute(
     return str(out)
 
 
-def _run(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None) -> str:
-    """Run ``git -C cwd args...``."""
+def run_git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run ``git -C cwd args...``; return stdout without its last newline.
+
+    Raises
+    ------
+    DriverError
+        ``"git <subcommand>: <stderr>"`` when git fails.
+    """
     return _execute(["-C", str(cwd), *args], env)
 
 
@@ -76,6 +82,11 @@ def _verify(cwd: Path | str, rev: str) -> str | None:
     """``rev-parse --verify --quiet``: the object name, or None if ``rev`` does not resolve."""
     out = _execute(["-C", str(cwd), "rev-parse", "--verify", "--quiet", rev], quiet_miss=True)
     return out or None
+
+
+def count_range(cwd: Path | str, base: str, tip: str) -> int:
+    """How many commits ``base..tip`` holds in the repository at ``cwd``."""
+    return int(run_git(cwd, "rev-list", "--count", f"{base}..{tip}") or 0)
 
 
 def init_repo(path: Path, branch: str = "main") -> None:
@@ -89,7 +100,7 @@ def init_repo(path: Path, branch: str = "main") -> None:
         The initial branch.
     """
     path.mkdir(parents=True, exist_ok=True)
-    _run(path, "init", "-q", "-b", branch)
+    run_git(path, "init", "-q", "-b", branch)
     _execute(
         [
             "-C",
@@ -124,12 +135,12 @@ def commit_on_head(
         raise DriverError("git commit-tree", f"{cwd}: no HEAD commit")
     with tempfile.TemporaryDirectory(prefix="orch-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _run(cwd, "read-tree", head, env=env)
-        _run(cwd, "add", *add_args, env=env)
-        tree = _run(cwd, "write-tree", env=env)
-    if tree == _run(cwd, "rev-parse", f"{head}^{{tree}}"):
+        run_git(cwd, "read-tree", head, env=env)
+        run_git(cwd, "add", *add_args, env=env)
+        tree = run_git(cwd, "write-tree", env=env)
+    if tree == run_git(cwd, "rev-parse", f"{head}^{{tree}}"):
         return None
-    sha = _run(
+    sha = run_git(
         cwd, "commit-tree", "--no-gpg-sign", tree, "-p", head, "-m", message, env=identity
     )  # fmt: skip
     return head, sha
@@ -161,7 +172,7 @@ class Git:
         handle.close()
 
     def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        return _run(self.path, *args, env=env)
+        return run_git(self.path, *args, env=env)
 
     def worktree_list(self) -> str:
         """The raw output of ``git worktree list --porcelain``."""
@@ -216,7 +227,7 @@ class Git:
         saved = commit_on_head(worktree, ["-A"], message, ORCH_IDENTITY)
         if saved is None:
             return None
-        _run(worktree, "update-ref", ref, saved[1])
+        run_git(worktree, "update-ref", ref, saved[1])
         return saved[1]
 
     def worktree_remove(self, path: Path) -> None:
@@ -248,18 +259,18 @@ class Git:
     def log_oneline(self, worktree: Path, base: str, limit: int) -> str:
         """``git log --oneline`` of ``base..HEAD`` in ``worktree``, at most ``limit`` commits."""
         revs = f"{base}..HEAD"
-        return _run(worktree, "log", "--oneline", "--no-decorate", "-n", str(limit), revs)
+        return run_git(worktree, "log", "--oneline", "--no-decorate", "-n", str(limit), revs)
 
     def count_commits(self, worktree: Path, base: str) -> int:
         """How many commits ``base..HEAD`` holds in ``worktree``."""
-        return int(_run(worktree, "rev-list", "--count", f"{base}..HEAD") or 0)
+        return int(run_git(worktree, "rev-list", "--count", f"{base}..HEAD") or 0)
 
     def diff_stat(self, worktree: Path) -> str:
         """``git diff --stat HEAD``: tracked changes, staged or not, in ``worktree``."""
-        return _run(worktree, "diff", "--stat", "HEAD")
+        return run_git(worktree, "diff", "--stat", "HEAD")
 
     def untracked(self, worktree: Path, limit: int) -> tuple[list[str], int]:
         """The first ``limit`` untracked, not ignored, file names and their total count."""
-        out = _run(worktree, "ls-files", "-z", "--others", "--exclude-standard")
+        out = run_git(worktree, "ls-files", "-z", "--others", "--exclude-standard")
         names = [name for name in out.split("\0") if name]
         return names[:limit], len(names)

@@ -11,12 +11,12 @@ import re
 from pathlib import Path
 
 from reconciler.core.errors import DriverError
-from reconciler.drivers.git import ORCH_IDENTITY, _run, commit_on_head
+from reconciler.drivers.git import ORCH_IDENTITY, commit_on_head, run_git
 
 
 def revision(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> tuple[str, str] | None:
     """Short sha and subject of the last commit touching ``paths``, or None."""
-    out = _run(root, "log", "-1", "--format=%h%x00%s", "--", *paths)
+    out = run_git(root, "log", "-1", "--format=%h%x00%s", "--", *paths)
     if not out:
         return None
     sha, _, subject = out.partition("\0")
@@ -25,7 +25,7 @@ def revision(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> tuple[
 
 def dirty(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> list[str]:
     """Files under ``paths`` with uncommitted changes (``git status --porcelain``)."""
-    out = _run(root, "status", "--porcelain", "--untracked-files=all", "--", *paths)
+    out = run_git(root, "status", "--porcelain", "--untracked-files=all", "--", *paths)
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
@@ -50,37 +50,37 @@ def commit_paths(root: Path, paths: list[str], message: str, author: str) -> str
     if saved is None:
         return None
     head, sha = saved
-    _run(root, "update-ref", "-m", "orch: report", _current_ref(root), sha, head)
-    _run(root, "reset", "-q", "--", *paths)  # refresh only these index entries
+    run_git(root, "update-ref", "-m", "orch: report", _current_ref(root), sha, head)
+    run_git(root, "reset", "-q", "--", *paths)  # refresh only these index entries
     return sha
 
 
 def _current_ref(root: Path) -> str:
     """``refs/heads/<branch>``, or ``HEAD`` when detached."""
     try:
-        return _run(root, "symbolic-ref", "-q", "HEAD") or "HEAD"
+        return run_git(root, "symbolic-ref", "-q", "HEAD") or "HEAD"
     except DriverError:
         return "HEAD"
 
 
 def commit_all(root: Path, message: str) -> str:
     """Stage everything in ``root`` and commit it with orch's identity (for `orch init`)."""
-    _run(root, "add", "-A")
-    _run(root, "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message, env=_ORCH)
-    return _run(root, "rev-parse", "HEAD")
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message, env=_ORCH)
+    return run_git(root, "rev-parse", "HEAD")
 
 
 def upstream(root: Path) -> str | None:
     """The current branch's upstream (``origin/main``), or None."""
     try:
-        return _run(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}") or None
+        return run_git(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}") or None
     except DriverError:
         return None
 
 
 def fetch(root: Path) -> None:
     """``git fetch`` of the current branch's remote."""
-    _run(root, "fetch", "--quiet")
+    run_git(root, "fetch", "--quiet")
 
 
 def fast_forward(root: Path) -> tuple[str, str] | None:
@@ -91,17 +91,17 @@ def fast_forward(root: Path) -> tuple[str, str] | None:
     up = upstream(root)
     if up is None:
         raise DriverError("git merge", "the current branch has no upstream to pull from")
-    old = _run(root, "rev-parse", "HEAD")
-    new = _run(root, "rev-parse", up)
+    old = run_git(root, "rev-parse", "HEAD")
+    new = run_git(root, "rev-parse", up)
     if old == new or _is_ancestor(root, new, old):  # current, or only ahead
         return None
-    _run(root, "merge", "--ff-only", "--quiet", up)
+    run_git(root, "merge", "--ff-only", "--quiet", up)
     return old, new
 
 
 def _is_ancestor(root: Path, maybe: str, of: str) -> bool:
     try:
-        _run(root, "merge-base", "--is-ancestor", maybe, of)
+        run_git(root, "merge-base", "--is-ancestor", maybe, of)
     except DriverError:
         return False
     return True
@@ -116,7 +116,7 @@ def push(root: Path, tries: int = 3) -> int:
     """
     for attempt in range(1, tries + 1):
         try:
-            _run(root, "push", "--quiet")
+            run_git(root, "push", "--quiet")
         except DriverError as err:
             if attempt == tries:
                 raise
@@ -127,14 +127,14 @@ def push(root: Path, tries: int = 3) -> int:
 
 
 def _rebase_on_upstream(root: Path, cause: DriverError) -> None:
-    stashed = bool(_run(root, "status", "--porcelain", "--untracked-files=no"))
+    stashed = bool(run_git(root, "status", "--porcelain", "--untracked-files=no"))
     if stashed:
-        _run(root, "stash", "push", "--quiet", "-m", "orch: around a report rebase")
+        run_git(root, "stash", "push", "--quiet", "-m", "orch: around a report rebase")
     try:
-        _run(root, "pull", "--rebase", "--quiet")
+        run_git(root, "pull", "--rebase", "--quiet")
     except DriverError as err:
         with contextlib.suppress(DriverError):  # the pull may fail before the rebase
-            _run(root, "rebase", "--abort")
+            run_git(root, "rebase", "--abort")
         raise DriverError(
             "git push",
             f"rejected ({cause.stderr}); rebasing on the "
@@ -142,4 +142,4 @@ def _rebase_on_upstream(root: Path, cause: DriverError) -> None:
         ) from err
     finally:
         if stashed:
-            _run(root, "stash", "pop", "--index", "--quiet")
+            run_git(root, "stash", "pop", "--index", "--quiet")

@@ -17,14 +17,14 @@ from pathlib import Path
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.agent_command import OWNER_FILE, SETUP_DONE_FILE, SIGNALS_DIR
 from reconciler.core.errors import DriverError, OrchError, UsageError
-from reconciler.core.model import Desired, Worker
+from reconciler.core.model import Desired, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, repo_of
 from reconciler.drivers import proc, shell
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
 from reconciler.loop.events import Event
 from reconciler.loop.start_agent import TemplateFailed, start_agent
-from reconciler.loop.state_store import StateStore, WorkerState, write_atomic
+from reconciler.loop.state_store import StateStore, write_atomic
 
 
 class SetupFailed(OrchError):
@@ -110,14 +110,14 @@ class Applier:
             if action.worker:
                 self.failed.add(action.worker)
             if isinstance(err, SetupFailed | TemplateFailed):  # permanent: no retry loop
-                state = self._state(action.worker)
+                state = self.state(action.worker)
                 hint = (
                     f"; fix it, then `orch cleanup {action.worker} --yes` and reconcile"
                     if isinstance(err, SetupFailed)
                     else f"; fix it, then `orch restart {action.worker}`"
                 )
                 worker = self.desired.workers.get(action.worker)
-                self._save(replace(
+                self.save(replace(
                     state, phase=Phase.FAILED.value, reason=f"{err}{hint}",
                     stage=action.stage or state.stage, finished_at=self.clock(),
                     run_hashes=dict(worker.run_hashes) if worker else state.run_hashes,
@@ -149,17 +149,17 @@ class Applier:
 
     # -- helpers ------------------------------------------------------------
 
-    def _state(self, name: str) -> WorkerState:
+    def state(self, name: str) -> WorkerState:
         return self.states.get(name) or WorkerState(name)
 
-    def _save(self, state: WorkerState) -> None:
+    def save(self, state: WorkerState) -> None:
         self.states[state.name] = state
         self.store.save(state)
 
-    def _worker(self, name: str) -> Worker:
+    def worker(self, name: str) -> Worker:
         return self.desired.workers[name]
 
-    def _worktree(self, name: str) -> Path:
+    def worktree(self, name: str) -> Path:
         """Where the worker's worktree is: from state, the observation, or the spec."""
         state = self.states.get(name)
         if state and state.worktree:
@@ -167,9 +167,9 @@ class Applier:
         files = self.observed.files.get(name)
         if files and files.path:
             return Path(files.path)
-        return self.desired.worktree_path(self._worker(name))
+        return self.desired.worktree_path(self.worker(name))
 
-    def _repo_path(self, name: str, worktree: Path) -> Path:
+    def repo_path(self, name: str, worktree: Path) -> Path:
         """The repository a worker's worktree belongs to, even after it left the specs."""
         state = self.states.get(name)
         if state and state.repo_path:
@@ -226,7 +226,7 @@ def _ensure_session(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _clone_repo(ap: Applier, action: Action) -> dict[str, object]:
-    repo = ap.desired.repos[action.repo or ap._worker(action.worker).repo]
+    repo = ap.desired.repos[action.repo or ap.worker(action.worker).repo]
     if not repo.local_path.exists():
         assert repo.url is not None
         shell.clone(repo.url, repo.local_path)
@@ -234,7 +234,7 @@ def _clone_repo(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
-    w = ap._worker(action.worker)
+    w = ap.worker(action.worker)
     repo = ap.desired.repos[w.repo]
     path = ap.desired.worktree_path(w)
     git = ap.git(repo.local_path)
@@ -246,7 +246,7 @@ def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
     owner = {"worker": w.name, "repo": w.repo, "host": socketlib.gethostname()}
     write_atomic(path / OWNER_FILE, json.dumps(owner) + "\n")
     (path / SIGNALS_DIR).mkdir(parents=True, exist_ok=True)
-    ap._save(
+    ap.save(
         WorkerState(
             name=w.name,
             repo=w.repo,
@@ -265,15 +265,15 @@ def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _run_setup(ap: Applier, action: Action) -> dict[str, object]:
-    w = ap._worker(action.worker)
+    w = ap.worker(action.worker)
     log = ap.desired.state_dir / "logs" / w.name / "setup.log"
     for command in ap.desired.repos[w.repo].setup:
-        code = shell.run_logged(command, ap._worktree(w.name), log)
+        code = shell.run_logged(command, ap.worktree(w.name), log)
         if code != 0:
             msg = f"setup command `{command}` exited {code} (log: {log})"
             raise SetupFailed(msg)
     # Marks the setup complete: a reconciler killed mid-setup runs it again.
-    write_atomic(ap._worktree(w.name) / SETUP_DONE_FILE, f"{ap.clock()}\n")
+    write_atomic(ap.worktree(w.name) / SETUP_DONE_FILE, f"{ap.clock()}\n")
     return {"log": str(log)}
 
 
@@ -296,17 +296,17 @@ def _stop_agent(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _complete_stage(ap: Applier, action: Action) -> dict[str, object]:
-    path = ap._worktree(action.worker) / SIGNALS_DIR / f"{action.stage}.done"
+    path = ap.worktree(action.worker) / SIGNALS_DIR / f"{action.stage}.done"
     write_atomic(path, json.dumps({"summary": action.reason}) + "\n")
     return {}
 
 
 def _set_phase(ap: Applier, action: Action) -> dict[str, object]:
     assert action.phase is not None
-    state = ap._state(action.worker)
+    state = ap.state(action.worker)
     now = ap.clock()
     final = action.phase in (Phase.SUCCEEDED, Phase.FAILED)
-    ap._save(
+    ap.save(
         replace(
             state,
             phase=action.phase.value,
@@ -322,8 +322,8 @@ def _set_phase(ap: Applier, action: Action) -> dict[str, object]:
 
 def _remove_worktree(ap: Applier, action: Action) -> dict[str, object]:
     """Save uncommitted and untracked work to a backup ref, then remove the worktree."""
-    path = ap._worktree(action.worker)
-    git = ap.git(ap._repo_path(action.worker, path))
+    path = ap.worktree(action.worker)
+    git = ap.git(ap.repo_path(action.worker, path))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ap.clock()))
     ref = f"refs/orch/backups/{action.worker}/{stamp}"
     detail: dict[str, object] = {}

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.duration import utc_iso
+
 EVENTS_FILE = "events.jsonl"
 ROTATE_BYTES = 10 * 1024 * 1024
 
@@ -52,13 +54,6 @@ class Event:
         extra = "".join(f" {k}={v}" for k, v in self.detail.items())
         where = f" {self.stage}#{self.attempt}" if self.stage and self.attempt else ""
         return f"{clock} {self.worker or '-'} {self.verb}{where}: {self.reason}{extra}{status}"
-
-
-def utc_iso(ts: float | None) -> str | None:
-    """``2026-11-27T01:02:03Z`` or None."""
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def append_events(state_dir: Path, events: list[Event]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler.core.agent_command import OWNER_FILE, PROGRESS_FILE, SETUP_DONE_FILE, SIGNALS_DIR
 from reconciler.core.errors import DriverError
-from reconciler.core.model import Desired
+from reconciler.core.model import Desired, WorkerState
 from reconciler.core.observed import (
     PANE_FORMAT,
     Observed,
@@ -30,7 +30,7 @@ from reconciler.core.observed import (
 )
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux
-from reconciler.loop.state_store import StateStore, WorkerState, write_atomic
+from reconciler.loop.state_store import StateStore, write_atomic
 
 MAX_SIGNAL_BYTES = 64 * 1024
 MAX_SCAN_BYTES = 1024 * 1024  # of new log output per pass, for quiet-pattern checks

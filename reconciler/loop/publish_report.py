@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.init import packaged
 from reconciler.core.errors import DriverError
 from reconciler.core.model import Desired
 from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
 from reconciler.core.rows import status_rows
+from reconciler.data import packaged
 from reconciler.drivers import gitops
-from reconciler.drivers.git import _run
+from reconciler.drivers.git import count_range
 from reconciler.loop.engine import PassResult, host_name, revision_info
 from reconciler.loop.events import read_events
 from reconciler.loop.logs import tail_lines
@@ -68,9 +68,7 @@ def _ahead(desired: Desired, rows: list[dict[str, Any]]) -> dict[str, int | None
             continue
         try:
             repo = desired.repos[worker.repo].local_path
-            out[worker.name] = int(
-                _run(repo, "rev-list", "--count", f"{worker.base}..{worker.branch}")
-            )
+            out[worker.name] = count_range(repo, worker.base, worker.branch)
         except (DriverError, ValueError):
             out[worker.name] = None
     return out

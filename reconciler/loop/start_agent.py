@@ -11,21 +11,18 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from reconciler.cli.init import packaged
 from reconciler.core.actions import Action, Phase
 from reconciler.core.agent_command import PROGRESS_FILE, build_launch, prompt_context, render
 from reconciler.core.errors import DriverError, OrchError
-from reconciler.core.model import Desired, Stage, Worker
+from reconciler.core.model import Desired, Stage, Worker, WorkerState
 from reconciler.core.observed import Pane
 from reconciler.core.summary import SummaryInput, build_summary
+from reconciler.data import packaged
 from reconciler.drivers.git import Git
-from reconciler.drivers.tmux import WindowSpec
-from reconciler.loop.state_store import WorkerState, write_atomic
-
-if TYPE_CHECKING:
-    from reconciler.loop.apply import Applier
+from reconciler.drivers.tmux import Tmux, WindowSpec
+from reconciler.loop.state_store import write_atomic
 
 RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
 LOG_TAIL_BYTES = 64 * 1024
@@ -37,8 +34,38 @@ class TemplateFailed(OrchError):
     """A prompt or argv template could not be rendered."""
 
 
+class PassContext(Protocol):
+    """What starting an agent needs from the pass that runs it (the Applier)."""
+
+    @property
+    def desired(self) -> Desired:
+        """The specs of this pass."""
+
+    @property
+    def tmux(self) -> Tmux:
+        """The fleet's tmux server."""
+
+    def clock(self) -> float:
+        """Now, in seconds since the epoch."""
+
+    def worktree(self, name: str) -> Path:
+        """Where the worker's worktree is."""
+
+    def state(self, name: str) -> WorkerState:
+        """The worker's runtime state as of now in this pass."""
+
+    def save(self, state: WorkerState) -> None:
+        """Remember and write one worker's state."""
+
+    def free_index(self) -> int:
+        """A free window index in the fleet session."""
+
+    def defer(self, action: Action, spec: WindowSpec, record: Callable[[], None]) -> None:
+        """Open ``spec``'s window at the end of the pass, then call ``record``."""
+
+
 def start_agent(
-    ap: Applier, action: Action, window: Pane | None, stop_old: Callable[[], None]
+    ap: PassContext, action: Action, window: Pane | None, stop_old: Callable[[], None]
 ) -> dict[str, object]:
     """Render and start ``action``'s stage attempt in the worker's window.
 
@@ -53,8 +80,8 @@ def start_agent(
         msg = f'pipeline "{pipeline.name}" has no stage "{action.stage}"'
         raise TemplateFailed(msg)
     stage = pipeline.stages[index]
-    worktree = ap._worktree(w.name)
-    state = ap._state(w.name)
+    worktree = ap.worktree(w.name)
+    state = ap.state(w.name)
     ctx = prompt_context(desired, w, stage, action.attempt, worktree)
     session_id = None
     try:
@@ -91,7 +118,7 @@ def start_agent(
     def record() -> None:
         now = ap.clock()
         new_stage = state.stage != stage.name
-        ap._save(
+        ap.save(
             replace(
                 state,
                 phase=Phase.RUNNING.value,

@@ -8,72 +8,19 @@ cannot be observed again (restart counts, failure reasons, session ids).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import json
 import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from reconciler.core.errors import LockHeld
+from reconciler.core.model import WorkerState
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
-
-@dataclass(frozen=True)
-class WorkerState:
-    """What orch remembers about one worker between passes."""
-
-    name: str
-    repo: str = ""
-    repo_path: str = ""
-    branch: str = ""
-    base: str = ""
-    worktree: str = ""
-    placement_hash: str = ""
-    run_hashes: Mapping[str, str] = field(default_factory=dict)
-    phase: str = "Pending"
-    reason: str = ""
-    stage: str | None = None
-    attempt: int = 0
-    restarts: int = 0
-    created_at: float | None = None
-    stage_started_at: float | None = None
-    attempt_started_at: float | None = None
-    finished_at: float | None = None
-    backoff_until: float | None = None
-    session_id: str | None = None
-    log: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready data."""
-        data = dataclasses.asdict(self)
-        data["run_hashes"] = dict(self.run_hashes)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any) -> WorkerState:
-        """Read what :meth:`to_json` wrote, ignoring unknown keys from other versions.
-
-        Raises ValueError for anything else (a list, a field of the wrong type).
-        """
-        if not isinstance(data, dict):
-            msg = "a worker state must be a JSON object"
-            raise ValueError(msg)  # noqa: TRY004 - one error type for every unreadable file
-        names = {f.name for f in dataclasses.fields(cls)}
-        state = cls(**{k: v for k, v in data.items() if k in names})
-        defaults = cls(name=state.name)
-        for key in names & set(data):
-            default = getattr(defaults, key)
-            if default is not None and not isinstance(getattr(state, key), type(default)):
-                msg = f"field {key}: expected {type(default).__name__}"
-                raise ValueError(msg)
-        return state
 
 
 def write_atomic(path: Path, text: str) -> None:

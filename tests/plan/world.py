@@ -34,10 +34,10 @@ from reconciler.core.model import (
     Stage,
     Worker,
     WorkerSet,
+    WorkerState,
     stable_hash,
 )
 from reconciler.core.observed import Observed, Pane, Signal, WorkerFiles, WorktreeEntry
-from reconciler.loop.state_store import WorkerState
 
 # A root that does not exist: the planner must never need the file system.
 ROOT = Path("/nonexistent/orch-plan-tests")

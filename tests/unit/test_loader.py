@@ -26,7 +26,7 @@ from reconciler.spec.schemas import schema_errors
 from reconciler.spec.validate import load_desired
 from reconciler.spec.yamlsource import parse_documents
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"  # ../shared beside the repo
+EXAMPLES = Path(__file__).resolve().parents[1] / "data"  # the spec contract, by example
 PROJECT = Path(__file__).resolve().parents[2]
 
 REPO = """\

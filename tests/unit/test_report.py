@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli.init import packaged
 from reconciler.core.report import (
     GENERATED_PREFIX,
     RECENT_EVENTS,
@@ -25,6 +24,7 @@ from reconciler.core.report import (
     report_context,
     without_generated,
 )
+from reconciler.data import packaged
 
 TEMPLATE = packaged("reports/templates/status.md.j2")
 T0 = calendar.timegm(time.strptime("2026-03-04T05:06:07", "%Y-%m-%dT%H:%M:%S"))

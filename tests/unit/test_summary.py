@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core.model import WorkerState
 from reconciler.core.summary import (
     DEFAULT_LIMIT,
     SummaryInput,
@@ -24,7 +25,6 @@ from reconciler.loop.start_agent import (
     find_session_id,
     gather_summary,
 )
-from reconciler.loop.state_store import WorkerState
 
 # -- strip_ansi --------------------------------------------------------------------------
 
