@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from reconciler.core.errors import DriverError
@@ -167,8 +168,8 @@ def test_stop_process_group_leaves_no_survivors(
     expected = 4 if own_group else 3  # the outer sh (pane), the inner sh, the sleeps
 
     def tree() -> set[int]:
-        table = {p: ppid for p, (_, ppid, _) in proc._process_table().items()}
-        return {p for p in proc.descendants(pid, table) if proc.pid_alive(p)}
+        below = psutil.Process(pid).children(recursive=True)
+        return {child.pid for child in below if proc.pid_alive(child.pid)}
 
     family = retry_until(lambda: len(tree()) >= expected and tree(), message="children started")
     assert isinstance(family, set)
