@@ -6,13 +6,8 @@ chained with a ``;`` argv element: tmux runs the chain in its command queue
 before it reads any pane output, so a window gets ``remain-on-exit`` and its
 ``pipe-pane`` log before its command can print or exit.
 
-Arguments are passed as argv, never through a shell. Two tmux rules still apply
-to argv and are handled here, in :func:`_arg` and :func:`_fmt`:
-
-- an argument ending in ``;`` ends the command (``"a;"`` becomes ``a`` plus a
-  separator); a trailing ``;`` is escaped as ``\\;``;
-- the window name (``-n``), the start directory (``-c``) and the ``pipe-pane``
-  command are expanded as tmux formats, so ``#`` is doubled there.
+Arguments are passed as argv, never through a shell; the escaping tmux still
+needs is done where the argv is built, in :mod:`reconciler.drivers.tmux_argv`.
 
 libtmux is imported lazily (inside :meth:`Tmux._server`): CLI start-up time matters.
 """
@@ -21,18 +16,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import signal
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.core.errors import DriverError
+from reconciler.drivers.tmux_argv import (
+    CHAIN_BYTES,
+    WindowSpec,
+    chain,
+    env_flags,
+    escape_format,
+    option_commands,
+    pipe_command,
+    window_commands,
+)
 
 if TYPE_CHECKING:
     import libtmux
+
+__all__ = ["Tmux", "WindowSpec"]
 
 # stderr of a tmux client that found no server on the socket: not an error when observing.
 _GONE_SERVER = ("no server running", "error connecting to", "No such file or directory")
@@ -40,95 +45,6 @@ _GONE_SERVER = ("no server running", "error connecting to", "No such file or dir
 _NO_SERVER = (*_GONE_SERVER, "server exited unexpectedly")
 # stderr of a kill whose target is already gone.
 _GONE = ("can't find window", "can't find session", "can't find pane", *_NO_SERVER)
-
-
-def _arg(value: str) -> str:
-    """Escape a trailing ``;`` so tmux keeps it as text, not as a command separator.
-
-    Examples
-    --------
-    >>> _arg("echo hi;")
-    'echo hi\\\\;'
-    >>> _arg("plain")
-    'plain'
-    """
-    return value[:-1] + "\\;" if value.endswith(";") else value
-
-
-def _fmt(value: str) -> str:
-    """Escape ``#`` in an argument tmux expands as a format.
-
-    Examples
-    --------
-    >>> _fmt("/tmp/a#b")
-    '/tmp/a##b'
-    """
-    return value.replace("#", "##")
-
-
-def _chain(commands: Iterable[Sequence[str]]) -> list[str]:
-    """Join tmux commands into one argv, separated by ``;`` elements.
-
-    Examples
-    --------
-    >>> _chain([["kill-window", "-t", "s:1;"], ["kill-window", "-t", "s:2"]])
-    ['kill-window', '-t', 's:1\\\\;', ';', 'kill-window', '-t', 's:2']
-    """
-    argv: list[str] = []
-    for command in commands:
-        if argv:
-            argv.append(";")
-        argv.extend(_arg(part) for part in command)
-    return argv
-
-
-def _env_flags(env: Mapping[str, str]) -> list[str]:
-    """``-e K=V`` pairs for ``new-window`` and ``respawn-pane``."""
-    flags: list[str] = []
-    for key, value in env.items():
-        flags += ["-e", f"{key}={value}"]
-    return flags
-
-
-def _option_commands(target: str, options: Mapping[str, str]) -> list[list[str]]:
-    """One ``set-option -w`` per window option; ``--`` lets a value start with ``-``."""
-    return [["set-option", "-w", "-t", target, "--", key, value] for key, value in options.items()]
-
-
-def _pipe_command(target: str, log_path: str) -> list[str]:
-    """``pipe-pane`` appending the pane's output to ``log_path`` (a shell string tmux expands)."""
-    return ["pipe-pane", "-t", target, _fmt(f"cat >> {shlex.quote(log_path)}")]
-
-
-_CHAIN_BYTES = 12_000  # tmux's client message holds 16 KiB
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    """One window to open: where, what runs in it, its log and its options."""
-
-    session: str
-    index: int
-    name: str
-    cwd: str
-    command: str
-    env: Mapping[str, str]
-    log_path: str
-    options: Mapping[str, str]
-
-
-def _window_commands(spec: WindowSpec) -> list[list[str]]:
-    """new-window, remain-on-exit, pipe-pane and the options, all aimed at the new window."""
-    target = f"{spec.session}:{spec.index}"
-    new_window = ["new-window", "-d", "-t", target, "-n", _fmt(spec.name), "-c", _fmt(spec.cwd)]
-    # The options come right after new-window: should the chain stop later, the
-    # window is still one orch owns and will clean up.
-    return [
-        [*new_window, *_env_flags(spec.env), "--", spec.command],
-        *_option_commands(target, spec.options),
-        ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
-        _pipe_command(target, spec.log_path),
-    ]
 
 
 def _prepare_spawn(cwd: str, log_path: str) -> None:
@@ -247,7 +163,7 @@ class Tmux:
         _, stderr, code = self._call(["has-session", "-t", f"={session}"])
         if not stderr and code == 0:
             return False
-        argv = _chain(
+        argv = chain(
             [
                 ["new-session", "-d", "-s", session, "-n", "dashboard"],
                 ["set-option", "-g", "default-shell", "/bin/sh"],
@@ -297,22 +213,22 @@ class Tmux:
         """Open several windows, each as :meth:`start_window` does, in as few calls as fit.
 
         tmux carries a command line in one message of limited size, so the chain
-        is cut into calls of at most ``_CHAIN_BYTES``. A failing call raises; the
+        is cut into calls of at most ``CHAIN_BYTES``. A failing call raises; the
         windows of earlier calls exist.
         """
         batch: list[list[str]] = []
         size = 0
         for spec in specs:
             _prepare_spawn(spec.cwd, spec.log_path)
-            commands = _window_commands(spec)
+            commands = window_commands(spec)
             length = sum(len(part) + 1 for command in commands for part in command)
-            if batch and size + length > _CHAIN_BYTES:
-                self.run(*_chain(batch))
+            if batch and size + length > CHAIN_BYTES:
+                self.run(*chain(batch))
                 batch, size = [], 0
             batch += commands
             size += length
         if batch:
-            self.run(*_chain(batch))
+            self.run(*chain(batch))
 
     def respawn_window(
         self,
@@ -343,29 +259,30 @@ class Tmux:
             As for :meth:`start_window`.
         """
         _prepare_spawn(cwd, log_path)
-        respawn = ["respawn-pane", "-k", "-t", target, "-c", _fmt(cwd), *_env_flags(env)]
-        argv = _chain(
+        start_dir = escape_format(cwd)
+        respawn = ["respawn-pane", "-k", "-t", target, "-c", start_dir, *env_flags(env)]
+        argv = chain(
             [
                 [*respawn, "--", command],
-                _pipe_command(target, log_path),
-                *_option_commands(target, options),
+                pipe_command(target, log_path),
+                *option_commands(target, options),
             ]
         )
         self.run(*argv)
 
     def kill_window(self, target: str) -> None:
         """Kill window ``target``; a window (or server) already gone is no error."""
-        self._run_tolerating(_chain([["kill-window", "-t", target]]), _GONE)
+        self._run_tolerating(chain([["kill-window", "-t", target]]), _GONE)
 
     def set_window_options(self, target: str, options: Mapping[str, str]) -> None:
         """Set window user options on ``target`` in one chained call."""
         if options:
-            self.run(*_chain(_option_commands(target, options)))
+            self.run(*chain(option_commands(target, options)))
 
     def capture(self, target: str, lines: int) -> str:
         """The last ``lines`` lines of the pane's history and screen, wrapped lines joined."""
         return "\n".join(
-            self.run(*_chain([["capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", target]]))
+            self.run(*chain([["capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", target]]))
         )
 
     def kill_server(self, wait: float = 5.0) -> None:
