@@ -9,7 +9,13 @@ before it reads any pane output, so a window gets ``remain-on-exit`` and its
 Arguments are passed as argv, never through a shell; the escaping tmux still
 needs is done where the argv is built, in :mod:`reconciler.drivers.tmux_argv`.
 
-libtmux is imported lazily (inside :meth:`Tmux._server`): CLI start-up time matters.
+Every call has a timeout (:class:`Tmux`'s ``timeout``): a hung server must not
+hang the reconciler. orch's server never reads the user's tmux configuration
+(``-f /dev/null``): a ``base-index``, ``default-command`` or hook set there
+would change what orch observes and starts.
+
+libtmux and psutil are imported lazily (inside :meth:`Tmux._server` and on a
+timeout): CLI start-up time matters.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +43,7 @@ from reconciler.drivers.tmux_argv import (
 
 if TYPE_CHECKING:
     import libtmux
+    from libtmux.common import tmux_cmd
 
 __all__ = ["Tmux", "WindowSpec"]
 
@@ -58,6 +66,10 @@ def _prepare_spawn(cwd: str, log_path: str) -> None:
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
 
 
+# After a timeout, how long to look for the hung client (its thread may not have started it).
+_ABANDON_WAIT = 1.0
+
+
 class Tmux:
     """The tmux server on one socket (``tmux -L socket``).
 
@@ -65,23 +77,81 @@ class Tmux:
     ----------
     socket : str
         The socket name, as given to ``tmux -L``.
+    timeout : float
+        Seconds any one tmux call may take; a slower one raises
+        ``DriverError("tmux <subcommand>", "timed out after Ns")``.
     """
 
-    def __init__(self, socket: str) -> None:
+    def __init__(self, socket: str, timeout: float = 10.0) -> None:
         self.socket = socket
+        self.timeout = timeout
         self._server_obj: libtmux.Server | None = None
 
     def _server(self) -> libtmux.Server:
         if self._server_obj is None:
             import libtmux
 
-            self._server_obj = libtmux.Server(socket_name=self.socket)
+            # libtmux passes config_file as -f on every call; it counts when a call
+            # starts the server, which then reads nothing of the user's.
+            self._server_obj = libtmux.Server(socket_name=self.socket, config_file="/dev/null")
         return self._server_obj
 
     def _call(self, argv: Sequence[str]) -> tuple[list[str], list[str], int]:
-        """Run one tmux invocation; return stdout lines, stderr lines and the exit code."""
-        proc = self._server().cmd(*argv)
-        return list(proc.stdout), list(proc.stderr), int(proc.returncode or 0)
+        """Run one tmux invocation; return stdout lines, stderr lines and the exit code.
+
+        libtmux's ``tmux_cmd`` waits for its client without a limit, so the call
+        runs in a worker thread joined with ``timeout``. On a timeout the hung
+        client is killed (:meth:`_abandon`) and the worker left behind.
+
+        Raises
+        ------
+        DriverError
+            ``"tmux <subcommand>: timed out after Ns"``.
+        """
+        server = self._server()
+        outcome: list[tmux_cmd | Exception] = []
+
+        def work() -> None:
+            try:
+                outcome.append(server.cmd(*argv))
+            except Exception as err:  # noqa: BLE001 - raised again in the caller's thread
+                outcome.append(err)
+
+        worker = threading.Thread(target=work, name=f"tmux {argv[0]}", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            self._abandon(worker, argv)
+            cmd = f"tmux {argv[0]}"
+            raise DriverError(cmd, f"timed out after {self.timeout:g}s")
+        result = outcome[0]
+        if isinstance(result, Exception):
+            raise result
+        return list(result.stdout), list(result.stderr), int(result.returncode or 0)
+
+    def _abandon(self, worker: threading.Thread, argv: Sequence[str]) -> None:
+        """Kill the tmux client ``worker`` waits for, trying for a bounded time.
+
+        The client is this process's child running ``tmux ... -L<socket> ... argv``
+        (the argv tail tells it from another thread's call). A worker slow to
+        start may not have spawned it yet, hence the retries. The worker itself
+        may wait on: the client hands its stdout to the server, so a stopped
+        server holds that pipe open until it resumes or exits. It is a daemon
+        thread, left to that.
+        """
+        import psutil
+
+        wanted = f"-L{self.socket}"
+        deadline = time.monotonic() + _ABANDON_WAIT
+        while worker.is_alive() and time.monotonic() < deadline:
+            for child in psutil.Process().children():
+                with contextlib.suppress(psutil.Error):  # gone, or a zombie already
+                    cmdline = child.cmdline()
+                    ours = Path(cmdline[0]).name.startswith("tmux") and wanted in cmdline
+                    if ours and cmdline[-len(argv) :] == list(argv):
+                        child.kill()
+                        return
+            worker.join(0.05)
 
     def run(self, *args: str) -> list[str]:
         """Run one tmux command (or a ``;`` chain) and return its stdout lines.
@@ -92,22 +162,19 @@ class Tmux:
         Raises
         ------
         DriverError
-            ``"tmux <subcommand>: <stderr>"`` on any stderr or a non-zero exit code.
+            ``"tmux <subcommand>: <stderr>"`` on any stderr or a non-zero exit
+            code, ``"tmux <subcommand>: timed out after Ns"`` past ``timeout``.
         """
-        stdout, stderr, code = self._call(args)
-        if stderr or code != 0:
-            cmd = f"tmux {args[0]}"
-            raise DriverError(cmd, "\n".join(stderr) or f"exit code {code}")
-        return stdout
+        return self._output(args) or []  # never None: nothing is tolerated
 
-    def _run_tolerating(self, args: Sequence[str], tolerated: Sequence[str]) -> bool:
-        """Run a command; return False (no error) when its stderr says one of ``tolerated``."""
-        _, stderr, code = self._call(args)
+    def _output(self, args: Sequence[str], tolerated: Sequence[str] = ()) -> list[str] | None:
+        """As :meth:`run`, but None (no error) when the stderr says one of ``tolerated``."""
+        stdout, stderr, code = self._call(args)
         if not stderr and code == 0:
-            return True
+            return stdout
         text = "\n".join(stderr)
         if any(marker in text for marker in tolerated):
-            return False
+            return None
         cmd = f"tmux {args[0]}"
         raise DriverError(cmd, text or f"exit code {code}")
 
@@ -125,13 +192,41 @@ class Tmux:
             The raw stdout, lines joined by ``"\\n"``; None when no server runs on
             the socket (that is a state, not an error).
         """
-        stdout, stderr, code = self._call(["list-panes", "-a", "-F", fmt])
-        if stderr or code != 0:
-            text = "\n".join(stderr)
-            if any(marker in text for marker in _NO_SERVER):
-                return None
-            raise DriverError("tmux list-panes", text or f"exit code {code}")
-        return "\n".join(stdout)
+        stdout = self._output(["list-panes", "-a", "-F", fmt], _NO_SERVER)
+        return None if stdout is None else "\n".join(stdout)
+
+    def pane_pid(self, target: str) -> int | None:
+        """The pid of the live process in the pane of ``target``, or None.
+
+        Read again just before a signal goes to the pane's process group. One
+        call: ``list-panes -t target -F ''`` (blank lines), then ``display-message
+        -p -t target '#{pane_pid} #{pane_dead}'``. Measured on tmux 3.3a:
+        display-message alone does not fail on a missing target but prints the
+        session's current pane (another pane's pid) or nothing; list-panes
+        fails there, and a failing command ends the chain.
+
+        Parameters
+        ----------
+        target : str
+            A window or pane, e.g. ``"orch:3"``, ``"@4"``, ``"%7"``.
+
+        Returns
+        -------
+        int or None
+            The pid; None when the pane is dead, or its window, session or the
+            server is gone.
+        """
+        argv = chain(
+            [
+                ["list-panes", "-t", target, "-F", ""],
+                ["display-message", "-p", "-t", target, "#{pane_pid} #{pane_dead}"],
+            ]
+        )
+        stdout = self._output(argv, _GONE)
+        fields = stdout[-1].split() if stdout else []
+        if len(fields) != 2 or not fields[0].isdigit() or fields[1] != "0":
+            return None
+        return int(fields[0])
 
     @staticmethod
     def reap(server_pid: int) -> None:
@@ -152,8 +247,9 @@ class Tmux:
 
         Creation is one call that also sets the server's ``default-shell`` to
         ``/bin/sh`` (orch owns its socket; commands handed to tmux are then
-        shell-independent). A session created concurrently by someone else counts
-        as existing.
+        shell-independent). A server this call starts reads no configuration
+        file (``-f /dev/null``). A session created concurrently by someone else
+        counts as existing.
 
         Returns
         -------
@@ -169,7 +265,7 @@ class Tmux:
                 ["set-option", "-g", "default-shell", "/bin/sh"],
             ]
         )
-        return self._run_tolerating(argv, ("duplicate session",))
+        return self._output(argv, ("duplicate session",)) is not None
 
     def start_window(
         self,
@@ -272,7 +368,7 @@ class Tmux:
 
     def kill_window(self, target: str) -> None:
         """Kill window ``target``; a window (or server) already gone is no error."""
-        self._run_tolerating(chain([["kill-window", "-t", target]]), _GONE)
+        self._output(chain([["kill-window", "-t", target]]), _GONE)
 
     def set_window_options(self, target: str, options: Mapping[str, str]) -> None:
         """Set window user options on ``target`` in one chained call."""
@@ -293,7 +389,7 @@ class Tmux:
         ``wait`` seconds) makes a following ``ensure_session`` start a new server.
         The socket file stays (tmux 3.3a does not remove it).
         """
-        if not self._run_tolerating(["kill-server"], _NO_SERVER):
+        if self._output(["kill-server"], _NO_SERVER) is None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

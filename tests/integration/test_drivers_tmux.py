@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -209,3 +212,61 @@ def test_names_and_paths_with_spaces_quotes_and_hashes(
 def test_start_window_in_missing_directory_fails(tmux: Tmux, tmp_path: Path) -> None:
     with pytest.raises(DriverError, match="start directory does not exist"):
         tmux.start_window(SESSION, 5, "w5", str(tmp_path / "nope"), "true", {}, "/dev/null", {})
+
+
+def test_pane_pid_is_the_live_process_or_none(
+    tmux: Tmux, tmp_path: Path, retry_until: Retry
+) -> None:
+    log = str(tmp_path / "log")
+    tmux.start_window(SESSION, 1, "w1", str(tmp_path), "exec sleep 100", {}, log, {})
+    tmux.start_window(SESSION, 2, "w2", str(tmp_path), "exit 3", {}, log, {})
+    live = int(panes(tmux)[f"{SESSION}:1"]["pane_pid"])
+    assert tmux.pane_pid(f"{SESSION}:1") == live
+    assert tmux.pane_pid(f"{SESSION}:1.0") == live
+    retry_until(dead_pane(tmux, f"{SESSION}:2"), message="pane 2 dead")
+    assert tmux.pane_pid(f"{SESSION}:2") is None
+    # On tmux 3.3a, display-message alone answers the first two with another pane's pid.
+    for gone in (f"{SESSION}:9", f"{SESSION}:1.5", "nosuch:1", "%999", "@999"):
+        assert tmux.pane_pid(gone) is None, gone
+    tmux.kill_server()
+    assert tmux.pane_pid(f"{SESSION}:1") is None
+
+
+def tmux_clients(socket: str) -> list[int]:
+    """This process's live tmux clients on ``socket``."""
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if f"-L{socket}" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_a_hung_server_times_out_then_recovers(tmux_socket: str, retry_until: Retry) -> None:
+    tmux = Tmux(tmux_socket, timeout=1.0)
+    tmux.ensure_session(SESSION)
+    server_pid = int(tmux.run("display-message", "-p", "#{pid}")[0])
+    os.kill(server_pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DriverError, match=r"^tmux list-panes: timed out after 1s$"):
+            tmux.list_panes(FMT)
+        assert time.monotonic() - started < 2.0
+        retry_until(lambda: tmux_clients(tmux_socket) == [], message="hung client killed")
+    finally:
+        os.kill(server_pid, signal.SIGCONT)
+    assert list(panes(tmux)) == [f"{SESSION}:0"]
+
+
+@pytest.mark.parametrize("where", ["HOME/.tmux.conf", "XDG_CONFIG_HOME/tmux/tmux.conf"])
+def test_the_users_tmux_conf_is_never_read(tmux_socket: str, where: str) -> None:
+    variable, _, rest = where.partition("/")
+    conf = Path(os.environ[variable]) / rest
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text("set -g @user-conf yes\nset -g base-index 7\n")
+    tmux = Tmux(tmux_socket)
+    assert tmux.ensure_session(SESSION) is True
+    assert tmux.run("show-options", "-gqv", "@user-conf") == []
+    assert list(panes(tmux)) == [f"{SESSION}:0"]
