@@ -1,4 +1,4 @@
-"""Fleet commands: plan, reconcile, status, logs, attach; cleanup, restart."""
+"""Fleet commands: plan, reconcile, status, logs, attach; cleanup, restart, suspend, resume."""
 
 from __future__ import annotations
 
@@ -348,3 +348,39 @@ def restart(
 ) -> None:
     """Reset a worker's restart count and restart it now, with a restart prompt."""
     _perform("restart", [worker], no_wait, stage=stage)
+
+
+_NO_COMMIT = "Only edit the spec file; commit it yourself."
+NoCommitOpt = Annotated[bool, typer.Option("--no-commit", help=_NO_COMMIT)]
+
+
+@commands.command(
+    epilog=_epilog(
+        ("orch suspend w1", "stop w1, keep its worktree; commit spec.suspend: true"),
+        ("orch suspend w1 --no-commit", "edit specs/ only; commit it yourself"),
+        ("orch resume w1", "the reverse: spec.suspend: false, and w1 starts again"),
+    )
+)
+def suspend(worker: WorkerArg, no_commit: NoCommitOpt = False, no_wait: NoWaitOpt = False) -> None:
+    """Suspend a worker: set spec.suspend: true in its spec file, commit that file, stop it.
+
+    The file keeps its comments and layout; the commit ("orch: suspend worker W")
+    holds that file only, and whatever you staged stays staged. Its worktree,
+    branch and window stay. A WorkerSet's workers are suspended in the WorkerSet.
+    """
+    _perform("suspend", [worker], no_wait, commit=not no_commit)
+
+
+@commands.command(
+    epilog=_epilog(
+        ("orch resume w1", "w1 starts again where it stopped, with a restart prompt"),
+        ("orch resume w1 --no-commit", "edit specs/ only; commit it yourself"),
+    )
+)
+def resume(worker: WorkerArg, no_commit: NoCommitOpt = False, no_wait: NoWaitOpt = False) -> None:
+    """Resume a suspended worker: set spec.suspend: false in its spec file, commit it, start it.
+
+    The file keeps its comments and layout; the commit ("orch: resume worker W")
+    holds that file only, and whatever you staged stays staged.
+    """
+    _perform("resume", [worker], no_wait, commit=not no_commit)

@@ -1,4 +1,4 @@
-"""`orch restart|cleanup` with and without a running watcher.
+"""`orch restart|cleanup|suspend|resume` with and without a running watcher.
 
 The watcher is :func:`reconciler.loop.watch.watch_loop` in a thread of the test
 process (it holds state/.lock like `orch reconcile --watch`); the commands are
@@ -201,6 +201,7 @@ def test_a_request_the_watcher_refuses_exits_1_with_the_reason(
     for args, reason in (
         (["restart", "nosuch"], 'no worker "nosuch" in the specs'),
         (["restart", "w1", "--stage", "nope"], 'pipeline "p" has no stage "nope" (work)'),
+        (["suspend", "nosuch"], 'no worker "nosuch" in the specs'),
     ):
         done = fleet.cli(*args)
         assert done.returncode == 1, (args, done)
@@ -335,9 +336,191 @@ def test_a_request_the_watcher_never_took_is_taken_back(fleet: Fleet, retry_unti
 
 
 def test_help_teaches_with_examples(fleet: Fleet) -> None:
-    for command in ("restart", "cleanup"):
+    for command in ("restart", "cleanup", "suspend", "resume"):
         done = fleet.cli(command, "--help")
         assert done.returncode == 0, done
         assert f"\n    orch {command} " in done.stdout, done.stdout
         assert "--no-wait" in done.stdout
         assert "state/requests/" in done.stdout
+
+
+# -- suspend and resume ------------------------------------------------------------------------
+
+WORKERS = """\
+# the workers of this test: comments and layout must survive the edits
+apiVersion: orch/v1
+kind: Worker
+metadata:
+  name: w1    # suspended and resumed below
+spec:         # what w1 does
+  repo: app   # the target repo
+  pipeline: p
+  agent: fake
+---
+apiVersion: orch/v1
+kind: Worker
+metadata: {name: w2}
+spec:
+  repo: app
+  pipeline: p
+  agent: fake
+"""
+SUSPENDED = WORKERS.replace("# what w1 does\n", "# what w1 does\n  suspend: true\n")
+RESUMED = WORKERS.replace("# what w1 does\n", "# what w1 does\n  suspend: false\n")
+
+
+def commit_all(fleet: Fleet, message: str) -> str:
+    fleet.git(fleet.root, "add", "-A")
+    fleet.git(fleet.root, "commit", "-q", "-m", message)
+    return str(fleet.git(fleet.root, "rev-parse", "HEAD").stdout.strip())
+
+
+def user_changes(fleet: Fleet) -> tuple[str, str]:
+    """A staged new file and an unstaged edit of the user's, unrelated to the specs."""
+    fleet.write("docs/plan.md", "staged plan\n")
+    fleet.git(fleet.root, "add", "docs/plan.md")
+    with (fleet.root / ".gitignore").open("a") as fh:
+        fh.write("# a local edit, not staged\n")
+    return "docs/plan.md", ".gitignore"
+
+
+def assert_committed(fleet: Fleet, since: str, subject: str, user: tuple[str, str]) -> str:
+    """Exactly one new commit, ``subject``, touching only the spec file; the user's changes kept."""
+    log = fleet.git(fleet.root, "log", "--format=%H %an|%s", f"{since}..HEAD").stdout.splitlines()
+    assert [line.split(" ", 1)[1] for line in log] == [f"Test User|{subject}"], log
+    files = fleet.git(fleet.root, "show", "--name-only", "--format=", "HEAD").stdout.split()
+    assert files == ["specs/workers.yaml"]
+    assert fleet.git(fleet.root, "diff", "--cached", "--name-only").stdout.split() == [user[0]]
+    assert fleet.git(fleet.root, "diff", "--name-only").stdout.split() == [user[1]]
+    return log[0].split(" ", 1)[0]
+
+
+@pytest.mark.parametrize("with_watcher", [False, True], ids=["alone", "watcher"])
+def test_suspend_and_resume_edit_commit_and_apply(
+    fleet: Fleet, watcher: Callable[[], WatchThread], retry_until: Retry, with_watcher: bool
+) -> None:
+    configure(fleet)
+    fleet.base("sleep.sh")
+    fleet.write("specs/workers.yaml", WORKERS)
+    head = commit_all(fleet, "specs")
+    if with_watcher:
+        watch = running(fleet, watcher, retry_until, "w1", "w2")
+    else:
+        fleet.reconcile()
+        fleet.write("specs/later.yaml", WORKERS.split("---\n")[1].replace("w2", "w3"))
+        head = commit_all(fleet, "w3, not started yet")
+    user = user_changes(fleet)
+    w2 = alive(fleet)["w2"]
+
+    done = fleet.cli("suspend", "w1")
+
+    assert done.returncode == 0, done
+    assert done.stdout.startswith("suspended w1: specs/workers.yaml:5 now says suspend: true; ")
+    assert (fleet.root / "specs" / "workers.yaml").read_text() == SUSPENDED
+    sha = assert_committed(fleet, head, "orch: suspend worker w1", user)
+    assert f'committed {sha[:10]} "orch: suspend worker w1"' in done.stdout
+    if with_watcher:
+        assert "the watcher applies it in its next pass" in done.stdout
+    else:
+        assert re.search(r"^\S+ w1 stop-agent: suspended", done.stdout, re.MULTILINE), done
+    retry_until(lambda: "w1" not in alive(fleet), 15, message="w1 stopped")
+    assert alive(fleet)["w2"] == w2
+    assert fleet.worktree("w1").is_dir()  # suspended keeps everything
+
+    again = fleet.cli("suspend", "w1")
+    assert again.returncode == 0, again
+    assert again.stdout == (
+        'worker "w1" is already suspended (specs/workers.yaml:5); nothing changed\n'
+    )
+    assert fleet.git(fleet.root, "rev-parse", "HEAD").stdout.strip() == sha
+
+    done = fleet.cli("resume", "w1")
+
+    assert done.returncode == 0, done
+    assert (fleet.root / "specs" / "workers.yaml").read_text() == RESUMED
+    assert_committed(fleet, sha, "orch: resume worker w1", user)
+    if not with_watcher:
+        assert re.search(r"^\S+ w1 start-agent work#\d+: resumed", done.stdout, re.MULTILINE)
+        assert "w3" not in fleet.owned()  # only w1's part of the plan was applied
+    retry_until(lambda: "w1" in alive(fleet), 15, message="w1 running again")
+    assert alive(fleet)["w2"] == w2
+    if with_watcher:
+        assert watch.notices("suspend w1: done") and watch.notices("resume w1: done")
+        watch.close()
+
+
+def test_no_commit_edits_only_and_a_changed_spec_file_is_not_committed(fleet: Fleet) -> None:
+    configure(fleet)
+    fleet.base("sleep.sh")
+    fleet.write("specs/workers.yaml", WORKERS)
+    head = commit_all(fleet, "specs")
+    fleet.reconcile()
+    edited = WORKERS + "# a note of the user's, not committed yet\n"
+    (fleet.root / "specs" / "workers.yaml").write_text(edited)
+
+    done = fleet.cli("suspend", "w1")
+    assert done.returncode == 1, done
+    assert done.stderr == (
+        "error: specs/workers.yaml has uncommitted changes; commit them first, "
+        "or pass --no-commit to only edit the file\n"
+    )
+    assert (fleet.root / "specs" / "workers.yaml").read_text() == edited
+    assert "w1" in alive(fleet)
+
+    done = fleet.cli("suspend", "w1", "--no-commit")
+    assert done.returncode == 0, done
+    assert "now says suspend: true; not committed" in done.stdout
+    assert (fleet.root / "specs" / "workers.yaml").read_text() == edited.replace(
+        "# what w1 does\n", "# what w1 does\n  suspend: true\n"
+    )
+    assert fleet.git(fleet.root, "rev-parse", "HEAD").stdout.strip() == head
+    assert "w1" not in alive(fleet)
+    assert fleet.cli("plan").returncode == 0  # the loop agrees: w1 stays suspended
+
+
+def test_what_cannot_be_suspended_is_refused_and_nothing_is_written(fleet: Fleet) -> None:
+    configure(fleet)
+    fleet.base("sleep.sh")
+    fleet.write(
+        "specs/sets.yaml",
+        """\
+        # a WorkerSet: its workers are suspended in its template
+        apiVersion: orch/v1
+        kind: WorkerSet
+        metadata:
+          name: batch
+        spec:
+          items: [{n: 1}, {n: 2}]
+          nameTemplate: "batch-{{ item.n }}"
+          template: {repo: app, pipeline: p, agent: fake}
+        ---
+        apiVersion: orch/v1
+        kind: Worker
+        metadata: {name: flow}
+        spec: {repo: app, pipeline: p, agent: fake}
+        """,
+    )
+    head = commit_all(fleet, "specs")
+    before = (fleet.root / "specs" / "sets.yaml").read_bytes()
+    for args, message in (
+        (
+            ["suspend", "batch-2"],
+            (
+                'worker "batch-2" is generated by WorkerSet "batch" (specs/sets.yaml:5); set '
+                "suspend in the WorkerSet's template, or remove the item there"
+            ),
+        ),
+        (
+            ["suspend", "flow"],
+            (
+                "specs/sets.yaml:14:7: Worker/flow: spec is written in flow style ({...}); "
+                "orch does not reformat it: set suspend by hand, or write spec in block style"
+            ),
+        ),
+    ):
+        done = fleet.cli(*args)
+        assert done.returncode == 1, (args, done)
+        assert done.stderr == f"error: {message}\n", (args, done)
+    assert (fleet.root / "specs" / "sets.yaml").read_bytes() == before
+    assert fleet.git(fleet.root, "rev-parse", "HEAD").stdout.strip() == head
+    assert fleet.git(fleet.root, "status", "--porcelain").stdout == ""
