@@ -164,12 +164,13 @@ def set_suspend(
 ) -> list[Item]:
     """Set ``spec.suspend`` of Worker ``name`` in its file; commit it; apply it.
 
-    The file keeps its comments and layout (:mod:`reconciler.spec.edit`). With
-    ``commit``, only that file is committed, as ``author``, through a
-    temporary index: what the user staged stays staged. With ``apply`` (no
-    watcher), that worker's part of a fresh plan is applied now (stop for
-    suspend, start for resume) and nothing else; a watcher does it in its next
-    pass instead. The caller holds the lock.
+    The file keeps its comments and layout (:mod:`reconciler.spec.edit`); the
+    edit is checked before it is written, and the specs must load after it (or
+    the file is put back). With ``commit``, only that file is committed, as
+    ``author``, through a temporary index: what the user staged stays staged.
+    With ``apply`` (no watcher), that worker's part of a fresh plan is applied
+    now (stop for suspend, start for resume) and nothing else; a watcher does
+    it in its next pass instead. The caller holds the lock.
     """
     desired = engine.load(root)
     worker = _editable(desired, name)
@@ -177,31 +178,35 @@ def set_suspend(
     if worker.suspend == suspend:
         state = "suspended" if suspend else "not suspended"
         return [f'worker "{name}" is already {state} ({where}); nothing changed']
-    verb = "suspend" if suspend else "resume"
     rel = _spec_path(desired.root, worker.source.path)
     if commit:
         _check_committed(desired.root, rel)
-    path = desired.root / rel
+    fresh = _edit(desired.root, rel, name, suspend)
+    message = f"orch: {'suspend' if suspend else 'resume'} worker {name}"
+    sha = _commit(desired.root, rel, message, author) if commit else None
+    done = f'committed {sha[:10]} "{message}"' if sha else "not committed"
+    past = "suspended" if suspend else "resumed"
+    items: list[Item] = [f"{past} {name}: {where} now says suspend: {str(suspend).lower()}; {done}"]
+    if not apply:
+        return [*items, "the watcher applies it in its next pass"]
+    return items + _apply_worker(fresh, name)
+
+
+def _edit(root: Path, rel: str, name: str, suspend: bool) -> Desired:
+    """Write the edit; the specs as they are then, or the file put back and the error."""
+    path = root / rel
     old = path.read_bytes()
     try:
         text = old.decode("utf-8")
     except UnicodeDecodeError:
         msg = f"{rel} is not UTF-8 text; cannot edit it"
         raise UsageError(msg) from None
-    new = set_worker_suspend(text, name, suspend, path=rel)
-    _write_bytes(path, new.encode("utf-8"))
+    _write_bytes(path, set_worker_suspend(text, name, suspend, path=rel).encode("utf-8"))
     try:
-        fresh = engine.load(desired.root)  # the specs, as edited, must still validate
-        sha = _commit(desired.root, rel, f"orch: {verb} worker {name}", author) if commit else None
+        return engine.load(root)
     except BaseException:
         _write_bytes(path, old)
         raise
-    done = f'committed {sha[:10]} "orch: {verb} worker {name}"' if sha else "not committed"
-    past = "suspended" if suspend else "resumed"
-    items: list[Item] = [f"{past} {name}: {where} now says suspend: {str(suspend).lower()}; {done}"]
-    if not apply:
-        return [*items, "the watcher applies it in its next pass"]
-    return items + _apply_worker(fresh, name)
 
 
 def _editable(desired: Desired, name: str) -> Worker:
@@ -243,7 +248,12 @@ def _check_committed(root: Path, rel: str) -> None:
 
 
 def _commit(root: Path, rel: str, message: str, author: str | None) -> str | None:
-    return gitops.commit_paths(root, [rel], message, author or DEFAULT_AUTHOR, reflog=message)
+    """Commit ``rel`` alone; a failure leaves the edit in place and says so."""
+    try:
+        return gitops.commit_paths(root, [rel], message, author or DEFAULT_AUTHOR, reflog=message)
+    except DriverError as err:
+        msg = f"{rel} is edited, but committing it failed ({err}); see git status"
+        raise UsageError(msg) from None
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
