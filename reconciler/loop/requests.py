@@ -6,7 +6,7 @@
 - free: the command takes it and does the work itself;
 - held by a watcher (its lock file says ``"watch": true``): the command writes
   ``state/requests/<id>.json`` (temporary file + rename), the watcher applies
-  it in its loop, under the lock it holds (:class:`Inbox`), and writes
+  it in its loop, under the lock it holds (:func:`serve`), and writes
   ``<id>.result.json`` (ok, the lines a person would have seen, error); the
   command waits for that, removes it and prints it;
 - held by a one-shot `orch reconcile`: the lock is tried again for a few
@@ -15,11 +15,11 @@
 A request is claimed by removing its file, so a command that gives up
 withdraws it the same way and it is never applied twice; a command whose
 watcher stopped before claiming it takes it back and does the work itself.
+The files themselves are :mod:`reconciler.loop.inbox`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -34,15 +34,13 @@ from reconciler.core.duration import utc_iso
 from reconciler.core.errors import OrchError, SpecErrors, UsageError
 from reconciler.loop import operations
 from reconciler.loop.events import Event
-from reconciler.loop.state_store import NAME, LockHeldBy, reconciler_lock, write_atomic
+from reconciler.loop.inbox import Inbox
+from reconciler.loop.state_store import NAME, LockHeldBy, reconciler_lock
 
-REQUESTS_DIR = "requests"
 WAIT_SECONDS = 30.0  # how long a command waits for the watcher's answer
 LOCK_RETRY_SECONDS = 5.0  # how long a command waits for a one-shot reconcile to finish
-STALE_SECONDS = 3600.0  # unread results (--no-wait) are removed after this
 EXPIRE_SECONDS = 600.0  # a request older than this (no watcher took it) is not applied
 OPS = ("restart", "cleanup", "suspend", "resume")
-RESULT = ".result.json"
 
 
 class BadRequest(OrchError):
@@ -167,7 +165,7 @@ def perform(
             return got
         if got.watch:
             inbox = Inbox(root / "state")
-            inbox.submit(request)
+            inbox.submit(request.id, request.to_json())
             if not wait:
                 return operations.Outcome(queued=request.id)
             return _await(root, inbox, request, timeout)
@@ -239,74 +237,6 @@ def _outcome(answer: dict[str, Any]) -> operations.Outcome:
         raise RequestFailed(str(answer.get("error") or "the watcher refused the request"))
     lines = tuple(str(line) for line in answer.get("lines", ()))
     return operations.Outcome(lines, bool(answer.get("failed")))
-
-
-def is_request_name(name: str) -> bool:
-    """Whether a file name in state/requests/ is a request (not a result or temporary file)."""
-    return name.endswith(".json") and not name.endswith(RESULT) and not name.startswith(".")
-
-
-class Inbox:
-    """state/requests/: request files, their results, and malformed ones set aside."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.dir = state_dir / REQUESTS_DIR
-        self.cleaned_at = 0.0
-
-    def submit(self, request: Request) -> None:
-        """Leave ``request`` for the watcher (atomically: temporary file, then rename)."""
-        write_atomic(self.dir / f"{request.id}.json", json.dumps(request.to_json()))
-
-    def pending(self) -> list[Path]:
-        """Request files, oldest first (ids sort by time)."""
-        try:
-            paths = sorted(self.dir.iterdir())
-        except FileNotFoundError:
-            return []
-        return [p for p in paths if is_request_name(p.name)]
-
-    def withdraw(self, request_id: str) -> bool:
-        """Remove a request file: True for whoever removes it first (it then owns it)."""
-        try:
-            (self.dir / f"{request_id}.json").unlink()
-        except FileNotFoundError:
-            return False
-        return True
-
-    def set_aside(self, path: Path) -> bool:
-        """Move a malformed request to ``<name>.bad``; False when it is gone."""
-        try:
-            path.replace(path.with_name(path.name + ".bad"))
-        except FileNotFoundError:
-            return False
-        return True
-
-    def answer(self, request_id: str, result: dict[str, Any]) -> None:
-        """Write ``<id>.result.json``."""
-        write_atomic(self.dir / f"{request_id}{RESULT}", json.dumps(result))
-
-    def take_result(self, request_id: str) -> dict[str, Any] | None:
-        """Read and remove ``<id>.result.json``; None while there is none."""
-        path = self.dir / f"{request_id}{RESULT}"
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            return None
-        path.unlink(missing_ok=True)
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        return data if isinstance(data, dict) else {"ok": False, "error": f"unreadable {path}"}
-
-    def clean_stale(self, now: float) -> None:
-        """Remove results nobody read and temporary files, older than an hour."""
-        self.cleaned_at = now
-        for path in self.dir.glob("*"):
-            if path.name.endswith(RESULT) or path.name.endswith(".tmp"):
-                with contextlib.suppress(OSError):
-                    if now - path.stat().st_mtime > STALE_SECONDS:
-                        path.unlink()
 
 
 Emit = Callable[[Event | str], None]

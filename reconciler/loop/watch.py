@@ -27,7 +27,8 @@ from reconciler.core.errors import OrchError, SpecErrors
 from reconciler.core.model import Desired
 from reconciler.loop import engine
 from reconciler.loop.events import Event
-from reconciler.loop.requests import REQUESTS_DIR, Inbox, is_request_name, serve
+from reconciler.loop.inbox import REQUESTS_DIR, Inbox, is_request_name
+from reconciler.loop.requests import serve
 from reconciler.loop.state_store import reconciler_lock
 
 MAX_UNKNOWN_ERRORS = 5  # then the watch stops with the error (kopf's lesson: bound them)
