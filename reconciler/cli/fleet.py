@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -277,11 +277,13 @@ def _epilog(*examples: tuple[str, str]) -> str:
     return f"Examples:\n\n\b\n{rows}\n\n{_WATCHER_NOTE}"
 
 
-def _perform(op: str, workers: list[str], no_wait: bool, **options: Any) -> None:
+def _perform(
+    op: str, workers: list[str], no_wait: bool, stage: str | None = None, commit: bool = True
+) -> None:
     """Do ``op`` here, or through the running watcher; print what happened, as always."""
     from reconciler.loop.requests import Request, perform
 
-    request = Request(op, tuple(workers), **options)
+    request = Request(op, tuple(workers), stage=stage, commit=commit)
     outcome = run(lambda: perform(CTX.root, request, wait=not no_wait))
     if outcome.queued:
         typer.echo(outcome.queued)

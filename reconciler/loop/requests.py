@@ -20,11 +20,13 @@ The files themselves are :mod:`reconciler.loop.inbox`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import socket
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -283,7 +285,7 @@ def _serve_one(root: Path, inbox: Inbox, path: Path, emit: Emit) -> None:
             raise RequestFailed(msg)
         outcome = execute(root, request, watcher=True)
     except Exception as err:  # noqa: BLE001 - answered, and the watcher goes on
-        reason = _reason(err)
+        reason = _reason(err, root)
         inbox.answer(request_id, _result(request_id, request, error=reason))
         emit(f"request {request_id}: {request.describe()}: refused: {reason}")
         return
@@ -293,8 +295,8 @@ def _serve_one(root: Path, inbox: Inbox, path: Path, emit: Emit) -> None:
     emit(f"request {request_id}: {request.describe()}: done")
 
 
-def _reason(err: Exception) -> str:
-    """One line for a refusal."""
+def _reason(err: Exception, root: Path) -> str:
+    """One line for a refusal; the traceback of an internal error goes to state/debug.log."""
     if isinstance(err, SpecErrors) and err.errors:
         more = (
             f" (and {len(err.errors) - 1} more; see orch validate)" if len(err.errors) > 1 else ""
@@ -302,7 +304,10 @@ def _reason(err: Exception) -> str:
         return f"specs invalid: {err.errors[0]}{more}"
     if isinstance(err, OrchError):
         return str(err)
-    return f"internal error in the watcher: {type(err).__name__}: {err}"
+    log = root / "state" / "debug.log"
+    with contextlib.suppress(OSError), log.open("a") as fh:
+        fh.write("".join(traceback.format_exception(err)))
+    return f"internal error in the watcher: {type(err).__name__}: {err} (details in {log})"
 
 
 def _result(
