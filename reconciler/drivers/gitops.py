@@ -41,18 +41,31 @@ def _author_env(author: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def commit_paths(root: Path, paths: list[str], message: str, author: str) -> str | None:
+def commit_paths(
+    root: Path, paths: list[str], message: str, author: str, *, reflog: str = "orch: report"
+) -> str | None:
     """Commit the working-tree content of ``paths`` (only) on top of HEAD.
 
     Returns the new commit, or None when nothing under ``paths`` changed.
+    ``reflog`` is the message of the branch's reflog entry.
     """
     saved = commit_on_head(root, ["-A", "--", *paths], message, _author_env(author))
     if saved is None:
         return None
     head, sha = saved
-    run_git(root, "update-ref", "-m", "orch: report", _current_ref(root), sha, head)
+    run_git(root, "update-ref", "-m", reflog, _current_ref(root), sha, head)
     run_git(root, "reset", "-q", "--", *paths)  # refresh only these index entries
     return sha
+
+
+def user_identity(root: Path) -> str | None:
+    """``Name <email>`` git would record as the author of a commit made in ``root``, or None."""
+    try:
+        ident = run_git(root, "var", "GIT_AUTHOR_IDENT")
+    except DriverError:  # no identity configured
+        return None
+    name_email, _, _ = ident.rpartition(">")
+    return f"{name_email}>" if name_email else None
 
 
 def _current_ref(root: Path) -> str:

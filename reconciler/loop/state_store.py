@@ -21,6 +21,7 @@ from reconciler.core.errors import LockHeld
 from reconciler.core.model import WorkerState
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LOCK_FILE = ".lock"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -81,37 +82,67 @@ class StateStore:
             self.path(name).unlink()
 
 
+class LockHeldBy(LockHeld):
+    """The lock is held; ``info`` is what its holder wrote (pid, host, since, watch)."""
+
+    def __init__(self, info: dict[str, object]) -> None:
+        self.info = info
+        super().__init__(describe_holder(info))
+
+    @property
+    def watch(self) -> bool:
+        """Whether the holder is `orch reconcile --watch` (it takes requests)."""
+        return self.info.get("watch") is True
+
+
 @contextlib.contextmanager
-def reconciler_lock(state_dir: Path) -> Iterator[None]:
+def reconciler_lock(state_dir: Path, *, watch: bool = False) -> Iterator[None]:
     """Hold state/.lock for one reconciler per control repo (safety rule 4).
 
-    flock is released by the kernel when its holder dies, so a lock left by a
-    killed reconciler is taken over at once; the file only tells who holds it.
+    The file tells who holds it: ``{"pid", "host", "since", "watch"}``; ``watch``
+    is true for `orch reconcile --watch`, which applies the requests commands
+    leave in state/requests/ meanwhile. flock is released by the kernel when its
+    holder dies, so a lock left by a killed reconciler is taken over at once.
+
+    Raises
+    ------
+    LockHeldBy
+        When another process holds it (exit code 3).
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / ".lock"
+    path = state_dir / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LockHeld(_describe_holder(path)) from None
+            raise LockHeldBy(lock_holder(state_dir)) from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": _utc(time.time())}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        if watch:
+            info["watch"] = True
+        data = json.dumps(info).encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
         yield
     finally:
         os.close(fd)
 
 
-def _describe_holder(path: Path) -> str:
+def lock_holder(state_dir: Path) -> dict[str, object]:
+    """What the lock file says about its (last) holder; empty when unreadable."""
     try:
-        info = json.loads(path.read_text() or "{}")
+        info = json.loads((state_dir / LOCK_FILE).read_text() or "{}")
     except (OSError, ValueError):
-        info = {}
-    return (
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def describe_holder(info: dict[str, object]) -> str:
+    """``pid N on host H since T``, and what it is when it is a watcher."""
+    text = (
         f"pid {info.get('pid', '?')} on host {info.get('host', '?')} since {info.get('since', '?')}"
     )
+    return text + (" (orch reconcile --watch)" if info.get("watch") is True else "")
 
 
 def _utc(ts: float) -> str:

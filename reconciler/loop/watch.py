@@ -2,10 +2,12 @@
 
 Triggers: watchdog events under specs/ and config/ (debounced by
 reconcile.debounce), changes in workers' ``.orch/`` folders (signals,
-progress notes), and a full resync every reconcile.resync (with jitter) for
-the time-based checks. An invalid spec is reported once and the last valid
-desired state stays in force. The first SIGINT/SIGTERM finishes the current
-pass and returns, leaving agents running; a second one exits at once.
+progress notes), requests of commands in state/requests/ (applied before each
+pass, see :mod:`reconciler.loop.requests`), and a full resync every
+reconcile.resync (with jitter) for the time-based checks. An invalid spec is
+reported once and the last valid desired state stays in force. The first
+SIGINT/SIGTERM finishes the current pass and returns, leaving agents running;
+a second one exits at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from reconciler.core.errors import OrchError, SpecErrors
 from reconciler.core.model import Desired
 from reconciler.loop import engine
 from reconciler.loop.events import Event
+from reconciler.loop.inbox import REQUESTS_DIR, Inbox, is_request_name
+from reconciler.loop.requests import serve
 from reconciler.loop.state_store import reconciler_lock
 
 MAX_UNKNOWN_ERRORS = 5  # then the watch stops with the error (kopf's lesson: bound them)
@@ -85,7 +89,7 @@ class StopFlag:
 
 
 class _Watcher:
-    """watchdog observers on specs/, config/ and each worker's .orch/ folder."""
+    """watchdog observers on specs/, config/, state/requests/ and each worker's .orch/ folder."""
 
     def __init__(self, root: Path, trigger: Trigger) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -100,6 +104,12 @@ class _Watcher:
                     return
                 trigger.poke(self.reason)
 
+        class RequestHandler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                path = event.dest_path or event.src_path  # a rename ends a request's writing
+                if event.event_type != "deleted" and is_request_name(Path(os.fsdecode(path)).name):
+                    trigger.poke("request")
+
         self._handler = Handler
         self.observer = Observer()
         self.watched: dict[str, Any] = {}
@@ -107,6 +117,9 @@ class _Watcher:
             folder = root / name
             if folder.is_dir():
                 self.observer.schedule(Handler(name), str(folder), recursive=True)
+        requests = root / "state" / REQUESTS_DIR
+        requests.mkdir(parents=True, exist_ok=True)
+        self.observer.schedule(RequestHandler(), str(requests))
         self.observer.start()
 
     def follow_workers(self, folders: set[str], since: float) -> bool:
@@ -166,7 +179,7 @@ def watch_loop(
     flag = stop or StopFlag(trigger)
     old = flag.install() if stop is None else {}
     try:
-        with reconciler_lock(root / "state"):
+        with reconciler_lock(root / "state", watch=True):
             _loop(root, trigger, flag, allow_mass_prune, emit, clock)
     finally:
         for signum, handler in old.items():
@@ -184,6 +197,7 @@ def _loop(
     watcher = _Watcher(root, trigger)
     side = _SideJobs(root, emit, clock)
     specs = SpecCache(root, emit)
+    inbox = Inbox(root / "state")
     desired: Desired | None = None
     emit(f"watching {root} (Ctrl-C stops; agents keep running)")
     unknown = 0  # consecutive unexpected errors: retried, but only so often
@@ -194,6 +208,7 @@ def _loop(
             if flag.requested:
                 break
             wait = 10.0  # until specs load; then reconcile.resync
+            serve(root, inbox, emit, time.time())  # before the pass: it sees what they changed
             try:
                 side.maybe_pull(desired)
                 desired = specs.current()
