@@ -87,7 +87,7 @@ spec: {{repo: app, pipeline: p, agent: bench}}
     desired = engine.load(root)
     worktree = desired.worktree_path(desired.workers["w"])
     Git(repo).ensure_exclude(".orch/")
-    Git(repo).worktree_add(worktree, "orch/w", "main")
+    Git(repo).worktree_add(worktree, "orch/w", "main", "test-fleet")
     for i in range(3):
         (worktree / f"src_{i}.py").write_text(f"x = {i}\n")
         git(worktree, "add", "-A")

@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -81,7 +81,7 @@ def reconcile(
 
     def once() -> engine.PassResult:
         try:
-            return engine.reconcile_pass(engine.load(CTX.root), allow_mass_prune=allow_mass_prune)
+            return engine.reconcile(engine.load(CTX.root), allow_mass_prune=allow_mass_prune)
         except engine.PassBlocked as blocked:
             _print_events(blocked.result, as_json)
             raise
@@ -150,18 +150,18 @@ def _print_events(result: object, as_json: bool) -> None:
 )
 def status(as_json: JsonOpt = False) -> None:
     """One row a worker: phase, stage, attempt, restarts, last activity, branch, window, reason."""
-    from reconciler.core.rows import stage_text, status_rows
+    from reconciler.core.rows import foreign_rows, stage_text, status_rows
     from reconciler.loop import engine
 
-    def compute() -> tuple[list[dict[str, object]], dict[str, object]]:
+    def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, object]]:
         desired = engine.load(CTX.root)
         observed = engine.snapshot(desired)
         rows = status_rows(desired, observed, engine.make_plan(desired, observed))
-        return rows, engine.revision_info(desired.root)
+        return rows, foreign_rows(observed), engine.revision_info(desired.root)
 
-    rows, revision = run(compute, json_errors=as_json)
+    rows, foreign, revision = run(compute, json_errors=as_json)
     if as_json:
-        emit_json({"workers": rows, **revision})
+        emit_json({"workers": rows, "foreign": foreign, **revision})
         return
     if revision["revision"]:
         rev = revision["revision"]
@@ -197,6 +197,11 @@ def status(as_json: JsonOpt = False) -> None:
             ]
         )
     typer.echo(table(headers, body) if body else "no workers")
+    if foreign:
+        typer.echo(f"\nforeign windows on this socket (never touched): {len(foreign)}")
+        typer.echo(
+            table(["WINDOW", "NAME", "WHY"], [[f["window"], f["name"], f["why"]] for f in foreign])
+        )
 
 
 def _ago(seconds: float | None) -> str:

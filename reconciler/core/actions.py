@@ -14,7 +14,6 @@ class Verb(StrEnum):
     ENSURE_SESSION = "ensure-session"
     CLONE_REPO = "clone-repo"
     CREATE_WORKTREE = "create-worktree"
-    RUN_SETUP = "run-setup"
     START_AGENT = "start-agent"
     STOP_AGENT = "stop-agent"
     COMPLETE_STAGE = "complete-stage"
@@ -54,6 +53,7 @@ class Action:
     repo: str | None = None
     backoff_until: float | None = None
     restarts: int | None = None
+    force: bool = False  # stop-agent: KILL (the grace after TERM is over)
 
     def describe(self) -> str:
         """One line for people: ``start-agent w1 (build #2): stage done``."""
@@ -61,6 +61,8 @@ class Action:
         detail = []
         if self.stage:
             detail.append(f"{self.stage} #{self.attempt}" if self.attempt else self.stage)
+            if self.verb is Verb.STOP_AGENT:  # the start that follows this stop
+                detail[-1] = f"before {detail[-1]}"
         if self.phase:
             detail.append(f"-> {self.phase.value}")
         extra = f" ({', '.join(detail)})" if detail else ""
@@ -81,6 +83,8 @@ class Action:
             data["phase"] = self.phase.value
         if self.restart:
             data["restart"] = True
+        if self.force:
+            data["force"] = True
         return data
 
 
@@ -108,6 +112,7 @@ class Plan:
     statuses: Mapping[str, WorkerStatus] = field(default_factory=dict)
     prune_count: int = 0
     prune_total: int = 0
+    stopping: tuple[str, ...] = ()  # workers whose next step waits for an agent to exit
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data for `orch plan --json`."""

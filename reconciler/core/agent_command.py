@@ -22,6 +22,7 @@ SIGNALS_DIR = ".orch/signals"
 PROGRESS_FILE = ".orch/progress.md"
 OWNER_FILE = ".orch/owner.json"
 SETUP_DONE_FILE = ".orch/setup.done"
+SETUP_FAILED_FILE = ".orch/setup.failed"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,36 @@ def agent_env(agent: Agent, ctx: Mapping[str, Any], prompt_file: str) -> dict[st
     return env
 
 
+def setup_script(worktree: str, commands: tuple[str, ...]) -> str:
+    """Shell lines that run a Repo's setup commands once per worktree, before the agent.
+
+    They run in the worker's own window (their output goes to its log); the
+    first failure writes which command and its exit to ``.orch/setup.failed``
+    and ends the window with that exit code. ``.orch/setup.done`` marks them
+    done, so a restart does not run them again.
+
+    Examples
+    --------
+    >>> setup_script("/w", ())
+    ''
+    >>> "/bin/sh -c 'make deps' ||" in setup_script("/w", ("make deps",))
+    True
+    """
+    if not commands:
+        return ""
+    done = shlex.quote(f"{worktree}/{SETUP_DONE_FILE}")
+    failed = shlex.quote(f"{worktree}/{SETUP_FAILED_FILE}")
+    steps = []
+    for command in commands:
+        q = shlex.quote(command)
+        note = "'setup command `'" + q + "'` exited '\"$c\""
+        steps.append(
+            f"echo {shlex.quote('[orch] setup: ' + command)}; "
+            f"/bin/sh -c {q} || {{ c=$?; printf '%s\\n' {note} > {failed}; exit $c; }}"
+        )
+    return f"rm -f {failed}; if [ ! -e {done} ]; then {'; '.join(steps)}; : > {done}; fi; "
+
+
 def build_launch(
     agent: Agent,
     ctx: Mapping[str, Any],
@@ -117,13 +148,17 @@ def build_launch(
     prompt_file: str,
     log_path: str,
     session_id: str | None = None,
+    setup: tuple[str, ...] = (),
 ) -> Launch:
-    """Render the argv (the resume argv when a session id is known) and the command line."""
+    """Render the argv (the resume argv when a session id is known) and the command line.
+
+    ``setup``: the Repo's setup commands, run first in the window (once per worktree).
+    """
     resumed = bool(session_id and agent.resume)
     template = agent.resume if resumed and agent.resume else agent.command
     full = {**ctx, "prompt": prompt, "prompt_file": prompt_file, "session_id": session_id or ""}
     argv = tuple(render(arg, full) for arg in template)
-    line = "exec " + shlex.join(argv)
+    line = setup_script(str(ctx["worktree"]), setup) + "exec " + shlex.join(argv)
     if not uses_prompt(template):
         line += " < " + shlex.quote(prompt_file)
     return Launch(

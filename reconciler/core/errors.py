@@ -70,6 +70,36 @@ class DriverError(OrchError):
         return f"{self.cmd}: {self.stderr}" if self.stderr else self.cmd
 
 
+# stderr of failures that go away by themselves: another git process holds a lock,
+# the index is busy, a call timed out, a tmux server was restarting.
+_TRANSIENT = (
+    ".lock': File exists",
+    "index.lock",
+    "cannot lock ref",
+    "Another git process",
+    "Resource temporarily unavailable",
+    "timed out",
+    "server exited unexpectedly",
+)
+
+
+def is_transient(message: str) -> bool:
+    """Whether an error message says the failure is worth a quick retry.
+
+    Examples
+    --------
+    >>> is_transient("git worktree add: fatal: Unable to create '/r/.git/index.lock': File exists.")
+    True
+    >>> is_transient("git worktree add: fatal: invalid reference: nope")
+    False
+    """
+    return any(marker in message for marker in _TRANSIENT)
+
+
+class Refused(OrchError):
+    """An action orch will not take because it could lose or mix up work; never retried."""
+
+
 class LockHeld(OrchError):
     """Another reconciler holds the control repo's lock."""
 

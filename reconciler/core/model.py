@@ -16,6 +16,8 @@ from typing import Any
 API_VERSION = "orch/v1"
 KINDS = ("Repo", "Agent", "Pipeline", "Worker", "WorkerSet")
 DONE_WHEN = ("signal", "exit0", "any")
+# Git-ignored folders not archived at teardown: they are rebuilt, not written by hand.
+DEFAULT_SKIP_IGNORED = ("node_modules/", ".venv/", "target/", "build/", "dist/", "__pycache__/")
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Worker:
     labels: Mapping[str, str]
     source: Source
     worker_set: str | None = None
+    adopt_branch: bool = False  # may use a branch orch did not create
     # Hashes of the parts whose change means something different to the loop:
     # placement (repo/branch/base) replaces the worktree; run (agent/pipeline/
     # vars) restarts the current stage.
@@ -140,12 +143,14 @@ class WorkerSet:
 class Config:
     """config/orch.yaml, with every default filled in."""
 
+    fleet_name: str = "orch"  # the loader derives it from the control repo when not set
     tmux_socket: str = "orch"
-    tmux_session: str = "orch"
+    tmux_session: str = "orch"  # the loader defaults it to the fleet's name
     worktrees_root: str = "state/worktrees"
     resync: float = 10.0
     debounce: float = 0.2
     max_prune_fraction: float = 0.5
+    stop_grace: float = 10.0
     git_pull: bool = False
     pull_interval: float = 60.0
     host_name: str | None = None
@@ -155,6 +160,10 @@ class Config:
     reports_push: bool = False
     reports_author: str = "orch <orch@localhost>"
     reports_min_interval: float = 300.0
+    git_timeout: float = 60.0
+    network_timeout: float = 600.0
+    tmux_timeout: float = 10.0
+    skip_ignored: tuple[str, ...] = DEFAULT_SKIP_IGNORED
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,7 @@ class WorkerState:
     """What orch remembers about one worker between passes."""
 
     name: str
+    fleet: str = ""  # the fleet that wrote it; a state of another fleet is not ours
     repo: str = ""
     repo_path: str = ""
     branch: str = ""
@@ -215,6 +225,13 @@ class WorkerState:
     backoff_until: float | None = None
     session_id: str | None = None
     log: str | None = None
+    stop_sent_at: float | None = None  # orch sent TERM to the running agent then
+    # Failed actions (a driver error) in a row, the last one, when, and for which
+    # spec (run and placement hashes): a changed spec starts the count again.
+    errors: int = 0
+    error: str = ""
+    error_at: float | None = None
+    error_spec: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""

@@ -29,6 +29,7 @@ PANE_FIELDS: tuple[tuple[str, str], ...] = (
     ("pane_dead_signal", "dead_signal"),
     ("window_activity", "activity"),
     ("pid", "server_pid"),
+    ("@orch-fleet", "fleet"),
     ("@orch-worker", "worker"),
     ("@orch-spec", "spec"),
     ("@orch-stage", "stage"),
@@ -57,6 +58,7 @@ class Pane:
     stage: str | None
     attempt: int | None
     server_pid: int | None = None
+    fleet: str | None = None  # @orch-fleet: the fleet that made the window
 
     @property
     def exit_unknown(self) -> bool:
@@ -108,6 +110,7 @@ def parse_panes(text: str | None) -> tuple[Pane, ...]:
                 stage=raw["stage"] or None,
                 attempt=_int(raw["attempt"]),
                 server_pid=_int(raw["server_pid"]),
+                fleet=raw["fleet"] or None,
             )
         )
     return tuple(panes)
@@ -172,6 +175,7 @@ class WorkerFiles:
     path: str | None = None  # where the worktree is (or would be)
     marker: str | None = None  # the worker named in <worktree>/.orch/owner.json
     setup_done: bool = False  # <worktree>/.orch/setup.done: the Repo's setup finished
+    setup_failed: str | None = None  # <worktree>/.orch/setup.failed: which command, its exit
     signals: Mapping[str, Signal] = field(default_factory=dict)
     progress_mtime: float | None = None
     log_size: int | None = None
@@ -193,9 +197,10 @@ class Observed:
     states: Mapping[str, WorkerState]
     session: str = "orch"
     missing_repos: frozenset[str] = frozenset()  # Repos whose clone is not on disk yet
+    fleet: str = "orch"
 
     def window_of(self, worker: str) -> Pane | None:
-        """The window orch owns for ``worker``: in its session, tagged @orch-worker."""
+        """The window orch owns for ``worker``: in its session, tagged with its fleet and name."""
         return self._owned.get(worker)
 
     def owned_windows(self) -> dict[str, Pane]:
@@ -211,9 +216,25 @@ class Observed:
     def _owned(self) -> dict[str, Pane]:
         owned: dict[str, Pane] = {}
         for p in self.panes:  # the first window wins, as a scan in order would find it
-            if p.session == self.session and p.worker and p.worker not in owned:
+            if self.owns(p) and p.worker and p.worker not in owned:
                 owned[p.worker] = p
         return owned
+
+    def owns(self, pane: Pane) -> bool:
+        """Whether ``pane`` is a worker window of this fleet (never touch any other)."""
+        return pane.session == self.session and bool(pane.worker) and pane.fleet == self.fleet
+
+    def foreign(self) -> tuple[Pane, ...]:
+        """Windows on the socket that are not this fleet's: other fleets', hand-made ones.
+
+        The fleet session's own ``dashboard`` window is not foreign.
+        """
+        return tuple(
+            p
+            for p in self.panes
+            if not self.owns(p)
+            and not (p.session == self.session and not p.worker and p.window_name == "dashboard")
+        )
 
     @property
     def session_exists(self) -> bool:

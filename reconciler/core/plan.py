@@ -12,15 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.core.actions import Action, Phase, Plan, Verb, WorkerStatus
-from reconciler.core.model import Desired, Worker, WorkerState
+from reconciler.core.model import Desired, RestartPolicy, Worker, WorkerState
 from reconciler.core.observed import Observed
-from reconciler.core.worker_plan import (
-    ACTIVE,
-    WorkerResult,
-    backoff_delay,
-    plan_worker,
-    teardown_actions,
-)
+from reconciler.core.restarts import backoff_delay, error_delay
+from reconciler.core.worker_plan import plan_worker, teardown_actions
+from reconciler.core.worker_view import ACTIVE, WorkerResult
 
 __all__ = ["backoff_delay", "placed", "plan", "teardown_actions"]
 
@@ -45,13 +41,18 @@ def plan(
     removed = sorted(known - set(wanted))
     results = {name: plan_worker(w, desired, observed, now) for name, w in wanted.items()}
     _apply_parallelism(desired, results)
-    removals = [
-        a for name in removed for a in teardown_actions(name, observed, _why_removed(desired, name))
-    ]
+    statuses = {n: r.status for n, r in results.items()}
+    removals: list[Action] = []
+    for name in removed:
+        why = _why_removed(desired, name)
+        held = _removal_held(name, observed, now)
+        if held is None:
+            removals += teardown_actions(name, observed, why, now, cfg.stop_grace)
+        statuses[name] = held or _removed_status(name, observed, why)
     # Everything orch runs before this pass, whether or not its state file exists yet.
     total = len(known | {n for n in wanted if _exists(observed, n)})
     # A replacement (repo, branch or base changed) tears a worktree down too.
-    replaced = [n for n, r in results.items() if r.teardown]
+    replaced = [n for n, r in results.items() if r.replacing]
     count = len(removed) + len(replaced)
     blocked: tuple[Action, ...] = ()
     if count and not allow_mass_prune and count > cfg.max_prune_fraction * total:
@@ -65,10 +66,39 @@ def plan(
         actions.insert(
             0, Action(Verb.ENSURE_SESSION, "", f'tmux session "{observed.session}" missing')
         )
-    statuses = {n: r.status for n, r in results.items()}
-    for name in removed:
-        statuses[name] = _removed_status(name, observed, _why_removed(desired, name))
-    return Plan(tuple(actions), blocked, statuses, count, total)
+    for name, r in results.items():
+        statuses[name] = r.status
+    stopping = [n for n, r in results.items() if r.stopping]
+    stopping += [n for n in removed if _alive(observed, n) and n not in _held(statuses)]
+    return Plan(tuple(actions), blocked, statuses, count, total, tuple(sorted(stopping)))
+
+
+def _alive(observed: Observed, name: str) -> bool:
+    window = observed.window_of(name)
+    return window is not None and not window.dead
+
+
+def _held(statuses: dict[str, WorkerStatus]) -> set[str]:
+    return {n for n, s in statuses.items() if s.phase is Phase.FAILED}
+
+
+def _removal_held(name: str, observed: Observed, now: float) -> WorkerStatus | None:
+    """A removed worker whose last teardown step failed: back off, give up after a bound."""
+    s = observed.states.get(name)
+    if s is None or not s.errors or s.error_at is None:
+        return None
+    policy = RestartPolicy()
+    if s.errors > policy.max_restarts:
+        reason = (
+            f"teardown gave up after {s.errors} failed tries: {s.error}; "
+            f"fix it, then `orch cleanup {name} --yes`"
+        )
+        return WorkerStatus(name, Phase.FAILED, s.stage, -1, 0, s.attempt, s.restarts, reason)
+    retry_at = s.error_at + error_delay(s.errors, s.error, policy)
+    if now >= retry_at:
+        return None
+    reason = f"{s.error}; retry {s.errors}/{policy.max_restarts} in {int(retry_at - now + 0.999)}s"
+    return WorkerStatus(name, Phase.TERMINATING, s.stage, -1, 0, s.attempt, s.restarts, reason)
 
 
 def _exists(observed: Observed, name: str) -> bool:
@@ -87,7 +117,7 @@ def _hold_new_workers(results: dict[str, WorkerResult], count: int, total: int) 
     """New and replaced workers wait while a mass prune is blocked."""
     reason = f"held: removing {count} of {total} workers needs --allow-mass-prune"
     for name, r in results.items():
-        if r.teardown or r.status.phase is Phase.PROVISIONING:
+        if r.replacing or r.status.phase is Phase.PROVISIONING:
             results[name] = WorkerResult((), replace(r.status, phase=Phase.PENDING, reason=reason))
 
 
@@ -112,9 +142,10 @@ def _apply_parallelism(desired: Desired, results: dict[str, WorkerResult]) -> No
             if held < ws.parallelism:
                 held += 1
                 continue
-            results[name] = WorkerResult(
-                r.teardown,
-                teardown=r.teardown,
+            results[name] = replace(
+                r,
+                actions=r.teardown,
+                starts=False,
                 status=replace(
                     r.status,
                     phase=Phase.QUEUED,

@@ -47,6 +47,23 @@ def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[s
     return rows
 
 
+def foreign_rows(observed: Observed) -> list[dict[str, Any]]:
+    """Windows on orch's socket that are not this fleet's: listed, never touched."""
+    return [
+        {
+            "window": f"{p.session}:{p.window_index}",
+            "session": p.session,
+            "name": p.window_name,
+            "worker": p.worker,
+            "fleet": p.fleet,
+            "why": f"fleet {p.fleet}"
+            if p.fleet and p.fleet != observed.fleet
+            else ("made by hand" if not p.worker else "in another session"),
+        }
+        for p in observed.foreign()
+    ]
+
+
 def stage_text(row: Mapping[str, Any]) -> str:
     """The stage column: ``build (2/3)``, ``done (3/3)`` when Succeeded, else ``-``.
 

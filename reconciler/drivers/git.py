@@ -28,6 +28,8 @@ ORCH_IDENTITY: Mapping[str, str] = {
     "GIT_COMMITTER_EMAIL": "orch@localhost",
 }
 _PREFIX = "\n  stderr: '"
+DEFAULT_TIMEOUT = 60.0  # local git calls; config timeouts.git
+NETWORK_TIMEOUT = 600.0  # clone, fetch, push; config timeouts.network
 
 
 def _stderr(err: Exception) -> str:
@@ -39,14 +41,18 @@ def _stderr(err: Exception) -> str:
 
 
 def _execute(
-    argv: list[str], env: Mapping[str, str] | None = None, quiet_miss: bool = False
+    argv: list[str],
+    env: Mapping[str, str] | None = None,
+    quiet_miss: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
     """Run ``git <argv>``; return stdout without its last newline.
 
     Errors name the subcommand: the first argument after the ``-C <dir>`` and
     ``-c <name=value>`` options. With ``quiet_miss``, an exit code 1 without
     stderr returns ``""`` (how ``rev-parse --verify --quiet`` says "no such
-    revision").
+    revision"). A call running longer than ``timeout`` seconds is killed and
+    raises "timed out after Ns": a hung git never freezes the loop.
     """
     import git
 
@@ -56,18 +62,25 @@ def _execute(
         position += 2
     cmd = f"git {argv[position]}"
     try:
-        out = git.Git().execute(command, env=dict(env) if env else None)
+        out = git.Git().execute(command, env=dict(env) if env else None, kill_after_timeout=timeout)
     except git.GitCommandError as err:
         stderr = _stderr(err)
         if quiet_miss and err.status == 1 and not stderr:
             return ""
+        if "did not complete in" in stderr:
+            stderr = f"timed out after {timeout:g}s"
         raise DriverError(cmd, stderr or f"exit code {err.status}") from err
     except git.GitError as err:  # e.g. the git executable is missing
         raise DriverError(cmd, str(err)) from err
     return str(out)
 
 
-def run_git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None) -> str:
+def run_git(
+    cwd: Path | str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
     """Run ``git -C cwd args...``; return stdout without its last newline.
 
     Raises
@@ -75,7 +88,7 @@ def run_git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None) -
     DriverError
         ``"git <subcommand>: <stderr>"`` when git fails.
     """
-    return _execute(["-C", str(cwd), *args], env)
+    return _execute(["-C", str(cwd), *args], env, timeout=timeout)
 
 
 def _verify(cwd: Path | str, rev: str) -> str | None:
@@ -160,9 +173,10 @@ class Git:
         If ``repo`` is not a git repository.
     """
 
-    def __init__(self, repo: str | Path) -> None:
+    def __init__(self, repo: str | Path, timeout: float = DEFAULT_TIMEOUT) -> None:
         import git
 
+        self.timeout = timeout
         try:
             handle = git.Repo(str(repo))
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as err:
@@ -172,7 +186,7 @@ class Git:
         handle.close()
 
     def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        return run_git(self.path, *args, env=env)
+        return run_git(self.path, *args, env=env, timeout=self.timeout)
 
     def worktree_list(self) -> str:
         """The raw output of ``git worktree list --porcelain``."""
@@ -186,11 +200,12 @@ class Git:
         """True if ``refs/heads/<branch>`` exists."""
         return _verify(self.path, f"refs/heads/{branch}") is not None
 
-    def worktree_add(self, path: Path, branch: str, base: str) -> None:
-        """Add a worktree at ``path`` on ``branch``.
+    def worktree_add(self, path: Path, branch: str, base: str, owner: str) -> bool:
+        """Add a worktree at ``path`` on ``branch``; True when the branch was made here.
 
-        The branch is created from ``base`` if it does not exist, else checked out
-        as it is (``base`` is then not used). Parent folders are created.
+        The branch is created from ``base`` if it does not exist (and marked as
+        ``owner``'s in the repo's config, ``branch.<name>.orchFleet``), else
+        checked out as it is (``base`` is then not used). Parent folders are created.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
         try:  # the usual case, a new branch, in one call
@@ -199,6 +214,44 @@ class Git:
             if "already exists" not in err.stderr:
                 raise
             self._git("worktree", "add", "--quiet", str(path), branch)
+            return False
+        self._git("config", f"branch.{branch}.orchFleet", owner)
+        return True
+
+    def worktree_prune(self) -> None:
+        """Forget worktrees whose folder is gone (deleted by hand), so they can be made again."""
+        self._git("worktree", "prune")
+
+    def branch_facts(self) -> tuple[set[str], dict[str, str]]:
+        """Every local branch, and the fleet that created each one orch made (two calls)."""
+        names = self._git("for-each-ref", "--format=%(refname:short)", "refs/heads/")
+        try:
+            marks = self._git("config", "--get-regexp", r"^branch\..*\.orchfleet$")
+        except DriverError:
+            marks = ""  # exit 1: no branch carries the mark
+        owners = {}
+        for line in marks.splitlines():
+            key, _, fleet = line.partition(" ")
+            owners[key.removeprefix("branch.").rpartition(".")[0]] = fleet
+        return set(names.splitlines()), owners
+
+    def branch_owner(self, branch: str) -> str | None:
+        """The fleet that created ``branch`` (``branch.<name>.orchFleet``), or None."""
+        try:
+            return self._git("config", "--get", f"branch.{branch}.orchFleet") or None
+        except DriverError:
+            return None  # exit 1: not set
+
+    def checked_out_at(self, branch: str) -> str | None:
+        """The worktree that has ``branch`` checked out, or None."""
+        path = None
+        for line in self.worktree_list().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "worktree":
+                path = value
+            elif key == "branch" and value == f"refs/heads/{branch}":
+                return path
+        return None
 
     def ensure_exclude(self, pattern: str = ".orch/") -> None:
         """Add ``pattern`` as a line of ``<common git dir>/info/exclude`` unless it is one."""
@@ -210,25 +263,6 @@ class Git:
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a") as handle:
             handle.write(("" if not text or text.endswith("\n") else "\n") + pattern + "\n")
-
-    def save_work(self, worktree: Path, ref: str, message: str) -> str | None:
-        """Save the worktree's uncommitted and untracked work as a commit at ``ref``.
-
-        Works in a temporary index (``GIT_INDEX_FILE``): ``read-tree HEAD``,
-        ``add -A``, ``write-tree``; neither the files nor the real index change.
-        Ignored files (and ``.orch/``, excluded by :meth:`ensure_exclude`) are not
-        saved. The commit's parent is ``HEAD``, its identity orch's.
-
-        Returns
-        -------
-        str or None
-            The new commit, or None when the work tree equals ``HEAD``.
-        """
-        saved = commit_on_head(worktree, ["-A"], message, ORCH_IDENTITY)
-        if saved is None:
-            return None
-        run_git(worktree, "update-ref", ref, saved[1])
-        return saved[1]
 
     def worktree_remove(self, path: Path) -> None:
         """Remove the worktree at ``path`` (forced: save its work first), then prune.

@@ -7,28 +7,28 @@ would build on it); other workers go on. State is written after each step.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import socket as socketlib
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.core.actions import Action, Phase, Verb
-from reconciler.core.agent_command import OWNER_FILE, SETUP_DONE_FILE, SIGNALS_DIR
-from reconciler.core.errors import DriverError, OrchError, UsageError
+from reconciler.core.agent_command import SIGNALS_DIR
+from reconciler.core.branches import BranchFacts, refusal
+from reconciler.core.errors import DriverError, OrchError, Refused, UsageError
 from reconciler.core.model import Desired, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, repo_of
-from reconciler.drivers import proc, shell
+from reconciler.core.restarts import record_error
+from reconciler.drivers import git_backup, proc, shell
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
+from reconciler.loop import archive
 from reconciler.loop.events import Event
-from reconciler.loop.start_agent import TemplateFailed, start_agent
+from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent, write_owner
 from reconciler.loop.state_store import StateStore, write_atomic
-
-
-class SetupFailed(OrchError):
-    """A Repo setup command failed in a new worktree."""
 
 
 @dataclass
@@ -44,7 +44,8 @@ class Applier:
     states: dict[str, WorkerState] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     killed: set[str] = field(default_factory=set)  # windows killed earlier in this pass
-    excluded: set[str] = field(default_factory=set)  # repos whose info/exclude is done
+    # repo -> (its branches, their owners): read once per pass, with info/exclude set
+    branches: dict[str, tuple[set[str], dict[str, str]]] = field(default_factory=dict)
     repos: dict[str, Git] = field(default_factory=dict)  # opened once per pass
     deferred: list[tuple[int, Action, WindowSpec, Callable[[], None]]] = field(default_factory=list)
     _index: int = 0
@@ -86,18 +87,22 @@ class Applier:
             if action.worker in opened:
                 record()
             else:
-                self.failed.add(action.worker)
+                self.record_failure(action, DriverError("tmux new-window", error or "not opened"))
                 events[index] = self._event(action, ok=False, error=error)
 
     def _opened(self) -> set[str]:
         """Workers with a window in the fleet session now (after a failed batch)."""
-        session = self.desired.config.tmux_session
+        cfg = self.desired.config
         try:
-            text = self.tmux.list_panes("#{session_name}\t#{@orch-worker}") or ""
+            text = self.tmux.list_panes("#{session_name}\t#{@orch-fleet}\t#{@orch-worker}") or ""
         except DriverError:
             return set()
-        pairs = (line.split("\t", 1) for line in text.splitlines() if "\t" in line)
-        return {worker for name, worker in pairs if name == session and worker}
+        rows = (line.split("\t", 2) for line in text.splitlines() if line.count("\t") >= 2)
+        return {
+            worker
+            for session, fleet, worker in rows
+            if session == cfg.tmux_session and fleet == cfg.fleet_name and worker
+        }
 
     def apply_one(self, action: Action) -> Event:
         """Apply one action and report it."""
@@ -107,23 +112,28 @@ class Applier:
         try:
             detail = handler(self, action) or {}
         except (OrchError, OSError) as err:
-            if action.worker:
-                self.failed.add(action.worker)
-            if isinstance(err, SetupFailed | TemplateFailed):  # permanent: no retry loop
-                state = self.state(action.worker)
-                hint = (
-                    f"; fix it, then `orch cleanup {action.worker} --yes` and reconcile"
-                    if isinstance(err, SetupFailed)
-                    else f"; fix it, then `orch restart {action.worker}`"
-                )
-                worker = self.desired.workers.get(action.worker)
-                self.save(replace(
-                    state, phase=Phase.FAILED.value, reason=f"{err}{hint}",
-                    stage=action.stage or state.stage, finished_at=self.clock(),
-                    run_hashes=dict(worker.run_hashes) if worker else state.run_hashes,
-                ))  # fmt: skip
+            self.record_failure(action, err)
             return self._event(action, ok=False, error=str(err))
         return self._event(action, detail=detail)
+
+    def record_failure(self, action: Action, err: Exception) -> None:
+        """Make a failed action that worker's reason: counted, backed off, bounded."""
+        if not action.worker:
+            return
+        self.failed.add(action.worker)
+        state = self.state(action.worker)
+        worker = self.desired.workers.get(action.worker)
+        if isinstance(err, TemplateFailed | Refused):  # permanent: retrying cannot help
+            self.save(replace(
+                state, phase=Phase.FAILED.value,
+                reason=f"{err}; fix the spec, then `orch restart {action.worker}`",
+                stage=action.stage or state.stage, finished_at=self.clock(),
+                run_hashes=dict(worker.run_hashes) if worker else state.run_hashes,
+            ))  # fmt: skip
+            return
+        message = f"{action.verb.value}: {err}"
+        with contextlib.suppress(OSError):  # an unwritable state/ is reported by the pass
+            self.save(record_error(state, worker, message, self.clock()))
 
     def _event(
         self,
@@ -187,7 +197,7 @@ class Applier:
         """The repository at ``path``, opened once per pass."""
         key = str(path)
         if key not in self.repos:
-            self.repos[key] = Git(path)
+            self.repos[key] = Git(path, timeout=self.desired.config.git_timeout)
         return self.repos[key]
 
     def window(self, name: str) -> Pane | None:
@@ -238,17 +248,26 @@ def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
     repo = ap.desired.repos[w.repo]
     path = ap.desired.worktree_path(w)
     git = ap.git(repo.local_path)
-    if repo.name not in ap.excluded:  # once per repo and pass
+    fleet = ap.desired.config.fleet_name
+    if repo.name not in ap.branches:  # once per repo and pass
         git.ensure_exclude(".orch/")
-        ap.excluded.add(repo.name)
+        git.worktree_prune()  # a folder deleted by hand is registered no more
+        ap.branches[repo.name] = git.branch_facts()
     if not (path / ".git").exists():
-        git.worktree_add(path, w.branch, w.base)
-    owner = {"worker": w.name, "repo": w.repo, "host": socketlib.gethostname()}
-    write_atomic(path / OWNER_FILE, json.dumps(owner) + "\n")
-    (path / SIGNALS_DIR).mkdir(parents=True, exist_ok=True)
+        names, owners = ap.branches[repo.name]
+        listed = ap.observed.worktrees.get(str(repo.local_path), ())
+        elsewhere = next((e.path for e in listed if e.branch == w.branch), None)
+        facts = BranchFacts(w.branch, w.base, repo.default_branch, w.branch in names,
+                            owners.get(w.branch), elsewhere)  # fmt: skip
+        why = refusal(facts, fleet=fleet, worktree=str(path), adopt=w.adopt_branch)
+        if why:
+            raise Refused(why)
+        git.worktree_add(path, w.branch, w.base, fleet)
+    write_owner(path, w, fleet)
     ap.save(
         WorkerState(
             name=w.name,
+            fleet=ap.desired.config.fleet_name,
             repo=w.repo,
             repo_path=str(repo.local_path),
             branch=w.branch,
@@ -264,19 +283,6 @@ def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
     return {"path": str(path)}
 
 
-def _run_setup(ap: Applier, action: Action) -> dict[str, object]:
-    w = ap.worker(action.worker)
-    log = ap.desired.state_dir / "logs" / w.name / "setup.log"
-    for command in ap.desired.repos[w.repo].setup:
-        code = shell.run_logged(command, ap.worktree(w.name), log)
-        if code != 0:
-            msg = f"setup command `{command}` exited {code} (log: {log})"
-            raise SetupFailed(msg)
-    # Marks the setup complete: a reconciler killed mid-setup runs it again.
-    write_atomic(ap.worktree(w.name) / SETUP_DONE_FILE, f"{ap.clock()}\n")
-    return {"log": str(log)}
-
-
 def _start_agent(ap: Applier, action: Action) -> dict[str, object]:
     window = ap.window(action.worker)
 
@@ -289,10 +295,22 @@ def _start_agent(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _stop_agent(ap: Applier, action: Action) -> dict[str, object]:
+    """Send TERM (KILL when forced) to the agent's process tree; never wait for it.
+
+    The pane's pid is read again just before the signal: the pass's snapshot may
+    be a moment old, and a pid is only worth signalling while its pane lives.
+    """
+    if action.stage and not action.force:  # a stop before a restart: check the start first
+        preflight(ap, action)
     window = ap.window(action.worker)
-    if window and not window.dead:
-        proc.stop_process_group(window.pane_pid, ap.grace)
-    return {}
+    pid = ap.tmux.pane_pid(window.window_id) if window else None
+    if pid is None:
+        return {"stopped": "already gone"}
+    sig = signal.SIGKILL if action.force else signal.SIGTERM
+    pids = proc.signal_tree(pid, sig)
+    if not action.force:
+        ap.save(replace(ap.state(action.worker), stop_sent_at=ap.clock()))
+    return {"signal": sig.name, "pids": len(pids)}
 
 
 def _complete_stage(ap: Applier, action: Action) -> dict[str, object]:
@@ -321,16 +339,25 @@ def _set_phase(ap: Applier, action: Action) -> dict[str, object]:
 
 
 def _remove_worktree(ap: Applier, action: Action) -> dict[str, object]:
-    """Save uncommitted and untracked work to a backup ref, then remove the worktree."""
+    """Save everything the worktree holds (backup ref, archive), then remove it.
+
+    Any failure while saving raises before the removal: nothing is deleted unsaved.
+    """
     path = ap.worktree(action.worker)
     git = ap.git(ap.repo_path(action.worker, path))
+    cfg = ap.desired.config
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ap.clock()))
-    ref = f"refs/orch/backups/{action.worker}/{stamp}"
     detail: dict[str, object] = {}
     if (path / ".git").exists():
-        sha = git.save_work(path, ref, f"orch: backup of {action.worker}: {action.reason}")
-        if sha:
-            detail["backup"] = ref
+        ref, _ = git_backup.backup_worktree(
+            path,
+            f"refs/orch/backups/{action.worker}/{stamp}",
+            f"orch: backup of {action.worker}: {action.reason}",
+            cfg.git_timeout,
+        )
+        detail["backup"] = ref
+        folder = archive.archive_dir(ap.desired.state_dir, action.worker, ap.clock())
+        detail.update(archive.save_files(path, folder, cfg.skip_ignored, cfg.git_timeout))
     git.worktree_remove(path)
     return detail
 
@@ -353,7 +380,6 @@ _HANDLERS: dict[Verb, Callable[[Applier, Action], dict[str, object]]] = {
     Verb.ENSURE_SESSION: _ensure_session,
     Verb.CLONE_REPO: _clone_repo,
     Verb.CREATE_WORKTREE: _create_worktree,
-    Verb.RUN_SETUP: _run_setup,
     Verb.START_AGENT: _start_agent,
     Verb.STOP_AGENT: _stop_agent,
     Verb.COMPLETE_STAGE: _complete_stage,

@@ -25,6 +25,9 @@ from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
 from reconciler.spec.validate import load_desired
 
+SETTLE_POLL = 0.1  # seconds between passes while agents are stopping
+SETTLE_EXTRA = 5.0  # beyond stopGrace: the KILL and its exit
+
 
 @dataclass(frozen=True)
 class PassResult:
@@ -48,8 +51,8 @@ def load(root: Path, env: Mapping[str, str] | None = None) -> Desired:
 
 def snapshot(desired: Desired) -> Observed:
     """Observe the world for ``desired``."""
-    tmux = Tmux(desired.config.tmux_socket)
-    return observe(desired, tmux, StateStore(desired.state_dir))
+    tmux = Tmux(desired.config.tmux_socket, desired.config.tmux_timeout)
+    return observe(desired, tmux, StateStore(desired.state_dir, desired.config.fleet_name))
 
 
 def revision_info(root: Path) -> dict[str, object]:
@@ -101,6 +104,35 @@ def reconcile_pass(
     return result
 
 
+def reconcile(
+    desired: Desired,
+    *,
+    allow_mass_prune: bool = False,
+    grace: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> PassResult:
+    """One pass, then more while agents it asked to stop are on their way out.
+
+    No pass waits for a process; this command does, between passes, at most
+    reconcile.stopGrace plus a few seconds, so that what follows a stop (a
+    restart, a teardown) is done when it returns. Events of every pass are kept.
+    """
+    with reconciler_lock(desired.state_dir):
+        result = apply_pass(desired, allow_mass_prune=allow_mass_prune, grace=grace, clock=clock)
+        events = list(result.events)
+        deadline = time.monotonic() + desired.config.stop_grace + SETTLE_EXTRA
+        while result.plan.stopping and time.monotonic() < deadline:
+            time.sleep(SETTLE_POLL)
+            result = apply_pass(
+                desired, allow_mass_prune=allow_mass_prune, grace=grace, clock=clock
+            )
+            events += result.events
+    result = PassResult(result.desired, result.observed, result.plan, tuple(events))
+    if result.plan.blocked:
+        raise PassBlocked(result)
+    return result
+
+
 def apply_pass(
     desired: Desired,
     *,
@@ -114,8 +146,8 @@ def apply_pass(
     applier = Applier(
         desired,
         observed,
-        Tmux(desired.config.tmux_socket),
-        StateStore(desired.state_dir),
+        Tmux(desired.config.tmux_socket, desired.config.tmux_timeout),
+        StateStore(desired.state_dir, desired.config.fleet_name),
         clock=clock,
         grace=grace,
     )

@@ -16,7 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.agent_command import OWNER_FILE, PROGRESS_FILE, SETUP_DONE_FILE, SIGNALS_DIR
+from reconciler.core.agent_command import (
+    OWNER_FILE,
+    PROGRESS_FILE,
+    SETUP_DONE_FILE,
+    SETUP_FAILED_FILE,
+    SIGNALS_DIR,
+)
 from reconciler.core.errors import DriverError
 from reconciler.core.model import Desired, WorkerState
 from reconciler.core.observed import (
@@ -47,10 +53,15 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
         text = tmux.list_panes(PANE_FORMAT)
         panes = parse_panes(text)
     worktrees = _worktree_lists(_repo_paths(desired, states.values()))
+    cfg = desired.config
     names = (
         set(desired.workers)
         | set(states)
-        | {p.worker for p in panes if p.worker and p.session == desired.config.tmux_session}
+        | {
+            p.worker
+            for p in panes
+            if p.worker and p.session == cfg.tmux_session and p.fleet == cfg.fleet_name
+        }
     )
     wt_root = (desired.root / desired.config.worktrees_root).resolve()
     listed = {e.path for entries in worktrees.values() for e in entries if not e.prunable}
@@ -65,7 +76,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
     claimed = {str(path) for path in paths.values()}
     for listed_path in listed - claimed:  # worktrees of removed workers whose state was lost
         if Path(listed_path).is_relative_to(wt_root):
-            owner = _read_owner(Path(listed_path))
+            owner = _read_owner(Path(listed_path), cfg.fleet_name)
             if owner and owner not in paths:
                 paths[owner] = Path(listed_path)
     tracker = ActivityTracker(desired.state_dir / "activity.json")
@@ -79,7 +90,14 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
         )
         log = _log_path(states.get(name))
         files[name] = read_worker_files(
-            path, str(path) in listed, log, name, quiet, tracker, need_marker=name not in states
+            path,
+            str(path) in listed,
+            log,
+            name,
+            quiet,
+            tracker,
+            need_marker=name not in states,
+            fleet=cfg.fleet_name,
         )
     tracker.save()
     return Observed(
@@ -88,8 +106,9 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
         worktrees=worktrees,
         files=files,
         states=states,
-        session=desired.config.tmux_session,
+        session=cfg.tmux_session,
         missing_repos=frozenset(n for n, r in desired.repos.items() if not r.local_path.exists()),
+        fleet=cfg.fleet_name,
     )
 
 
@@ -113,13 +132,26 @@ def _log_path(state: WorkerState | None) -> Path | None:
     return Path(state.log) if state and state.log else None
 
 
-def _read_owner(worktree: Path) -> str | None:
+def _read_owner(worktree: Path, fleet: str) -> str | None:
+    """The worker named in ``.orch/owner.json``, if that file says ``fleet`` made it."""
     try:
         data = json.loads((worktree / OWNER_FILE).read_text())
     except (OSError, ValueError):
         return None
-    name = data.get("worker") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("fleet") != fleet:
+        return None
+    name = data.get("worker")
     return name if isinstance(name, str) else None
+
+
+def _first_line(path: Path) -> str | None:
+    """The first line of a small file orch wrote, or None when it is absent."""
+    try:
+        with path.open("rb") as fh:
+            text = fh.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def _mtime(path: Path) -> float | None:
@@ -197,6 +229,7 @@ def read_worker_files(
     quiet: tuple[str, ...],
     tracker: ActivityTracker,
     need_marker: bool = True,
+    fleet: str = "orch",
 ) -> WorkerFiles:
     """Stat and read what one worker leaves on disk.
 
@@ -214,8 +247,9 @@ def read_worker_files(
     return WorkerFiles(
         worktree_exists=True,
         path=str(worktree),
-        marker=_read_owner(worktree) if need_marker else name,
+        marker=_read_owner(worktree, fleet) if need_marker else name,
         setup_done=(worktree / SETUP_DONE_FILE).exists(),
+        setup_failed=_first_line(worktree / SETUP_FAILED_FILE),
         signals=signals,
         progress_mtime=progress,
         log_size=log_stat.st_size if log_stat else None,

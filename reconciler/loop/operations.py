@@ -73,13 +73,34 @@ def cleanup_plan(
 
 
 def cleanup(root: Path, names: Sequence[str]) -> list[Event]:
-    """Tear ``names`` down against a fresh observation (the caller holds the lock)."""
+    """Tear ``names`` down against fresh observations (the caller holds the lock).
+
+    A running agent is sent TERM (KILL after reconcile.stopGrace); its worktree
+    is saved and removed once it has exited, so this command waits for that,
+    at most stopGrace plus a few seconds.
+    """
     desired = engine.load(root)
-    observed = engine.snapshot(desired)
-    actions = [
-        a for n in sorted(set(names)) for a in teardown_actions(n, observed, "cleanup requested")
-    ]
-    return _apply(desired, actions, observed)
+    grace = desired.config.stop_grace
+    deadline = time.monotonic() + grace + engine.SETTLE_EXTRA
+    chosen = sorted(set(names))
+    events: list[Event] = []
+    while time.monotonic() < deadline:
+        observed = engine.snapshot(desired)
+        now = time.time()
+        actions = [
+            a
+            for n in chosen
+            for a in teardown_actions(n, observed, "cleanup requested", now, grace)
+        ]
+        alive = [n for n in chosen if (w := observed.window_of(n)) is not None and not w.dead]
+        if not actions and not alive:
+            break
+        if actions:
+            events += _apply(desired, actions, observed)
+            if any(not e.ok for e in events):
+                break
+        time.sleep(engine.SETTLE_POLL)
+    return events
 
 
 def _apply(
@@ -87,12 +108,14 @@ def _apply(
 ) -> list[Event]:
     """Apply ``actions`` (against a fresh observation unless given) and record their events."""
     observed = observed or engine.snapshot(desired)
+    cfg = desired.config
     applier = Applier(
         desired,
         observed,
-        Tmux(desired.config.tmux_socket),
-        StateStore(desired.state_dir),
+        Tmux(cfg.tmux_socket, cfg.tmux_timeout),
+        StateStore(desired.state_dir, cfg.fleet_name),
         clock=time.time,
+        grace=cfg.stop_grace,
     )
     if any(a.verb is Verb.START_AGENT for a in actions) and not observed.session_exists:
         actions = [Action(Verb.ENSURE_SESSION, "", "tmux session missing"), *actions]
@@ -129,8 +152,16 @@ def restart(root: Path, name: str, stage: str | None) -> list[Event]:
     for later in pipeline.stages[index:]:
         for suffix in (".done", ".failed"):
             (signals / f"{later.name}{suffix}").unlink(missing_ok=True)
-    StateStore(desired.state_dir).save(
-        replace(state, restarts=0, phase=Phase.RUNNING.value, backoff_until=None)
+    StateStore(desired.state_dir, desired.config.fleet_name).save(
+        replace(
+            state,
+            restarts=0,
+            phase=Phase.RUNNING.value,
+            backoff_until=None,
+            errors=0,
+            error="",
+            error_at=None,
+        )
     )
     attempt = (state.attempt if state.stage == target else 0) + 1
     action = Action(

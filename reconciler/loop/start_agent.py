@@ -7,14 +7,23 @@ CLI, a test script) goes through :func:`start_agent` and
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.core.actions import Action, Phase
-from reconciler.core.agent_command import PROGRESS_FILE, build_launch, prompt_context, render
+from reconciler.core.agent_command import (
+    OWNER_FILE,
+    PROGRESS_FILE,
+    SIGNALS_DIR,
+    build_launch,
+    prompt_context,
+    render,
+)
 from reconciler.core.errors import DriverError, OrchError
 from reconciler.core.model import Desired, Stage, Worker, WorkerState
 from reconciler.core.observed import Pane
@@ -64,6 +73,44 @@ class PassContext(Protocol):
         """Open ``spec``'s window at the end of the pass, then call ``record``."""
 
 
+def write_owner(worktree: Path, w: Worker, fleet: str) -> None:
+    """``.orch/owner.json`` (which fleet made this worktree, for whom) and ``.orch/signals/``."""
+    owner = {"worker": w.name, "repo": w.repo, "fleet": fleet, "host": socket.gethostname()}
+    write_atomic(worktree / OWNER_FILE, json.dumps(owner) + "\n")
+    (worktree / SIGNALS_DIR).mkdir(parents=True, exist_ok=True)
+
+
+def preflight(ap: PassContext, action: Action) -> None:
+    """Render what starting ``action``'s stage would render, and write nothing.
+
+    Raises TemplateFailed as :func:`start_agent` would. Run before the stop
+    that precedes a restart, so a broken template never costs a running agent.
+    """
+    desired = ap.desired
+    w = desired.workers[action.worker]
+    pipeline = desired.pipelines[w.pipeline]
+    index = pipeline.index(action.stage or "")
+    if index < 0:
+        msg = f'pipeline "{pipeline.name}" has no stage "{action.stage}"'
+        raise TemplateFailed(msg)
+    stage = pipeline.stages[index]
+    ctx = prompt_context(desired, w, stage, action.attempt, ap.worktree(w.name))
+    try:
+        prompt = render(_read_template(desired.root, stage.prompt), ctx)
+        if action.restart:
+            render(_restart_template(desired, stage), {**ctx, "summary": "", "stage_prompt": prompt,
+                                                       "reason": action.reason})  # fmt: skip
+    except Exception as err:  # jinja2's TemplateError, a missing file, sandbox errors
+        msg = f"stage {stage.name}: prompt: {type(err).__name__}: {err}"
+        raise TemplateFailed(msg) from err
+    agent = desired.agents[w.agent]
+    try:
+        build_launch(agent, ctx, prompt, "/dev/null", "/dev/null", "check")
+    except Exception as err:  # a bad argv template
+        msg = f"agent {agent.name}: command: {err}"
+        raise TemplateFailed(msg) from err
+
+
 def start_agent(
     ap: PassContext, action: Action, window: Pane | None, stop_old: Callable[[], None]
 ) -> dict[str, object]:
@@ -101,11 +148,20 @@ def start_agent(
     write_atomic(prompt_file, prompt)
     agent = desired.agents[w.agent]
     try:
-        launch = build_launch(agent, ctx, prompt, str(prompt_file), str(log_path), session_id)
+        launch = build_launch(
+            agent,
+            ctx,
+            prompt,
+            str(prompt_file),
+            str(log_path),
+            session_id,
+            setup=desired.repos[w.repo].setup,
+        )
     except Exception as err:  # a bad argv template
         msg = f"agent {agent.name}: command: {err}"
         raise TemplateFailed(msg) from err
     options = {
+        "@orch-fleet": desired.config.fleet_name,
         "@orch-worker": w.name,
         "@orch-spec": w.run_hash,
         "@orch-stage": stage.name,
@@ -114,6 +170,9 @@ def start_agent(
     stop_old()
     if log_path.exists():
         log_path.unlink()  # a rerun of the same attempt number starts a fresh log
+    # A reconciler killed right after `git worktree add` left no .orch/: make it now.
+    if not (worktree / OWNER_FILE).exists():
+        write_owner(worktree, w, desired.config.fleet_name)
 
     def record() -> None:
         now = ap.clock()
@@ -121,6 +180,7 @@ def start_agent(
         ap.save(
             replace(
                 state,
+                fleet=desired.config.fleet_name,
                 phase=Phase.RUNNING.value,
                 reason=action.reason,
                 stage=stage.name,
@@ -131,6 +191,10 @@ def start_agent(
                 stage_started_at=now if new_stage else (state.stage_started_at or now),
                 backoff_until=None,
                 finished_at=None,
+                stop_sent_at=None,
+                errors=0,
+                error="",
+                error_at=None,
                 log=str(log_path),
                 session_id=session_id or state.session_id,
                 repo=state.repo or w.repo,
@@ -176,14 +240,18 @@ def _restart_prompt(
     reason: str,
 ) -> str:
     summary = build_summary(gather_summary(desired, w, stage, state, reason))
+    return render(
+        _restart_template(desired, stage),
+        {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason},
+    )
+
+
+def _restart_template(desired: Desired, stage: Stage) -> str:
+    """The stage's restart prompt template: the control repo's, else the packaged one."""
     rel = stage.restart_prompt or RESTART_TEMPLATE
     if (desired.root / rel).is_file():
-        template = _read_template(desired.root, rel)
-    else:
-        template = packaged(RESTART_TEMPLATE)
-    return render(
-        template, {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason}
-    )
+        return _read_template(desired.root, rel)
+    return packaged(RESTART_TEMPLATE)
 
 
 def gather_summary(

@@ -50,8 +50,9 @@ def write_atomic(path: Path, text: str) -> None:
 class StateStore:
     """state/workers/*.json of one control repo."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, fleet: str = "") -> None:
         self.dir = state_dir / "workers"
+        self.fleet = fleet
 
     def path(self, name: str) -> Path:
         """The file of worker ``name``."""
@@ -69,6 +70,8 @@ class StateStore:
                 continue
             if state.name != path.stem or not NAME.match(state.name):
                 continue  # not one of ours: a renamed or hand-made file
+            if state.fleet and self.fleet and state.fleet != self.fleet:
+                continue  # a copied control repo's state: another fleet's workers
             out[state.name] = state
         return out
 

@@ -16,6 +16,7 @@ import contextlib
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from reconciler.loop.state_store import reconciler_lock
 
 MAX_UNKNOWN_ERRORS = 5  # then the watch stops with the error (kopf's lesson: bound them)
 MAX_DEBOUNCE_WAIT = 2.0  # a steady stream of events still gets a pass this often
+STOPPING_RECHECK = 0.2  # seconds to the next pass while agents stop (never waited for in one)
 
 
 class Trigger:
@@ -72,13 +74,21 @@ class Trigger:
 class StopFlag:
     """First signal: stop after this pass. Second: exit now."""
 
-    def __init__(self, trigger: Trigger) -> None:
+    def __init__(self, trigger: Trigger, hard_exit: bool = False) -> None:
         self.requested = False
         self.trigger = trigger
+        self.hard_exit = hard_exit
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """The signal handler."""
         if self.requested:
+            if self.hard_exit:
+                # At once means at once: a git or tmux call in flight keeps a timer
+                # thread that interpreter shutdown would wait for. Agents run on in
+                # tmux; the lock is a flock the kernel drops with the process.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(128 + signum)
             raise SystemExit(128 + signum)
         self.requested = True
         self.trigger.poke("stop")
@@ -176,7 +186,7 @@ def watch_loop(
 ) -> None:
     """Reconcile ``root`` until stopped; ``emit`` gets each event and notice."""
     trigger = stop.trigger if stop else Trigger()
-    flag = stop or StopFlag(trigger)
+    flag = stop or StopFlag(trigger, hard_exit=True)
     old = flag.install() if stop is None else {}
     try:
         with reconciler_lock(root / "state", watch=True):
@@ -214,7 +224,8 @@ def _loop(
                 desired = specs.current()
                 if desired is not None:
                     wait = desired.config.resync * random.uniform(0.9, 1.1)
-                    _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side)
+                    if _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side):
+                        wait = STOPPING_RECHECK  # an agent is on its way out: follow it up soon
                 unknown = 0
             except (OrchError, OSError) as err:  # transient: tmux, git, the file system
                 emit(f"warning: pass failed, retrying in {wait:.0f}s: {err}")
@@ -239,7 +250,8 @@ def _one_pass(
     watcher: _Watcher,
     trigger: Trigger,
     side: _SideJobs,
-) -> None:
+) -> bool:
+    """One pass and what follows it; True when agents it stops are still on their way out."""
     started = time.time()
     result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
     for event in result.events:
@@ -252,6 +264,7 @@ def _one_pass(
     if watcher.follow_workers(_worker_folders(result), started):
         trigger.poke("new worker folders")
     side.after_pass(result)
+    return bool(result.plan.stopping)
 
 
 class _SideJobs:

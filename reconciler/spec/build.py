@@ -105,6 +105,7 @@ def build_worker(
         labels=dict(meta.get("labels", {})),
         source=source_of(doc),
         worker_set=worker_set,
+        adopt_branch=bool(spec.get("adoptBranch", False)),
         placement_hash=stable_hash({"repo": spec["repo"], "branch": branch, "base": base}),
         run_hashes={
             "agent": stable_hash(specs.get(f"Agent/{spec['agent']}")),

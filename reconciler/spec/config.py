@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,12 +18,14 @@ CONFIG_FILE = "config/orch.yaml"
 
 # (section, key) -> (Config field, converter)
 _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
+    ("fleet", "name"): ("fleet_name", lambda v: v),
     ("tmux", "socket"): ("tmux_socket", str),
-    ("tmux", "session"): ("tmux_session", str),
+    ("tmux", "session"): ("tmux_session", lambda v: v),
     ("worktrees", "root"): ("worktrees_root", str),
     ("reconcile", "resync"): ("resync", parse_duration),
     ("reconcile", "debounce"): ("debounce", parse_duration),
     ("reconcile", "maxPruneFraction"): ("max_prune_fraction", float),
+    ("reconcile", "stopGrace"): ("stop_grace", parse_duration),
     ("git", "pull"): ("git_pull", bool),
     ("git", "pullInterval"): ("pull_interval", parse_duration),
     ("host", "name"): ("host_name", lambda v: v),
@@ -32,6 +35,10 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("reports", "push"): ("reports_push", bool),
     ("reports", "author"): ("reports_author", str),
     ("reports", "minInterval"): ("reports_min_interval", parse_duration),
+    ("timeouts", "git"): ("git_timeout", parse_duration),
+    ("timeouts", "network"): ("network_timeout", parse_duration),
+    ("timeouts", "tmux"): ("tmux_timeout", parse_duration),
+    ("teardown", "skipIgnored"): ("skip_ignored", tuple),
 }
 
 
@@ -75,7 +82,28 @@ def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecEr
             errors.append(SpecError("ORCH_HOST", 1, 1, None, "letters, digits, '.', '_', '-' only"))
     if env.get("ORCH_RUN_UNPLACED"):
         values["run_unplaced"] = env["ORCH_RUN_UNPLACED"].strip().lower() in ("1", "true", "yes")
+    if not values.get("fleet_name"):
+        values["fleet_name"] = default_fleet_name(root)
+    if not values.get("tmux_session"):
+        values["tmux_session"] = values["fleet_name"]
     return Config(**values), errors
+
+
+def default_fleet_name(root: Path) -> str:
+    """The control repo's folder name plus a short hash of its path.
+
+    Two control repos never share it, even with the same folder name.
+
+    Examples
+    --------
+    >>> default_fleet_name(Path("/home/me/My Fleet"))[:9]
+    'my-fleet-'
+    >>> len(default_fleet_name(Path("/x"))) == len("x-") + 6
+    True
+    """
+    slug = re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-_")[:40] or "fleet"
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:6]
+    return f"{slug}-{digest}"
 
 
 def _reports_path_problem(path: str) -> str | None:

@@ -26,6 +26,11 @@ _DURATION_FIELDS = frozenset(
         "debounce",
         "pullInterval",
         "minInterval",
+        "stopGrace",
+        "git",
+        "network",
+        "tmux",
+        "toolTimeout",
     }
 )
 SCHEMA_NAMES = ("repo", "agent", "pipeline", "worker", "workerset", "config")

@@ -319,7 +319,28 @@ def _check_ref_names(
     for worker in workers.values():
         for key, value in (("branch", worker.branch), ("base", worker.base)):
             problem = ref_problem(value)
+            if value.startswith("refs/"):
+                problem = f'write the branch name without "refs/" (e.g. "{value.split("/")[-1]}")'
             if problem:
                 msg = f'{key} "{value}" is not a valid git branch: {problem}'
                 found.append(_doc_error(acc, "Worker", worker.name, ("spec", key), msg))
+        own = _own_branch_problem(worker, repos.get(worker.repo))
+        if own:
+            found.append(_doc_error(acc, "Worker", worker.name, ("spec", "branch"), own))
     return found
+
+
+def _own_branch_problem(worker: Worker, repo: Repo | None) -> str | None:
+    """A worker commits on a branch of its own unless it says adoptBranch: true."""
+    if worker.adopt_branch:
+        return None
+    if worker.branch == worker.base:
+        what = "its base"
+    elif repo is not None and worker.branch == repo.default_branch:
+        what = f'the repo\'s default branch "{repo.default_branch}"'
+    else:
+        return None
+    return (
+        f'branch "{worker.branch}" is {what}: the agent would commit straight onto it; '
+        "use a branch of its own (the default is orch/<worker>), or set adoptBranch: true"
+    )

@@ -181,12 +181,17 @@ class Fleet:
         allow_mass_prune: bool = False,
         clock: Callable[[], float] | None = None,
         check: bool = True,
+        once: bool = False,
     ) -> engine.PassResult:
-        """One pass, in-process, with a short stop grace; with ``check``, every event succeeds."""
+        """A reconcile as the CLI runs it, in-process: one pass, and more while agents stop.
+
+        With ``check``, every event succeeds; ``once`` runs exactly one pass.
+        """
         kwargs: dict[str, Any] = {"allow_mass_prune": allow_mass_prune, "grace": 1.0}
         if clock is not None:
             kwargs["clock"] = clock
-        result = engine.reconcile_pass(self.load(), **kwargs)
+        run = engine.reconcile_pass if once else engine.reconcile
+        result = run(self.load(), **kwargs)
         failed = [e for e in result.events if not e.ok]
         assert not (check and failed), failed
         return result

@@ -236,15 +236,18 @@ def test_cleanup_removes_a_worker_and_saves_its_work(fleet: Fleet) -> None:
     assert fleet.git(fleet.repo, "rev-parse", "--verify", "orch/w1").returncode == 0
     assert sorted(fleet.owned()) == ["w2", "w3"]
 
-    # a clean worker leaves no backup; without --yes (and no terminal) nothing happens
+    # without --yes (and no terminal) nothing happens; a clean worker's backup is its HEAD
     done = fleet.cli("cleanup", "w2")
     assert done.returncode == 1, done
     assert fleet.window("w2") is not None
     done = fleet.cli("cleanup", "w2", "-y")
     assert done.returncode == 0, done
-    assert "backup=" not in done.stdout
+    clean = re.search(r"backup=(refs/orch/backups/w2/\S+)", done.stdout)
+    assert clean, done.stdout
+    tip = fleet.git(fleet.repo, "rev-parse", "orch/w2").stdout
+    assert fleet.git(fleet.repo, "rev-parse", clean.group(1)).stdout == tip
     refs = fleet.git(fleet.repo, "for-each-ref", "--format=%(refname)", "refs/orch/").stdout
-    assert refs.split() == [ref]
+    assert refs.split() == [ref, clean.group(1)]
 
     done = fleet.cli("cleanup")
     assert done.returncode == 1, done

@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.core.errors import DriverError
 from reconciler.drivers.git import Git
+from reconciler.drivers.git_backup import backup_worktree
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -30,7 +31,7 @@ def repo(git_repo: Path) -> Git:
 
 def test_worktree_add_creates_branch_from_base(repo: Git, tmp_path: Path) -> None:
     path = tmp_path / "worktrees" / "deep" / "a"
-    repo.worktree_add(path, "orch/a", "main")
+    repo.worktree_add(path, "orch/a", "main", "test-fleet")
     assert repo.branch_exists("orch/a")
     assert repo.rev_parse("orch/a") == repo.rev_parse("main")
     assert repo.head(path) == repo.rev_parse("main")
@@ -45,7 +46,7 @@ def test_worktree_add_reuses_an_existing_branch(repo: Git, git_repo: Path, tmp_p
     assert first is not None
     git(git_repo, "branch", "orch/b", first)
     path = tmp_path / "b"
-    repo.worktree_add(path, "orch/b", "main")
+    repo.worktree_add(path, "orch/b", "main", "test-fleet")
     assert repo.head(path) == first
     assert not (path / "README.md").exists()
 
@@ -66,7 +67,7 @@ def test_ensure_exclude_is_idempotent(repo: Git, git_repo: Path, tmp_path: Path)
 
     # From a linked worktree the shared (common) exclude file is the one used.
     path = tmp_path / "c"
-    repo.worktree_add(path, "orch/c", "main")
+    repo.worktree_add(path, "orch/c", "main", "test-fleet")
     Git(path).ensure_exclude()
     assert exclude.read_text().splitlines() == lines
     (path / ".orch").mkdir()
@@ -74,10 +75,10 @@ def test_ensure_exclude_is_idempotent(repo: Git, git_repo: Path, tmp_path: Path)
     assert repo.untracked(path, 10) == ([], 0)
 
 
-def test_save_work_keeps_files_and_index(repo: Git, tmp_path: Path) -> None:
+def test_backup_keeps_files_and_index(repo: Git, tmp_path: Path) -> None:
     repo.ensure_exclude()
     path = tmp_path / "d"
-    repo.worktree_add(path, "orch/d", "main")
+    repo.worktree_add(path, "orch/d", "main", "test-fleet")
     (path / "README.md").write_text("# changed\n")
     (path / "staged.txt").write_text("staged\n")
     git(path, "add", "staged.txt")
@@ -89,9 +90,9 @@ def test_save_work_keeps_files_and_index(repo: Git, tmp_path: Path) -> None:
     before = (git(path, "status", "--porcelain"), git(path, "ls-files", "--stage"))
     head = repo.head(path)
 
-    sha = repo.save_work(path, "refs/orch/backups/d/1", "orch: save d")
+    ref, sha = backup_worktree(path, "refs/orch/backups/d/1", "orch: save d")
 
-    assert sha is not None
+    assert ref == "refs/orch/backups/d/1" and sha != head
     assert (git(path, "status", "--porcelain"), git(path, "ls-files", "--stage")) == before
     assert (path / "README.md").read_text() == "# changed\n"
     assert repo.rev_parse("refs/orch/backups/d/1") == sha
@@ -107,16 +108,37 @@ def test_save_work_keeps_files_and_index(repo: Git, tmp_path: Path) -> None:
     )
 
 
-def test_save_work_on_clean_worktree_is_none(repo: Git, tmp_path: Path) -> None:
+def test_backup_of_a_clean_worktree_points_at_its_head(repo: Git, tmp_path: Path) -> None:
     path = tmp_path / "e"
-    repo.worktree_add(path, "orch/e", "main")
-    assert repo.save_work(path, "refs/orch/backups/e/1", "orch: save e") is None
-    assert repo.rev_parse("refs/orch/backups/e/1") is None
+    repo.worktree_add(path, "orch/e", "main", "test-fleet")
+    ref, sha = backup_worktree(path, "refs/orch/backups/e/1", "orch: save e")
+    assert sha == repo.head(path)
+    assert repo.rev_parse(ref) == sha
+
+
+def test_backup_refs_never_collide(repo: Git, tmp_path: Path) -> None:
+    path = tmp_path / "n"
+    repo.worktree_add(path, "orch/n", "main", "test-fleet")
+    first = backup_worktree(path, "refs/orch/backups/n/T", "one")
+    (path / "more.txt").write_text("more\n")
+    second = backup_worktree(path, "refs/orch/backups/n/T", "two")
+    assert (first[0], second[0]) == ("refs/orch/backups/n/T", "refs/orch/backups/n/T-2")
+    assert repo.rev_parse(first[0]) == first[1] != second[1] == repo.rev_parse(second[0])
+
+
+def test_worktree_add_marks_only_the_branches_it_creates(repo: Git, tmp_path: Path) -> None:
+    git(repo.path, "branch", "theirs")
+    assert repo.worktree_add(tmp_path / "o", "orch/o", "main", "fleet-1") is True
+    assert repo.branch_owner("orch/o") == "fleet-1"
+    assert repo.worktree_add(tmp_path / "t", "theirs", "main", "fleet-1") is False
+    assert repo.branch_owner("theirs") is None
+    assert repo.checked_out_at("orch/o") == str((tmp_path / "o").resolve())
+    assert repo.checked_out_at("nowhere") is None
 
 
 def test_worktree_remove_keeps_the_branch(repo: Git, tmp_path: Path) -> None:
     path = tmp_path / "f"
-    repo.worktree_add(path, "orch/f", "main")
+    repo.worktree_add(path, "orch/f", "main", "test-fleet")
     (path / "dirty.txt").write_text("x\n")
     repo.worktree_remove(path)
     assert not listed(repo, path)
@@ -127,7 +149,7 @@ def test_worktree_remove_keeps_the_branch(repo: Git, tmp_path: Path) -> None:
 
 def test_worktree_remove_after_folder_deleted_by_hand(repo: Git, tmp_path: Path) -> None:
     path = tmp_path / "g"
-    repo.worktree_add(path, "orch/g", "main")
+    repo.worktree_add(path, "orch/g", "main", "test-fleet")
     subprocess.run(["rm", "-rf", str(path)], check=True)
     repo.worktree_remove(path)
     assert not listed(repo, path)
@@ -135,7 +157,7 @@ def test_worktree_remove_after_folder_deleted_by_hand(repo: Git, tmp_path: Path)
 
 def test_summary_helpers(repo: Git, tmp_path: Path) -> None:
     path = tmp_path / "h"
-    repo.worktree_add(path, "orch/h", "main")
+    repo.worktree_add(path, "orch/h", "main", "test-fleet")
     (path / "work.txt").write_text("done\n")
     git(path, "add", "work.txt")
     git(path, "commit", "-q", "-m", "add work")
@@ -160,4 +182,4 @@ def test_not_a_repository_raises(tmp_path: Path, make: str) -> None:
 
 def test_failed_command_names_the_subcommand(repo: Git, tmp_path: Path) -> None:
     with pytest.raises(DriverError, match=r"^git worktree: fatal: .*no-such-base"):
-        repo.worktree_add(tmp_path / "x", "orch/x", "no-such-base")
+        repo.worktree_add(tmp_path / "x", "orch/x", "no-such-base", "test-fleet")

@@ -253,8 +253,12 @@ def test_changing_the_branch_replaces_the_worker(fleet: Fleet) -> None:
     (fleet.worktree("w1") / "draft.txt").write_text("unsaved\n")
 
     fleet.workers({"w1": {"branch": "feature/w1"}, "w2": {}})
-    the_plan = fleet.plan()
-    assert [(a.verb.value, a.worker) for a in the_plan.actions] == [
+    the_plan = fleet.plan()  # the running agent is stopped first; the rest waits for its exit
+    assert [(a.verb.value, a.worker) for a in the_plan.actions] == [("stop-agent", "w1")]
+    assert the_plan.stopping == ("w1",)
+    result = fleet.reconcile(check=False)
+    assert [e for e in result.events if not e.ok] == []
+    assert [(e.verb, e.worker) for e in result.events] == [
         ("stop-agent", "w1"),
         ("remove-worktree", "w1"),
         ("kill-window", "w1"),
@@ -262,8 +266,6 @@ def test_changing_the_branch_replaces_the_worker(fleet: Fleet) -> None:
         ("create-worktree", "w1"),
         ("start-agent", "w1"),
     ]
-    result = fleet.reconcile(check=False)
-    assert [e for e in result.events if not e.ok] == []
 
     assert fleet.worktrees()[str(fleet.worktree("w1"))] == "feature/w1"
     window = fleet.window("w1")
@@ -287,13 +289,15 @@ def test_worker_removed_after_its_state_file_was_lost_is_still_torn_down(fleet: 
 
     fleet.workers(["w1", "w2"])
     the_plan = fleet.plan()
-    assert [(a.verb.value, a.worker) for a in the_plan.actions] == [
+    assert [(a.verb.value, a.worker) for a in the_plan.actions] == [("stop-agent", "w3")]
+    result = fleet.reconcile(check=False)
+    assert [e for e in result.events if not e.ok] == []
+    assert [(e.verb, e.worker) for e in result.events] == [
         ("stop-agent", "w3"),
         ("remove-worktree", "w3"),
         ("kill-window", "w3"),
+        ("forget", "w3"),  # the stop wrote a state file again
     ]
-    result = fleet.reconcile(check=False)
-    assert [e for e in result.events if not e.ok] == []
 
     assert sorted(fleet.owned()) == ["w1", "w2"]
     assert not fleet.worktree("w3").exists()
@@ -444,11 +448,15 @@ def test_vars_change_restarts_the_stage(fleet: Fleet, retry_until: Retry) -> Non
     w2 = fleet.window("w2")
 
     fleet.workers({"w1": {"vars": {"topic": "beta"}}, "w2": {"vars": {"topic": "same"}}})
-    the_plan = fleet.plan()
+    the_plan = fleet.plan()  # the old agent stops first; the restart follows its exit
     assert [(a.verb, a.worker, a.attempt, a.reason) for a in the_plan.actions] == [
-        (Verb.START_AGENT, "w1", 2, "spec changed: vars")
+        (Verb.STOP_AGENT, "w1", 2, "spec changed: vars")
     ]
-    fleet.reconcile()
+    result = fleet.reconcile()
+    assert [(e.verb, e.worker, e.attempt) for e in result.events] == [
+        ("stop-agent", "w1", 2),
+        ("start-agent", "w1", 2),
+    ]
 
     window = fleet.window("w1")
     assert window is not None
@@ -476,8 +484,9 @@ def test_a_broken_prompt_template_fails_the_worker_once_without_killing_it_first
 
     fleet.write("playbooks/prompts/stage.md.j2", "{{ unclosed\n")
     fleet.workers({"w1": {"vars": {"topic": "beta"}}})  # a restart is planned
-    events = fleet.reconcile(check=False).events
-    assert [(e.verb, e.ok) for e in events] == [("start-agent", False)]
+    events = fleet.reconcile(check=False, once=True).events
+    # The stop before the restart checks the new start first, and fails without a signal.
+    assert [(e.verb, e.ok) for e in events] == [("stop-agent", False)]
     assert fleet.window("w1") == before  # the old agent was not stopped for nothing
     assert "prompt" in (events[0].error or "")
     state = fleet.state("w1")
@@ -682,62 +691,68 @@ def check_rejected(fleet: Fleet, where: str) -> subprocess.CompletedProcess[str]
 # -- setup commands ------------------------------------------------------------------
 
 
-def test_setup_commands_run_in_the_new_worktree(fleet: Fleet) -> None:
+def test_setup_commands_run_in_the_workers_window_first(fleet: Fleet, retry_until: Retry) -> None:
     fleet.base("sleep.sh", setup=["echo setting up in $PWD", "printf ok > setup-marker.txt"])
     fleet.workers(["w1"])
 
     result = fleet.reconcile()
 
+    # Nothing runs inline in the pass: the window runs the setup, then the agent.
     assert verbs(result) == [
         ("ensure-session", ""),
         ("create-worktree", "w1"),
-        ("run-setup", "w1"),
         ("start-agent", "w1"),
     ]
     worktree = fleet.worktree("w1")
+    retry_until((worktree / ".orch" / "setup.done").exists, message="setup done")
     assert (worktree / "setup-marker.txt").read_text() == "ok"
-    log = (fleet.logs("w1") / "setup.log").read_text()
-    assert "$ echo setting up in $PWD\n" in log
-    assert f"setting up in {worktree}\n" in log
-    assert "$ printf ok > setup-marker.txt\n" in log
-    assert fleet.window("w1") is not None
-    assert fleet.plan().actions == ()  # setup runs once
+    log = fleet.logs("w1") / "work-1.log"
+    text = retry_until(lambda: log.read_text() if "sleep agent" in log.read_text() else "")
+    assert "[orch] setup: echo setting up in $PWD" in text
+    assert f"setting up in {worktree}" in text
+    assert text.index("setting up in") < text.index("sleep agent")  # setup first, then the agent
+    assert fleet.status()["w1"]["phase"] == "Running"
+    assert fleet.plan().actions == ()
 
 
-def test_failing_setup_fails_the_worker_without_starting_the_agent(fleet: Fleet) -> None:
+def test_failing_setup_fails_the_worker_without_starting_the_agent(
+    fleet: Fleet, retry_until: Retry
+) -> None:
     fleet.base("sleep.sh", setup=["echo before the failure", "exit 7", "echo never"])
-    fleet.workers(["w1"])
+    fleet.workers({"w1": {"restartPolicy": {"maxRestarts": 0}}})
 
-    result = fleet.reconcile(check=False)
+    fleet.reconcile()
+    retry_until(fleet.dead_window("w1"), message="the setup ends the window")
+    fleet.reconcile()
 
-    by_verb = {e.verb: e for e in result.events}
-    assert by_verb["run-setup"].ok is False
-    assert "`exit 7` exited 7" in str(by_verb["run-setup"].error)
-    assert by_verb["start-agent"].ok is False
-    assert "skipped" in str(by_verb["start-agent"].error)
-    assert fleet.owned() == {}
     state = fleet.state("w1")
     assert state["phase"] == "Failed"
-    assert "`exit 7`" in state["reason"]
-    assert "exited 7" in state["reason"]
-    log = (fleet.logs("w1") / "setup.log").read_text()
+    assert state["reason"] == "setup failed: setup command `exit 7` exited 7"
+    log = (fleet.logs("w1") / "work-1.log").read_text()
     assert "before the failure" in log
-    assert "never" not in log
+    assert "never" not in log and "sleep agent" not in log  # neither the rest nor the agent ran
+    assert fleet.window("w1")["pane_dead_status"] == "7"
 
 
-def test_failing_setup_stays_failed_on_the_next_pass(fleet: Fleet) -> None:
+def test_failing_setup_is_retried_with_backoff_then_stays_failed(
+    fleet: Fleet, retry_until: Retry
+) -> None:
     fleet.base("sleep.sh", setup=["exit 7"])
-    fleet.workers(["w1"])
-    fleet.reconcile(check=False)
-    assert fleet.owned() == {}
-    assert fleet.state("w1")["phase"] == "Failed"
-
+    fleet.workers({"w1": {"restartPolicy": {"maxRestarts": 1, "backoff": {"initial": "1s"}}}})
+    fleet.reconcile()
+    retry_until(fleet.dead_window("w1"), message="setup fails")
+    fleet.reconcile()
     row = fleet.status()["w1"]
-    assert (row["phase"], row["reason"]) == ("Failed", fleet.state("w1")["reason"])
+    assert row["phase"] == "Backoff" and "setup command `exit 7` exited 7" in row["reason"]
+
+    def failed() -> bool:
+        fleet.reconcile()
+        return fleet.state("w1")["phase"] == "Failed"
+
+    retry_until(failed, seconds=15, message="Failed after one retry")
+    assert fleet.state("w1")["restarts"] == 1
     assert fleet.plan().actions == ()
-    fleet.reconcile(check=False)
-    assert fleet.owned() == {}
-    assert fleet.state("w1")["phase"] == "Failed"
+    assert fleet.status()["w1"]["phase"] == "Failed"
 
 
 @pytest.mark.parametrize("branch", ["feature.lock", "a//b", "trailing/", ".hidden", "end."])

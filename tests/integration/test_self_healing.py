@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,11 +171,12 @@ class Ctl:
     # -- the loop -----------------------------------------------------------
 
     def reconcile(self, at: float | None = None) -> engine.PassResult:
-        """One pass in-process (clock fixed at ``at`` when given); every event must succeed."""
+        """A reconcile in-process (clock fixed at ``at`` when given): a pass, and more while
+        the agents it stops exit (as `orch reconcile` does); every event must succeed."""
         kwargs: dict[str, Any] = {"grace": 1.0}
         if at is not None:
             kwargs["clock"] = lambda: at
-        result = engine.reconcile_pass(engine.load(self.root), **kwargs)
+        result = engine.reconcile(engine.load(self.root), **kwargs)
         failed = [e for e in result.events if not e.ok]
         assert not failed, failed
         return result
@@ -706,7 +708,7 @@ def test_manual_restart_of_a_failed_worker_and_restart_at_an_earlier_stage(
     ctl.reconcile(at=t)
     retry_until(ctl.received("w", "plan-1.prompt"))
     ctl.signal("w", "plan", "done")
-    assert verbs(ctl.reconcile(at=t + 1)) == [("start-agent", "w")]
+    assert verbs(ctl.reconcile(at=t + 1)) == [("stop-agent", "w"), ("start-agent", "w")]
     retry_until(ctl.dead("w"), message="build attempt 1 to crash")
     assert verbs(ctl.reconcile(at=t + 2)) == [("phase Backoff", "w")]
     assert verbs(ctl.reconcile(at=t + 3.5)) == [("start-agent", "w")]
@@ -778,12 +780,20 @@ def _converged(ctl: Ctl, retry_until: Callable[..., Any]) -> None:
 def test_reconciler_killed_mid_pass_converges_without_duplicates(
     ctl: Ctl, retry_until: Callable[..., Any], kill_at: str
 ) -> None:
-    # a short setup per worker spreads the pass out so each kill point is hit mid-way
-    ctl.specs(workers={n: {} for n in FOUR}, setup=["sleep 0.2"])
+    # a slow `git worktree add` (0.2 s each) spreads the pass out so each kill point is
+    # hit mid-way
+    ctl.specs(workers={n: {} for n in FOUR})
+    slow = {
+        "GIT_PYTHON_GIT_EXECUTABLE": str(AGENTS.parent / "watch" / "slow_git.sh"),
+        "REAL_GIT": shutil.which("git") or "git",
+        "SLOW_GIT_MATCH": "/app/w",
+        "SLOW_GIT_SECONDS": "0.2",
+    }
     proc = subprocess.Popen(
         [*orch_argv(), "--root", str(ctl.root), "reconcile"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **slow},
     )
     states = ctl.root / "state" / "workers"
     # New windows open together at the end of a pass, after every worktree and setup.
@@ -808,35 +818,30 @@ def test_reconciler_killed_mid_pass_converges_without_duplicates(
     _converged(ctl, retry_until)
 
 
-def test_reconciler_killed_during_setup_runs_setup_again(
+def test_setup_cut_short_runs_again_before_the_agent(
     ctl: Ctl, retry_until: Callable[..., Any]
 ) -> None:
+    # Setup runs in the worker's window: killing the window's processes mid-setup is
+    # a failed attempt, and the restart runs the setup again before the agent.
     ctl.specs(
-        workers={"w1": {}}, setup=["echo $$ > .orch/setup.pid && sleep 1 && touch setup-done"]
+        workers={"w1": {"restartPolicy": {"backoff": {"initial": "1s", "max": "1s"}}}},
+        setup=["echo $$ >> .orch/setup.pids && sleep 1 && touch setup-done"],
     )
-    proc = subprocess.Popen(
-        [*orch_argv(), "--root", str(ctl.root), "reconcile"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    pid_file = ctl.worktree("w1") / ".orch" / "setup.pid"
-    try:
-        retry_until(
-            lambda: pid_file.exists() and pid_file.read_text().strip(),
-            seconds=30,
-            interval=0.005,
-            message="setup to begin",
-        )
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    # the setup shell outlives the killed reconciler: end it (by its pid) before it finishes
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-    pid_file.unlink()
     ctl.reconcile()
-    retry_until(ctl.received("w1", "work-1.prompt"), message="the agent to start")
+    pids = ctl.worktree("w1") / ".orch" / "setup.pids"
+    retry_until(lambda: pids.exists() and pids.read_text().strip(), message="setup to begin")
+    os.kill(int(ctl.window("w1")["pane_pid"]), signal.SIGKILL)  # type: ignore[index]
+    retry_until(ctl.dead("w1"), message="the window to die mid-setup")
+    assert not (ctl.worktree("w1") / "setup-done").exists()
+
+    def started() -> object:
+        ctl.reconcile()
+        return ctl.received("w1", "work-2.prompt")()
+
+    retry_until(started, seconds=15, message="the agent to start after the setup ran again")
     assert (ctl.worktree("w1") / "setup-done").exists(), "the agent started without setup"
+    assert len(pids.read_text().split()) == 2  # the setup ran twice
+    assert not (ctl.worktree("w1") / ".orch" / "received" / "work-1.prompt").exists()
 
 
 def test_deleting_state_loses_no_worker_and_starts_nothing_twice(
@@ -846,7 +851,7 @@ def test_deleting_state_loses_no_worker_and_starts_nothing_twice(
     ctl.mode("w1", "plan", "signal")
     ctl.reconcile()
     retry_until(lambda: (ctl.worktree("w1") / ".orch" / "signals" / "plan.done").exists())
-    assert verbs(ctl.reconcile()) == [("start-agent", "w1")]
+    assert verbs(ctl.reconcile()) == [("stop-agent", "w1"), ("start-agent", "w1")]
     retry_until(ctl.received("w1", "build-1.prompt"))
     for name in FOUR:
         retry_until(ctl.received(name, "plan-1.prompt"))
@@ -871,7 +876,7 @@ def test_deleting_state_loses_no_worker_and_starts_nothing_twice(
 
     # the loop goes on from what it observed: w2 finishes plan, starts build once
     ctl.signal("w2", "plan", "done")
-    assert verbs(ctl.reconcile()) == [("start-agent", "w2")]
+    assert verbs(ctl.reconcile()) == [("stop-agent", "w2"), ("start-agent", "w2")]
     retry_until(ctl.received("w2", "build-1.prompt"))
     assert ctl.plan().actions == ()
     assert ctl.starts("w2") == starts["w2"] + 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,8 +79,8 @@ def pid_alive(pid: int) -> bool:
 class WatchProcess:
     """``orch --root ROOT reconcile --watch --json`` with its output collected."""
 
-    def __init__(self, fleet: Fleet) -> None:
-        env = {**os.environ, "ORCH_TMUX_SOCKET": fleet.socket}
+    def __init__(self, fleet: Fleet, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "ORCH_TMUX_SOCKET": fleet.socket, **(env or {})}
         argv = [
             sys.executable,
             "-c",
@@ -165,11 +166,11 @@ class WatchProcess:
 
 
 @pytest.fixture
-def watch_process(fleet: Fleet) -> Iterator[Callable[[], WatchProcess]]:
+def watch_process(fleet: Fleet) -> Iterator[Callable[..., WatchProcess]]:
     started: list[WatchProcess] = []
 
-    def start() -> WatchProcess:
-        w = WatchProcess(fleet)
+    def start(env: dict[str, str] | None = None) -> WatchProcess:
+        w = WatchProcess(fleet, env)
         started.append(w)
         return w
 
@@ -372,21 +373,26 @@ def test_sigterm_exits_zero_and_leaves_agents_for_the_next_reconciler(
     assert done.stdout.strip() == ""
 
 
+def slow_git(fleet: Fleet, match: str, seconds: float) -> dict[str, str]:
+    """Environment for a watcher whose git takes ``seconds`` to add the worktree ``match``."""
+    return {
+        "GIT_PYTHON_GIT_EXECUTABLE": str(fleet.agents_dir / "watch" / "slow_git.sh"),
+        "REAL_GIT": shutil.which("git") or "git",
+        "SLOW_GIT_MATCH": f"/{match}",
+        "SLOW_GIT_SECONDS": str(seconds),
+    }
+
+
 def test_second_sigint_during_a_pass_exits_at_once(
-    fleet: Fleet, watch_process: Callable[[], WatchProcess], retry_until: Retry
+    fleet: Fleet, watch_process: Callable[..., WatchProcess], retry_until: Retry
 ) -> None:
     configure(fleet, resync="60s")
-    marker = fleet.tmp / "term-marker"
-    fleet.base("watch/ignore_term.sh", env={"TERM_MARKER": str(marker)})
+    fleet.base("sleep.sh")
     fleet.workers({"w1": {}})
-    watch = watch_process()
+    # A git call that takes 20 s (below the 60 s git timeout) holds the first pass.
+    watch = watch_process(slow_git(fleet, "w1", 20))
     watch.wait_watching(retry_until)
-    retry_until(lambda: "w1" in alive_pids(fleet), 20)
-
-    # suspending w1 makes the next pass stop an agent that ignores SIGTERM: the
-    # stop waits out the whole grace period (10 s in the watch loop)
-    fleet.workers({"w1": {"suspend": True}})
-    retry_until(marker.exists, 10, message="the stop to begin")
+    time.sleep(0.5)  # the pass is inside the slow `git worktree add` now
     watch.signal(signal.SIGINT)
     time.sleep(0.5)
     assert watch.proc.poll() is None, "the first SIGINT must let the pass finish"
@@ -396,7 +402,7 @@ def test_second_sigint_during_a_pass_exits_at_once(
     took = time.monotonic() - sent
     assert code == 128 + signal.SIGINT, watch.output()
     assert took < 3, took
-    assert not watch.events("stop-agent")  # the pass was cut short
+    assert not watch.events("create-worktree")  # the pass was cut short
 
 
 # -- file events from agents, and the resync timer -----------------------------------------
@@ -437,6 +443,7 @@ def test_signal_file_triggers_a_pass_long_before_the_resync(
     assert [(e["verb"], e.get("stage")) for e in logged if e["worker"] == "w1"] == [
         ("create-worktree", None),
         ("start-agent", "s1"),
+        ("stop-agent", "s2"),  # s1's agent lingers: stopped, then s2 starts on the next pass
         ("start-agent", "s2"),
         ("stop-agent", None),
         ("phase Succeeded", None),
@@ -446,19 +453,16 @@ def test_signal_file_triggers_a_pass_long_before_the_resync(
 
 
 def test_signal_written_during_the_starting_pass_is_not_missed(
-    fleet: Fleet, watch_process: Callable[[], WatchProcess], retry_until: Retry
+    fleet: Fleet, watch_process: Callable[..., WatchProcess], retry_until: Retry
 ) -> None:
     configure(fleet, resync="60s")
-    # w1's agent signals at once; w2 (started later in the same pass, after a
-    # slow setup command) keeps the pass going for a second after w1's signal
+    # w1's agent signals at once; w2's worktree (made later in the same pass, by
+    # a slow git) keeps the pass going for a second after w1's signal
     fleet.base(
-        "sleep.sh",
-        agents={"quick": "signal.sh"},
-        setup=["sleep 0.5"],
-        stages=[fleet.stage("s1"), fleet.stage("s2")],
+        "sleep.sh", agents={"quick": "signal.sh"}, stages=[fleet.stage("s1"), fleet.stage("s2")]
     )
     fleet.workers({"w1": {"agent": "quick"}, "w2": {}})
-    watch = watch_process()
+    watch = watch_process(slow_git(fleet, "w2", 1.5))
     watch.wait_watching(retry_until)
     retry_until(lambda: watch.events("start-agent", "w2"), 20)
     s1_done = fleet.worktree("w1") / ".orch" / "signals" / "s1.done"

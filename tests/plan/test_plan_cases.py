@@ -26,18 +26,23 @@ Format (every key optional unless said otherwise)::
       missing_repos: [r]              # url repos not cloned yet
       windows:                        # worker null: a window without @orch-worker
         - {worker: w1, stage: build, attempt: 1, dead: true, status: 0, signal: 15,
-           spec: stale, session: other, name: w1}
+           spec: stale, session: other, fleet: other-fleet, name: w1}
       worktrees: [w1]                 # workers with a worktree (owner marker = name)
+      setup_running: [w1]             # the Repo's setup has not finished in its worktree
+      setup_failed: {w1: "setup command `make deps` exited 2"}
       signals: {w1: {build: done, test: "failed: the summary"}}
       activity: {w1: now-100}
       states:
         w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
              backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
-             branch: orch/old, placement: stale, changed: [vars]}
+             branch: orch/old, placement: stale, changed: [vars],
+             stop_sent_at: now-3,             # orch sent TERM then (stopGrace: 10s)
+             errors: 2, error: "create-worktree: ...", error_at: now-1}  # failed actions
     actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
       - ensure-session
       - start-agent w1 build 2 restart
       - {verb: set-phase, worker: w1, phase: Backoff, backoff_until: now+10, reason: substring}
+      - {verb: stop-agent, worker: w1, force: true}    # KILL: the TERM's grace is over
     phases: {w1: Backoff, w9: null}   # null: no status at all
     status_reasons: {w1: substring}
     blocked: [...]                    # like actions
@@ -72,6 +77,7 @@ from reconciler.core.actions import Action, Phase, Plan, Verb
 from reconciler.core.model import Desired, Worker
 from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
+from reconciler.core.restarts import error_spec
 
 CASES = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
@@ -139,6 +145,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             kwargs["spec"] = "stale-spec" if win["spec"] == "stale" else win["spec"]
         if "session" in win:
             kwargs["session"] = win["session"]
+        if "fleet" in win:
+            kwargs["fleet"] = win["fleet"]
         panes.append(
             make_pane(
                 who,
@@ -155,9 +163,16 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
     signals = spec.get("signals") or {}
     activity = spec.get("activity") or {}
     names = worktrees | set(signals) | set(activity)
+    setup_failed = spec.get("setup_failed") or {}
+    setup_running = set(spec.get("setup_running") or [])
     files = {
         n: make_files(
-            n, worktree=n in worktrees, signals=signals.get(n), activity=_time(activity.get(n), now)
+            n,
+            worktree=n in worktrees,
+            signals=signals.get(n),
+            activity=_time(activity.get(n), now),
+            setup_done=n not in setup_running and n not in setup_failed,
+            setup_failed=setup_failed.get(n),
         )
         for n in sorted(names)
     }
@@ -174,6 +189,15 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             kwargs["placement"] = (
                 "stale-placement" if st["placement"] == "stale" else st["placement"]
             )
+        for key in ("stop_sent_at", "error_at"):
+            if key in st:
+                kwargs[key] = _time(st[key], now)
+        if "errors" in st:
+            kwargs["errors"] = int(st["errors"])
+            kwargs["error"] = st.get("error", "create-worktree: git worktree add: fatal: boom")
+            kwargs["error_spec"] = (
+                "stale" if st.get("error_spec") == "stale" else error_spec(desired.workers[name])
+            ) if name in desired.workers else ""
         states.append(
             make_state(
                 who,
@@ -226,7 +250,7 @@ def _matches(a: Action, want: dict[str, Any]) -> bool:
             ok = str(value) in a.reason
         elif key == "reason_startswith":
             ok = a.reason.startswith(str(value))
-        elif key in ("worker", "stage", "attempt", "restart", "restarts", "backoff_until"):
+        elif key in ("worker", "stage", "attempt", "restart", "restarts", "backoff_until", "force"):
             ok = getattr(a, key) == value
         else:
             raise ValueError(f"unknown key in expected action: {key}")

@@ -59,15 +59,31 @@ def _next_in_time(desired: Desired, first: Plan, second: Plan, a: Action) -> boo
        stage exited 0): the planner reads signals as observed, so its dependents
        are provisioned on the next pass, not in the same one (no action builds
        on an earlier action's effect; STYLE.md "Avoid").
-    2. ``ensure-session`` for such a start, when nothing else started in pass 1.
+    2. Whatever follows a ``stop-agent`` of the first plan: stops are never
+       waited for inside a pass, so a restart, a replacement or a teardown
+       happens on the pass that sees the agent gone (DESIGN.md, safety rule 7).
+       A parallelism slot a stopped worker held may go to another member of
+       its WorkerSet then (an agent that had no state file holds no slot once
+       its window is dead).
+    3. ``ensure-session`` for such a start, when nothing else started in pass 1.
     """
     completed = {x.worker for x in first.actions if x.verb is Verb.COMPLETE_STAGE}
     late = {n for n, w in desired.workers.items() if set(w.depends_on) & completed}
+    stopped = {x.worker for x in first.actions if x.verb is Verb.STOP_AGENT}
+    stopped |= {
+        m
+        for ws in desired.worker_sets.values()
+        if ws.parallelism is not None and stopped & set(ws.workers)
+        for m in ws.workers
+    }
     if a.verb is Verb.ENSURE_SESSION:
-        return any(x.verb is Verb.START_AGENT and x.worker in late for x in second.actions)
+        return any(
+            x.verb is Verb.START_AGENT and x.worker in late | stopped for x in second.actions
+        )
+    if a.worker in stopped and a.verb is not Verb.STOP_AGENT:
+        return True
     return a.worker in late and a.verb in (
         Verb.CREATE_WORKTREE,
-        Verb.RUN_SETUP,
         Verb.START_AGENT,
         Verb.CLONE_REPO,
     )
@@ -75,7 +91,7 @@ def _next_in_time(desired: Desired, first: Plan, second: Plan, a: Action) -> boo
 
 def _holds_slot(observed: Observed, name: str) -> bool:
     """Whether ``name`` held a parallelism slot before the pass: a live agent, or a
-    state in Running, Backoff or Provisioning (plan.py ``_was_active``)."""
+    state in Running, Backoff or Provisioning (``WorkerView.was_active``)."""
     window = observed.window_of(name)
     s = observed.states.get(name)
     return (window is not None and not window.dead) or (
@@ -222,7 +238,9 @@ def test_mass_prune_guard(scenario: tuple[Desired, Observed]) -> None:
         assert {a.worker for a in result.blocked} == removed | replaced
     allowed = _plan(desired, observed, allow=True)
     assert not allowed.blocked
-    assert {a.worker for a in allowed.actions if a.verb in REMOVAL} - _wanted(desired) == {
+    # A live agent is stopped first; its removal follows on the pass that sees it gone.
+    teardown = (*REMOVAL, Verb.STOP_AGENT)
+    assert {a.worker for a in allowed.actions if a.verb in teardown} - _wanted(desired) == {
         n
         for n in removed
         if observed.window_of(n)

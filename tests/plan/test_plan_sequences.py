@@ -69,7 +69,7 @@ def agent_signals(observed: Observed, name: str, stage: str, kind: str, now: flo
 
 
 def test_a_workers_life() -> None:
-    """Provision -> build -> crash -> Backoff -> restart -> .done -> test (exit 0) -> Succeeded."""
+    """Provision, build, crash, Backoff, restart, .done, stop, test (exit 0), Succeeded."""
     pipeline = make_pipeline(
         "p", [make_stage("build", stall_timeout=300), make_stage("test", done_when="exit0")]
     )
@@ -108,7 +108,9 @@ def test_a_workers_life() -> None:
 
     world = agent_signals(world, "w1", "build", "done", t + 1)
     t += 2
-    p, world = _pass(desired, world, t)
+    p, world = _pass(desired, world, t)  # the agent still runs: stop it, never wait for it
+    assert _lines(p) == ["stop-agent w1 (before test #1)"]
+    p, world = _pass(desired, world, t + 1)
     assert _lines(p) == ["start-agent w1 (test #1)"]
     assert p.actions[0].restarts == 0 and not p.actions[0].restart
 
@@ -257,3 +259,24 @@ def test_start_agent_always_has_a_worktree() -> None:
         seen_create |= a.verb is Verb.CREATE_WORKTREE
         if a.verb is Verb.START_AGENT:
             assert seen_create, f"start-agent without a worktree: {_lines(p)}"
+
+
+def test_an_agent_ignoring_term_is_killed_after_the_grace_then_restarted() -> None:
+    """Stops are verified on later passes: TERM, wait (no action), KILL after stopGrace, restart."""
+    desired = make_desired([make_worker("w1", max_restarts=3, backoff_initial=5)])
+    t = NOW
+    _, world = _pass(desired, make_observed(), t)
+    t += 901  # stalls
+    p = _plan(desired, world, t)
+    assert _lines(p) == ["stop-agent w1", "set-phase w1 (build, -> Backoff)"]
+    # apply sent TERM; the agent ignores it
+    stubborn = simulate(desired, world, [a for a in p.actions if a.verb is Verb.SET_PHASE], t)
+    states = dict(stubborn.states)
+    states["w1"] = replace(states["w1"], stop_sent_at=t)
+    stubborn = replace(stubborn, states=states)
+    assert _lines(_plan(desired, stubborn, t + 6)) == []  # backoff over, TERM 6s ago: wait
+    kill = _plan(desired, stubborn, t + 10)
+    assert _lines(kill) == ["stop-agent w1"] and kill.actions[0].force
+    assert kill.stopping == ("w1",)
+    gone = simulate(desired, stubborn, kill.actions, t + 10)
+    assert _lines(_plan(desired, gone, t + 11)) == ["start-agent w1 (build #2)"]

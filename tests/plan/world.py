@@ -204,6 +204,7 @@ def make_pane(
     name: str | None = None,
     activity: float = 0.0,
     window_id: str | None = None,
+    fleet: str = "orch",
 ) -> Pane:
     """A tmux pane. ``worker=None`` is a window without ``@orch-worker`` (foreign).
 
@@ -228,6 +229,7 @@ def make_pane(
         spec=spec if wname else None,
         stage=stage if wname else None,
         attempt=attempt if wname else None,
+        fleet=fleet if wname else None,
     )
 
 
@@ -249,6 +251,8 @@ def make_files(
     signals: Mapping[str, str | Signal] | None = None,
     activity: float | None = None,
     marker: str | None = CURRENT,
+    setup_done: bool = True,
+    setup_failed: str | None = None,
 ) -> WorkerFiles:
     """What the file system shows for one worker (signals only in a worktree)."""
     sigs = {k: v if isinstance(v, Signal) else make_signal(v) for k, v in (signals or {}).items()}
@@ -257,7 +261,8 @@ def make_files(
         marker=(name if marker == CURRENT else marker) if worktree else None,
         signals=sigs if worktree else {},
         activity=activity,
-        setup_done=worktree,
+        setup_done=worktree and setup_done,
+        setup_failed=setup_failed if worktree else None,
     )
 
 
@@ -275,6 +280,7 @@ def make_state(
     placement: str | None = CURRENT,
     run_hashes: Mapping[str, str] | None = None,
     changed: Sequence[str] = (),
+    **extra: Any,
 ) -> WorkerState:
     """A runtime state. ``placement``/``run_hashes`` default to the worker's own;
 
@@ -309,6 +315,7 @@ def make_state(
         backoff_until=backoff_until,
         attempt_started_at=attempt_started_at,
         stage_started_at=stage_started_at,
+        **extra,
     )
 
 
@@ -378,8 +385,6 @@ def simulate(
                 panes.append(dashboard(session))
         elif a.verb is Verb.CLONE_REPO:
             missing.discard(a.repo or desired.workers[name].repo)
-        elif a.verb is Verb.RUN_SETUP:
-            files[name] = replace(files.get(name, WorkerFiles()), setup_done=True)
         elif a.verb is Verb.CREATE_WORKTREE:
             w = desired.workers[name]
             old = files.get(name, WorkerFiles())
@@ -430,6 +435,10 @@ def simulate(
                 stage_started_at=now if new_stage else (s.stage_started_at or now),
                 backoff_until=None,
                 finished_at=None,
+                stop_sent_at=None,
+                errors=0,
+                error="",
+                error_at=None,
                 repo=s.repo or w.repo,
                 branch=s.branch or w.branch,
                 base=s.base or w.base,
@@ -438,9 +447,13 @@ def simulate(
                 repo_path=s.repo_path or str(desired.repos[w.repo].local_path),
             )
         elif a.verb is Verb.STOP_AGENT:
+            # The agent obeys its TERM (or KILL) before the next pass looks.
             i = owned(name)
             if i is not None and not panes[i].dead:
-                panes[i] = replace(panes[i], dead=True, dead_status=None, dead_signal=15)
+                sig = 9 if a.force else 15
+                panes[i] = replace(panes[i], dead=True, dead_status=None, dead_signal=sig)
+            if name in states and not a.force:
+                states[name] = replace(states[name], stop_sent_at=now)
         elif a.verb is Verb.COMPLETE_STAGE:
             assert a.stage is not None
             old = files.get(name, WorkerFiles())

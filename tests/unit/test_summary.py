@@ -306,7 +306,7 @@ spec: {{repo: app, pipeline: p, agent: fake}}
     worktree = desired.worktree_path(desired.workers["w"])
     git = Git(repo)
     git.ensure_exclude(".orch/")
-    git.worktree_add(worktree, "orch/w", "main")
+    git.worktree_add(worktree, "orch/w", "main", "test-fleet")
     for i in range(3):
         (worktree / f"src_{i}.py").write_text(f"x = {i}\n")
         subprocess.run(["git", "-C", str(worktree), "add", "-A"], check=True)

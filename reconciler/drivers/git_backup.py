@@ -1,0 +1,128 @@
+"""Save everything a worktree holds before it is removed: refs, bundles, file lists.
+
+The backup commit reaches the worktree's HEAD even when the tree is clean or
+detached (a rebase in progress, commits on no branch), the commits only its
+reflog still knows, and uncommitted and untracked work on top (through a
+temporary index: neither the files nor the real index change). Its ref name
+never collides with an earlier one. Nested repositories are written out as
+bundles; git-ignored files are listed for the caller to copy.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from reconciler.core.errors import DriverError
+from reconciler.drivers.git import DEFAULT_TIMEOUT, ORCH_IDENTITY, run_git
+
+_NO_OBJECT = "0" * 40
+_REFLOG_DEPTH = 200  # reflog entries of HEAD looked at for commits no ref reaches
+
+
+def _verify(cwd: Path, rev: str, timeout: float) -> str | None:
+    try:
+        return run_git(cwd, "rev-parse", "--verify", "--quiet", rev, timeout=timeout) or None
+    except DriverError:
+        return None
+
+
+def _worktree_tree(worktree: Path, head: str, timeout: float) -> str:
+    """The tree of HEAD plus every change and untracked (not ignored) file, in a temp index."""
+    with tempfile.TemporaryDirectory(prefix="orch-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        run_git(worktree, "read-tree", head, env=env, timeout=timeout)
+        run_git(worktree, "add", "-A", env=env, timeout=timeout)
+        return run_git(worktree, "write-tree", env=env, timeout=timeout)
+
+
+def unreachable_reflog_tips(worktree: Path, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Commits in the worktree's HEAD reflog that no branch, tag or remote reaches."""
+    try:
+        log = run_git(
+            worktree, "log", "-g", f"-n{_REFLOG_DEPTH}", "--format=%H", "HEAD", timeout=timeout
+        )
+    except DriverError:
+        return []  # no reflog (core.logAllRefUpdates off): nothing more to find
+    tips = list(dict.fromkeys(line for line in log.splitlines() if line))
+    if not tips:
+        return []
+    lost = run_git(
+        worktree, "rev-list", *tips, "--not", "--branches", "--tags", "--remotes",
+        timeout=timeout,
+    )  # fmt: skip
+    found = set(lost.splitlines())
+    return [t for t in tips if t in found]
+
+
+def create_unique_ref(cwd: Path, ref: str, sha: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Point a NEW ref at ``sha``: ``ref``, else ``ref-2``, ``ref-3``... (never overwrite)."""
+    for n in range(1, 1000):
+        name = ref if n == 1 else f"{ref}-{n}"
+        try:
+            run_git(cwd, "update-ref", "--create-reflog", name, sha, _NO_OBJECT, timeout=timeout)
+        except DriverError as err:
+            if "exists" in err.stderr or "unable to lock" in err.stderr.lower():
+                continue
+            raise
+        return name
+    raise DriverError("git update-ref", f"no free name after {ref}-999")
+
+
+def backup_worktree(
+    worktree: Path, ref: str, message: str, timeout: float = DEFAULT_TIMEOUT
+) -> tuple[str, str]:
+    """Write a backup ref reaching everything the worktree holds; return (ref, commit).
+
+    The commit is HEAD itself when the tree is clean and every reflog commit is
+    reachable; otherwise a commit with the work tree (tracked changes and
+    untracked files, not ignored ones) whose parents are HEAD and the reflog
+    commits nothing else reaches.
+    """
+    head = _verify(worktree, "HEAD^{commit}", timeout)
+    if head is None:
+        raise DriverError("git rev-parse", f"{worktree}: no HEAD commit to back up")
+    tree = _worktree_tree(worktree, head, timeout)
+    extra = [t for t in unreachable_reflog_tips(worktree, timeout) if t != head]
+    if tree == run_git(worktree, "rev-parse", f"{head}^{{tree}}", timeout=timeout) and not extra:
+        sha = head
+    else:
+        parents = [arg for parent in (head, *extra) for arg in ("-p", parent)]
+        sha = run_git(
+            worktree, "commit-tree", "--no-gpg-sign", tree, *parents, "-m", message,
+            env=ORCH_IDENTITY, timeout=timeout,
+        )  # fmt: skip
+    return create_unique_ref(worktree, ref, sha, timeout), sha
+
+
+def ignored_paths(worktree: Path, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Git-ignored files and folders (folders end in ``/``), relative to ``worktree``."""
+    out = run_git(
+        worktree, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
+        timeout=timeout,
+    )  # fmt: skip
+    return [p for p in out.split("\0") if p]
+
+
+def nested_repos(worktree: Path, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Git repositories inside the worktree (untracked, ignored or submodules), relative."""
+    untracked = run_git(
+        worktree, "ls-files", "-z", "--others", "--directory", timeout=timeout
+    ).split("\0")
+    staged = run_git(worktree, "ls-files", "-z", "-s", timeout=timeout).split("\0")
+    gitlinks = [line.split("\t", 1)[1] for line in staged if line.startswith("160000 ")]
+    candidates = [p.rstrip("/") for p in untracked if p.endswith("/")] + gitlinks
+    return sorted({p for p in candidates if (worktree / p / ".git").exists()})
+
+
+def bundle_repo(repo: Path, dest: Path, message: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Back up a nested repository's work to a ref in it, then bundle all its refs at ``dest``.
+
+    Returns False when it holds no commit at all (there is nothing to bundle).
+    """
+    if _verify(repo, "HEAD^{commit}", timeout) is None:
+        return False
+    backup_worktree(repo, "refs/orch/backups/nested", message, timeout)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run_git(repo, "bundle", "create", "--quiet", str(dest), "--all", timeout=timeout)
+    return True
