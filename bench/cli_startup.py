@@ -101,7 +101,7 @@ spec:
 def make_fleet(root: Path, as_set: bool) -> Path:
     """A control repo with 500 workers: one WorkerSet, or 500 Worker documents."""
     init_repo(root)
-    (root / ".gitignore").write_text("state/\n")
+    (root / ".gitignore").write_text("state/\nworktrees/\n")
     (root / "playbooks" / "prompts").mkdir(parents=True)
     (root / "playbooks" / "prompts" / "work.md.j2").write_text(
         "Work on {{ vars.topic }} in {{ worker }}.\n")

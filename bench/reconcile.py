@@ -97,7 +97,7 @@ spec:
 def make_fleet(root: Path) -> Path:
     """A control repo (its own Repo, path: .) with a WorkerSet of WORKERS sleepers."""
     init_repo(root)
-    (root / ".gitignore").write_text("state/\n")
+    (root / ".gitignore").write_text("state/\nworktrees/\n")
     (root / "playbooks" / "prompts").mkdir(parents=True)
     (root / "playbooks" / "prompts" / "work.md.j2").write_text(
         "Work on {{ vars.topic }} as {{ worker }}.\n")
@@ -173,7 +173,7 @@ def converge(root: Path) -> tuple[float, engine.PassResult]:
 def floor_converge(repo: Path, sock: str) -> tuple[float, float]:
     """(git loop seconds, tmux call seconds) for WORKERS worktrees and windows."""
     init_repo(repo)
-    wt_root = repo / "state" / "worktrees" / "self"
+    wt_root = repo / "worktrees" / "self"
     script = ('cd "$1" || exit 1; i=0; while [ $i -lt "$2" ]; do '
               'git worktree add --quiet -b "floor/w-$i" "$3/w-$i" main || exit 1; '
               "i=$((i+1)); done")

@@ -89,7 +89,7 @@ def run(*argv: str, cwd: Path | None = None) -> str:
 def make_root(root: Path, sock: str, resync: str, stall: str) -> Path:
     root.mkdir(parents=True)
     run("git", "init", "-q", "-b", "main", str(root))
-    (root / ".gitignore").write_text("state/\n")
+    (root / ".gitignore").write_text("state/\nworktrees/\n")
     (root / "playbooks" / "prompts").mkdir(parents=True)
     (root / "playbooks" / "prompts" / "work.md.j2").write_text("Work as {{ worker }}.\n")
     (root / "config").mkdir()

@@ -146,7 +146,7 @@ class Config:
     fleet_name: str = "orch"  # the loader derives it from the control repo when not set
     tmux_socket: str = "orch"
     tmux_session: str = "orch"  # the loader defaults it to the fleet's name
-    worktrees_root: str = "state/worktrees"
+    worktrees_root: str = "worktrees"
     resync: float = 10.0
     debounce: float = 0.2
     max_prune_fraction: float = 0.5

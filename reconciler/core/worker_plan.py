@@ -37,8 +37,16 @@ def teardown_actions(
         stops = [a for a in stops if not a.force]
     if not down:
         return stops
+    return [a for a in teardown_intent(name, observed, reason) if a.verb is not Verb.STOP_AGENT]
+
+
+def teardown_intent(name: str, observed: Observed, reason: str) -> list[Action]:
+    """Every step of ``name``'s teardown, for a person to confirm (stops and removals)."""
+    window = observed.window_of(name)
     files = observed.files.get(name, WorkerFiles())
     out = []
+    if window and not window.dead:
+        out.append(Action(Verb.STOP_AGENT, name, reason))
     if files.worktree_exists:
         out.append(Action(Verb.REMOVE_WORKTREE, name, f"{reason} (everything it held is saved)"))
     if window:

@@ -20,6 +20,7 @@ from reconciler.core.errors import DriverError, UsageError
 from reconciler.core.model import Desired, Worker
 from reconciler.core.observed import Observed
 from reconciler.core.plan import teardown_actions
+from reconciler.core.worker_plan import teardown_intent
 from reconciler.drivers import gitops
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop import engine
@@ -68,7 +69,7 @@ def cleanup_plan(
     if unknown:
         msg = f"not a worker orch runs: {', '.join(unknown)} (see orch status)"
         raise UsageError(msg)
-    actions = [a for n in chosen for a in teardown_actions(n, observed, "cleanup requested")]
+    actions = [a for n in chosen for a in teardown_intent(n, observed, "cleanup requested")]
     return actions, chosen, [n for n in chosen if n in desired.workers]
 
 

@@ -286,7 +286,7 @@ class Fleet:
 
     def worktree(self, worker: str) -> Path:
         """Where orch puts ``worker``'s worktree."""
-        return (self.root / "state" / "worktrees" / REPO / worker).resolve()
+        return (self.root / "worktrees" / REPO / worker).resolve()
 
     def state(self, worker: str) -> dict[str, Any]:
         """state/workers/<worker>.json."""
@@ -350,7 +350,7 @@ def fleet_factory(
         root = tmp_path / dirname
         init_repo(root)
         f = Fleet(root=root, repo=git_repo, socket=tmux_socket, tmp=tmp_path)
-        f.write(".gitignore", "state/\n")
+        f.write(".gitignore", "state/\nworktrees/\n")
         f.write(
             "config/orch.yaml",
             f"""\

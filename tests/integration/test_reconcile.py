@@ -123,7 +123,7 @@ def test_foreign_windows_and_worktrees_are_never_touched(fleet: Fleet, tmp_path:
     fleet.tmux("set-option", "-w", "-t", other, "@orch-worker", "w2")
     # worktrees made by hand: one beside the repo, one inside orch's worktrees root
     outside = tmp_path / "by-hand"
-    inside = fleet.root / "state" / "worktrees" / REPO / "hand-made"
+    inside = fleet.root / "worktrees" / REPO / "hand-made"
     for path, branch in ((outside, "by-hand"), (inside, "hand-made")):
         fleet.git(fleet.repo, "worktree", "add", "-q", "-b", branch, str(path), "main")
         (path / "precious.txt").write_text("mine\n")

@@ -304,7 +304,7 @@ def make_state(
         repo_path=str(ROOT / "repos" / repo),
         branch=branch,
         base=base,
-        worktree=str(ROOT / "state" / "worktrees" / repo / name),
+        worktree=str(ROOT / "worktrees" / repo / name),
         placement_hash=ph,
         run_hashes=hashes,
         phase=phase.value if isinstance(phase, Phase) else phase,
@@ -347,7 +347,7 @@ def make_observed(
 def _worktree_lists(files: Mapping[str, WorkerFiles]) -> dict[str, tuple[WorktreeEntry, ...]]:
     entries = [WorktreeEntry(str(ROOT / "repos" / REPO), "0" * 40, "main")]
     entries += [
-        WorktreeEntry(str(ROOT / "state" / "worktrees" / REPO / name), "0" * 40, f"orch/{name}")
+        WorktreeEntry(str(ROOT / "worktrees" / REPO / name), "0" * 40, f"orch/{name}")
         for name, f in sorted(files.items())
         if f.worktree_exists
     ]

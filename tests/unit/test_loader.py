@@ -370,8 +370,8 @@ def test_unknown_field_without_a_close_match_lists_known_fields(fleet: Fleet) ->
     err = fleet.error()
     at(err, "specs/workers.yaml", line_of(text, "colour"), 3)
     assert err.message == (
-        'unknown field "colour" in spec (known: agent, base, branch, dependsOn, host, pipeline, '
-        "repo, restartPolicy, suspend, vars)"
+        'unknown field "colour" in spec (known: adoptBranch, agent, base, branch, dependsOn, '
+        "host, pipeline, repo, restartPolicy, suspend, vars)"
     )
 
 
@@ -852,13 +852,18 @@ def test_items_file_with_a_syntax_error_is_located_in_that_file(fleet: Fleet) ->
 # ----------------------------------------------------------------------------- config/orch.yaml
 
 
-def test_config_defaults_equal_the_example(fleet: Fleet) -> None:
+def test_config_defaults_equal_the_project_config(fleet: Fleet) -> None:
     default = fleet.load().config
-    fleet.write("config/orch.yaml", (EXAMPLES / "orch.yaml").read_text())
+    fleet.write("config/orch.yaml", (PROJECT / "config" / "orch.yaml").read_text())
     assert fleet.load().config == default
     assert default.tmux_socket == "orch"
-    assert default.tmux_session == "orch"
-    assert default.worktrees_root == "state/worktrees"
+    # The fleet's identity comes from the control repo: its folder name and a hash of its path.
+    assert default.fleet_name.startswith(fleet.root.name + "-")
+    assert default.tmux_session == default.fleet_name
+    assert default.stop_grace == 10.0
+    assert (default.git_timeout, default.network_timeout, default.tmux_timeout) == (60, 600, 10)
+    assert "node_modules/" in default.skip_ignored
+    assert default.worktrees_root == "worktrees"
     assert default.resync == 10.0
     assert default.debounce == 0.2
     assert default.max_prune_fraction == 0.5
@@ -894,7 +899,7 @@ def test_config_unknown_section(fleet: Fleet) -> None:
     fleet.write("config/orch.yaml", "reconcile: {}\nlogging: {level: debug}\n")
     err = fleet.error()
     at(err, "config/orch.yaml", 2, 1)
-    assert err.message.startswith('unknown field "logging" (known: git, host, reconcile')
+    assert err.message.startswith('unknown field "logging" (known: fleet, git, host, reconcile')
 
 
 def test_config_bad_duration(fleet: Fleet) -> None:
