@@ -58,7 +58,7 @@ def error_delay(errors: int, message: str, policy: RestartPolicy) -> float:
 
 def error_spec(worker: Worker) -> str:
     """What a failed action's count is kept for: this exact spec of the worker."""
-    return f"{worker.run_hash}:{worker.placement_hash}"
+    return f"{worker.run_hash}:{worker.placement_hash}:{int(worker.adopt_branch)}"
 
 
 def record_error(
@@ -83,6 +83,8 @@ def error_gate(v: WorkerView) -> WorkerResult | None:
     """Hold a worker whose last action failed: back off, or fail after maxRestarts errors."""
     s, w = v.s, v.w
     if s is None or not s.errors or s.error_at is None or s.error_spec != error_spec(w):
+        return None
+    if s.phase == Phase.FAILED.value:  # settled (gave up, or refused): not backing off
         return None
     policy = w.restart_policy
     if s.errors > policy.max_restarts:

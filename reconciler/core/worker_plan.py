@@ -14,7 +14,7 @@ from dataclasses import replace
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.model import Desired, Pipeline, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, WorkerFiles
-from reconciler.core.restarts import error_gate, failure
+from reconciler.core.restarts import error_gate, error_spec, failure
 from reconciler.core.worker_view import WorkerResult, WorkerView, halt
 
 
@@ -157,7 +157,8 @@ def _provision(v: WorkerView, desired: Desired, observed: Observed, reason: str)
     s, w = v.s, v.w
     final = (Phase.FAILED.value, Phase.SUCCEEDED.value)
     moved = bool(s and s.placement_hash and s.placement_hash != w.placement_hash)
-    if s and s.phase in final and not changed_parts(w, s) and not moved:
+    refixed = bool(s and s.error_spec and s.error_spec != error_spec(w))  # refused, then edited
+    if s and s.phase in final and not changed_parts(w, s) and not moved and not refixed:
         # Its worktree is gone (cleaned up, merged): the outcome stands until the spec changes.
         return WorkerResult((), v.status(Phase(s.phase), s.reason))
     repo = desired.repos[w.repo]

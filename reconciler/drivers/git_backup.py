@@ -105,9 +105,13 @@ def ignored_paths(worktree: Path, timeout: float = DEFAULT_TIMEOUT) -> list[str]
 
 
 def nested_repos(worktree: Path, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
-    """Git repositories inside the worktree (untracked, ignored or submodules), relative."""
+    """Git repositories inside the worktree (untracked or submodules), relative.
+
+    git lists an untracked nested repository as one entry ending in ``/``; one
+    inside an ignored folder is copied with that folder instead.
+    """
     untracked = run_git(
-        worktree, "ls-files", "-z", "--others", "--directory", timeout=timeout
+        worktree, "ls-files", "-z", "--others", "--exclude-standard", timeout=timeout
     ).split("\0")
     staged = run_git(worktree, "ls-files", "-z", "-s", timeout=timeout).split("\0")
     gitlinks = [line.split("\t", 1)[1] for line in staged if line.startswith("160000 ")]

@@ -124,9 +124,11 @@ class Applier:
         state = self.state(action.worker)
         worker = self.desired.workers.get(action.worker)
         if isinstance(err, TemplateFailed | Refused):  # permanent: retrying cannot help
+            hint = "; fix the spec" if isinstance(err, Refused) else "; fix it, then `orch restart"
+            hint += "" if isinstance(err, Refused) else f" {action.worker}`"
+            state = record_error(state, worker, f"{action.verb.value}: {err}", self.clock())
             self.save(replace(
-                state, phase=Phase.FAILED.value,
-                reason=f"{err}; fix the spec, then `orch restart {action.worker}`",
+                state, phase=Phase.FAILED.value, reason=f"{err}{hint}",
                 stage=action.stage or state.stage, finished_at=self.clock(),
                 run_hashes=dict(worker.run_hashes) if worker else state.run_hashes,
             ))  # fmt: skip

@@ -158,7 +158,7 @@ def remote(tmp_path: Path, git_repo: Path) -> Path:
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
     seed = tmp_path / "seed"
     subprocess.run(["git", "clone", "-q", str(bare), str(seed)], check=True, capture_output=True)
-    (seed / ".gitignore").write_text("state/\n")
+    (seed / ".gitignore").write_text("state/\nworktrees/\n")
     (seed / "README.md").write_text("# control repo\n")
     (seed / "notes.md").write_text("notes\n")
     (seed / "config").mkdir()
