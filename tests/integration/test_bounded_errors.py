@@ -32,9 +32,8 @@ def test_a_failing_action_is_the_workers_reason_backs_off_then_fails(
     ]
     row = fleet.status()["bad"]  # at once, not "Provisioning: new worker"
     assert row["phase"] == "Backoff"
-    assert (
-        "create-worktree: git worktree: fatal: not a valid object name: 'no-such-base'" in row["reason"]
-    )
+    why = "create-worktree: git worktree: fatal: not a valid object name: 'no-such-base'"
+    assert why in row["reason"]
     assert "retry 1/1 in" in row["reason"]
     assert fleet.status()["good"]["phase"] == "Running"
     assert fleet.plan().actions == ()  # backing off: nothing is retried before its time
