@@ -157,12 +157,17 @@ def status(as_json: JsonOpt = False) -> None:
         desired = engine.load(CTX.root)
         observed = engine.snapshot(desired)
         rows = status_rows(desired, observed, engine.make_plan(desired, observed))
-        return rows, foreign_rows(observed), engine.revision_info(desired.root)
+        warnings = [f"state file {p} is unreadable ({why}); the next reconcile moves it aside"
+                    for p, why in observed.corrupt]  # fmt: skip
+        return rows, foreign_rows(observed), {**engine.revision_info(desired.root),
+                                              "warnings": warnings}  # fmt: skip
 
     rows, foreign, revision = run(compute, json_errors=as_json)
     if as_json:
         emit_json({"workers": rows, "foreign": foreign, **revision})
         return
+    for warning in revision["warnings"]:  # type: ignore[attr-defined]
+        typer.echo(f"warning: {warning}", err=True)
     if revision["revision"]:
         rev = revision["revision"]
         assert isinstance(rev, dict)

@@ -14,6 +14,7 @@ class Verb(StrEnum):
     ENSURE_SESSION = "ensure-session"
     CLONE_REPO = "clone-repo"
     CREATE_WORKTREE = "create-worktree"
+    MOVE_BASE = "move-base"
     START_AGENT = "start-agent"
     STOP_AGENT = "stop-agent"
     COMPLETE_STAGE = "complete-stage"

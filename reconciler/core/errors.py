@@ -96,6 +96,10 @@ def is_transient(message: str) -> bool:
     return any(marker in message for marker in _TRANSIENT)
 
 
+class StateError(OrchError):
+    """orch's runtime state under state/ is malformed in a way it will not guess about."""
+
+
 class Refused(OrchError):
     """An action orch will not take because it could lose or mix up work; never retried."""
 

@@ -177,6 +177,9 @@ class Desired:
     pipelines: Mapping[str, Pipeline]
     workers: Mapping[str, Worker]
     worker_sets: Mapping[str, WorkerSet]
+    # Files the specs use besides specs/ and config/ (prompt templates, items
+    # files), relative to root: a watcher reloads when one of them changes.
+    inputs: tuple[str, ...] = ()
 
     @property
     def state_dir(self) -> Path:

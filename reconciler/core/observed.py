@@ -176,6 +176,8 @@ class WorkerFiles:
     marker: str | None = None  # the worker named in <worktree>/.orch/owner.json
     setup_done: bool = False  # <worktree>/.orch/setup.done: the Repo's setup finished
     setup_failed: str | None = None  # <worktree>/.orch/setup.failed: which command, its exit
+    unreadable: str | None = None  # why the worktree could not be read (then nothing else is known)
+    own_commits: int | None = None  # base changed: commits the branch has beyond its old base
     signals: Mapping[str, Signal] = field(default_factory=dict)
     progress_mtime: float | None = None
     log_size: int | None = None
@@ -198,6 +200,7 @@ class Observed:
     session: str = "orch"
     missing_repos: frozenset[str] = frozenset()  # Repos whose clone is not on disk yet
     fleet: str = "orch"
+    corrupt: tuple[tuple[str, str], ...] = ()  # state files that could not be read, and why
 
     def window_of(self, worker: str) -> Pane | None:
         """The window orch owns for ``worker``: in its session, tagged with its fleet and name."""

@@ -45,7 +45,7 @@ def plan(
     removals: list[Action] = []
     for name in removed:
         why = _why_removed(desired, name)
-        held = _removal_held(name, observed, now)
+        held = _removal_held(name, observed, now) or _unreadable(name, observed)
         if held is None:
             removals += teardown_actions(name, observed, why, now, cfg.stop_grace)
         statuses[name] = held or _removed_status(name, observed, why)
@@ -80,6 +80,16 @@ def _alive(observed: Observed, name: str) -> bool:
 
 def _held(statuses: dict[str, WorkerStatus]) -> set[str]:
     return {n for n, s in statuses.items() if s.phase is Phase.FAILED}
+
+
+def _unreadable(name: str, observed: Observed) -> WorkerStatus | None:
+    """A removed worker whose worktree cannot be read is left alone, and says why."""
+    files = observed.files.get(name)
+    if files is None or not files.unreadable:
+        return None
+    s = observed.states.get(name) or WorkerState(name)
+    reason = f"removed, but its worktree cannot be read: {files.unreadable}; nothing was touched"
+    return WorkerStatus(name, Phase.FAILED, s.stage, -1, 0, s.attempt, s.restarts, reason)
 
 
 def _removal_held(name: str, observed: Observed, now: float) -> WorkerStatus | None:

@@ -70,8 +70,16 @@ def plan_worker(w: Worker, desired: Desired, observed: Observed, now: float) -> 
     s = observed.states.get(w.name)
     window = observed.window_of(w.name)
     files = observed.files.get(w.name, WorkerFiles())
+    if files.unreadable:  # nothing is known, so nothing is touched; the others go on
+        view = WorkerView(w, pipeline, s, window, files, None, -1, now, grace)
+        reason = f"cannot read its worktree: {files.unreadable}"
+        return WorkerResult((), view.status(Phase.FAILED, reason))
     teardown: tuple[Action, ...] = ()
     replaced = bool(s and s.placement_hash and s.placement_hash != w.placement_hash)
+    if replaced and s and _base_only(w, s) and files.worktree_exists:
+        result = _plan_after_base_change(w, desired, observed, now, s, files)
+        if result is not None:
+            return result
     if replaced and not w.suspend and (files.worktree_exists or window):
         reason = "spec changed: repo, branch or base; replacing"
         teardown = tuple(teardown_actions(w.name, observed, reason, now, grace))
@@ -90,6 +98,32 @@ def plan_worker(w: Worker, desired: Desired, observed: Observed, now: float) -> 
     return replace(
         result, actions=actions, starts=starts, teardown=teardown, replacing=bool(teardown)
     )
+
+
+def _base_only(w: Worker, s: WorkerState) -> bool:
+    """Whether repo and branch stay and only the base changed."""
+    return (s.repo, s.branch) == (w.repo, w.branch) and bool(s.base) and s.base != w.base
+
+
+def _plan_after_base_change(
+    w: Worker, desired: Desired, observed: Observed, now: float, s: WorkerState, files: WorkerFiles
+) -> WorkerResult | None:
+    """A new base without tearing the worktree down.
+
+    With no commits of its own the branch is moved to the new base; with some, the
+    change is reported and nothing churns (a person rebases or renames the branch).
+    """
+    kept = replace(s, base=w.base, placement_hash=w.placement_hash)
+    rest = plan_worker(w, desired, replace(observed, states={**observed.states, w.name: kept}), now)
+    if files.own_commits == 0:
+        move = Action(Verb.MOVE_BASE, w.name, f"base changed from {s.base} to {w.base}")
+        return replace(rest, actions=(move, *rest.actions))
+    count = "an unknown number of" if files.own_commits is None else str(files.own_commits)
+    note = (
+        f"base changed from {s.base} to {w.base}, but {w.branch} has {count} commit(s) of "
+        "its own: not moved (rebase it, or give the worker a new branch to start over)"
+    )
+    return replace(rest, status=replace(rest.status, reason=f"{rest.status.reason}; {note}"))
 
 
 def done_count(pipeline: Pipeline, files: WorkerFiles) -> int:

@@ -97,9 +97,9 @@ def _verify(cwd: Path | str, rev: str) -> str | None:
     return out or None
 
 
-def count_range(cwd: Path | str, base: str, tip: str) -> int:
+def count_range(cwd: Path | str, base: str, tip: str, timeout: float = DEFAULT_TIMEOUT) -> int:
     """How many commits ``base..tip`` holds in the repository at ``cwd``."""
-    return int(run_git(cwd, "rev-list", "--count", f"{base}..{tip}") or 0)
+    return int(run_git(cwd, "rev-list", "--count", f"{base}..{tip}", timeout=timeout) or 0)
 
 
 def init_repo(path: Path, branch: str = "main") -> None:
@@ -217,6 +217,10 @@ class Git:
             return False
         self._git("config", f"branch.{branch}.orchFleet", owner)
         return True
+
+    def move_branch(self, worktree: Path, rev: str) -> None:
+        """Point the worktree's branch at ``rev``, keeping local changes (``reset --keep``)."""
+        run_git(worktree, "reset", "--quiet", "--keep", rev, timeout=self.timeout)
 
     def worktree_prune(self) -> None:
         """Forget worktrees whose folder is gone (deleted by hand), so they can be made again."""

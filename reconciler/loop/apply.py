@@ -17,18 +17,17 @@ from pathlib import Path
 
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.agent_command import SIGNALS_DIR
-from reconciler.core.branches import BranchFacts, refusal
 from reconciler.core.errors import DriverError, OrchError, Refused, UsageError
 from reconciler.core.model import Desired, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, repo_of
 from reconciler.core.restarts import record_error
-from reconciler.drivers import git_backup, proc, shell
+from reconciler.drivers import proc
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
-from reconciler.loop import archive
 from reconciler.loop.events import Event
-from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent, write_owner
+from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent
 from reconciler.loop.state_store import StateStore, write_atomic
+from reconciler.loop.worktree_actions import WORKTREE_HANDLERS
 
 
 @dataclass
@@ -237,54 +236,6 @@ def _ensure_session(ap: Applier, action: Action) -> dict[str, object]:
     return {"created": created}
 
 
-def _clone_repo(ap: Applier, action: Action) -> dict[str, object]:
-    repo = ap.desired.repos[action.repo or ap.worker(action.worker).repo]
-    if not repo.local_path.exists():
-        assert repo.url is not None
-        shell.clone(repo.url, repo.local_path)
-    return {"path": str(repo.local_path)}
-
-
-def _create_worktree(ap: Applier, action: Action) -> dict[str, object]:
-    w = ap.worker(action.worker)
-    repo = ap.desired.repos[w.repo]
-    path = ap.desired.worktree_path(w)
-    git = ap.git(repo.local_path)
-    fleet = ap.desired.config.fleet_name
-    if repo.name not in ap.branches:  # once per repo and pass
-        git.ensure_exclude(".orch/")
-        git.worktree_prune()  # a folder deleted by hand is registered no more
-        ap.branches[repo.name] = git.branch_facts()
-    if not (path / ".git").exists():
-        names, owners = ap.branches[repo.name]
-        listed = ap.observed.worktrees.get(str(repo.local_path), ())
-        elsewhere = next((e.path for e in listed if e.branch == w.branch), None)
-        facts = BranchFacts(w.branch, w.base, repo.default_branch, w.branch in names,
-                            owners.get(w.branch), elsewhere)  # fmt: skip
-        why = refusal(facts, fleet=fleet, worktree=str(path), adopt=w.adopt_branch)
-        if why:
-            raise Refused(why)
-        git.worktree_add(path, w.branch, w.base, fleet)
-    write_owner(path, w, fleet)
-    ap.save(
-        WorkerState(
-            name=w.name,
-            fleet=ap.desired.config.fleet_name,
-            repo=w.repo,
-            repo_path=str(repo.local_path),
-            branch=w.branch,
-            base=w.base,
-            worktree=str(path),
-            placement_hash=w.placement_hash,
-            run_hashes=dict(w.run_hashes),
-            phase=Phase.PROVISIONING.value,
-            reason=action.reason,
-            created_at=ap.clock(),
-        )
-    )
-    return {"path": str(path)}
-
-
 def _start_agent(ap: Applier, action: Action) -> dict[str, object]:
     window = ap.window(action.worker)
 
@@ -340,30 +291,6 @@ def _set_phase(ap: Applier, action: Action) -> dict[str, object]:
     return {}
 
 
-def _remove_worktree(ap: Applier, action: Action) -> dict[str, object]:
-    """Save everything the worktree holds (backup ref, archive), then remove it.
-
-    Any failure while saving raises before the removal: nothing is deleted unsaved.
-    """
-    path = ap.worktree(action.worker)
-    git = ap.git(ap.repo_path(action.worker, path))
-    cfg = ap.desired.config
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ap.clock()))
-    detail: dict[str, object] = {}
-    if (path / ".git").exists():
-        ref, _ = git_backup.backup_worktree(
-            path,
-            f"refs/orch/backups/{action.worker}/{stamp}",
-            f"orch: backup of {action.worker}: {action.reason}",
-            cfg.git_timeout,
-        )
-        detail["backup"] = ref
-        folder = archive.archive_dir(ap.desired.state_dir, action.worker, ap.clock())
-        detail.update(archive.save_files(path, folder, cfg.skip_ignored, cfg.git_timeout))
-    git.worktree_remove(path)
-    return detail
-
-
 def _kill_window(ap: Applier, action: Action) -> dict[str, object]:
     window = ap.window(action.worker)
     if window:
@@ -380,13 +307,11 @@ def _forget(ap: Applier, action: Action) -> dict[str, object]:
 
 _HANDLERS: dict[Verb, Callable[[Applier, Action], dict[str, object]]] = {
     Verb.ENSURE_SESSION: _ensure_session,
-    Verb.CLONE_REPO: _clone_repo,
-    Verb.CREATE_WORKTREE: _create_worktree,
+    **WORKTREE_HANDLERS,
     Verb.START_AGENT: _start_agent,
     Verb.STOP_AGENT: _stop_agent,
     Verb.COMPLETE_STAGE: _complete_stage,
     Verb.SET_PHASE: _set_phase,
-    Verb.REMOVE_WORKTREE: _remove_worktree,
     Verb.KILL_WINDOW: _kill_window,
     Verb.FORGET: _forget,
 }

@@ -50,9 +50,29 @@ def load(root: Path, env: Mapping[str, str] | None = None) -> Desired:
 
 
 def snapshot(desired: Desired) -> Observed:
-    """Observe the world for ``desired``."""
+    """Observe the world for ``desired``, writing nothing."""
     tmux = Tmux(desired.config.tmux_socket, desired.config.tmux_timeout)
     return observe(desired, tmux, StateStore(desired.state_dir, desired.config.fleet_name))
+
+
+def _observe_for_pass(
+    desired: Desired, store: StateStore, now: float
+) -> tuple[Observed, list[Event]]:
+    """Observe for a pass: corrupt state files are moved aside, each with an event."""
+    tmux = Tmux(desired.config.tmux_socket, desired.config.tmux_timeout)
+    observed = observe(desired, tmux, store, readonly=False)
+    events = [
+        Event(
+            now,
+            worker,
+            "state-corrupt",
+            f"state file moved aside to {aside}: {why}",
+            ok=False,
+            error=why,
+        )
+        for worker, aside, why in store.quarantine(now)
+    ]
+    return observed, events
 
 
 def revision_info(root: Path) -> dict[str, object]:
@@ -141,17 +161,18 @@ def apply_pass(
     clock: Callable[[], float] = time.time,
 ) -> PassResult:
     """One pass for a caller that already holds the lock (the watch loop)."""
-    observed = snapshot(desired)
+    store = StateStore(desired.state_dir, desired.config.fleet_name)
+    observed, notes = _observe_for_pass(desired, store, clock())
     the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune, now=clock())
     applier = Applier(
         desired,
         observed,
         Tmux(desired.config.tmux_socket, desired.config.tmux_timeout),
-        StateStore(desired.state_dir, desired.config.fleet_name),
+        store,
         clock=clock,
         grace=grace,
     )
-    events = applier.apply(the_plan.actions)
+    events = notes + applier.apply(the_plan.actions)
     append_events(desired.state_dir, events)
     return PassResult(desired, observed, the_plan, tuple(events))
 

@@ -73,16 +73,18 @@ def append_events(state_dir: Path, events: list[Event]) -> None:
 
 
 def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:
-    """The last ``limit`` events, oldest first."""
+    """The last ``limit`` events, oldest first; lines that are not events are skipped."""
     path = state_dir / EVENTS_FILE
     try:
-        lines = path.read_text().splitlines()[-limit:]
+        lines = path.read_bytes().decode("utf-8", "replace").splitlines()[-limit:]
     except OSError:
         return []
     out = []
     for line in lines:
         try:
-            out.append(json.loads(line))
+            event = json.loads(line)
         except ValueError:
-            continue
+            continue  # a torn or foreign line (a crash mid-write, a hand edit)
+        if isinstance(event, dict):
+            out.append(event)
     return out

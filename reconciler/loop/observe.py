@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from reconciler.core.observed import (
     parse_panes,
     parse_worktrees,
 )
-from reconciler.drivers.git import Git
+from reconciler.drivers.git import Git, count_range
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.state_store import StateStore, write_atomic
 
@@ -42,8 +43,12 @@ MAX_SIGNAL_BYTES = 64 * 1024
 MAX_SCAN_BYTES = 1024 * 1024  # of new log output per pass, for quiet-pattern checks
 
 
-def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
-    """A snapshot of everything orch owns or should own under ``desired``."""
+def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool = True) -> Observed:
+    """A snapshot of everything orch owns or should own under ``desired``.
+
+    ``readonly``: write nothing (`orch plan` and `orch status`); a pass passes
+    False, so that how far each run log was read is remembered.
+    """
     states = store.load_all()
     text = tmux.list_panes(PANE_FORMAT)
     panes = parse_panes(text)
@@ -89,17 +94,24 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
             else ()
         )
         log = _log_path(states.get(name))
-        files[name] = read_worker_files(
-            path,
-            str(path) in listed,
-            log,
-            name,
-            quiet,
-            tracker,
-            need_marker=name not in states,
-            fleet=cfg.fleet_name,
-        )
-    tracker.save()
+        try:
+            files[name] = read_worker_files(
+                path,
+                str(path) in listed,
+                log,
+                name,
+                quiet,
+                tracker,
+                need_marker=name not in states,
+                fleet=cfg.fleet_name,
+            )
+        except OSError as err:  # e.g. permissions: this worker's problem, not the pass's
+            files[name] = WorkerFiles(
+                worktree_exists=str(path) in listed, path=str(path), unreadable=str(err)
+            )
+    if not readonly:
+        tracker.save()
+    _count_own_commits(desired, states, files)
     return Observed(
         tmux_up=text is not None,
         panes=panes,
@@ -109,7 +121,28 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore) -> Observed:
         session=cfg.tmux_session,
         missing_repos=frozenset(n for n, r in desired.repos.items() if not r.local_path.exists()),
         fleet=cfg.fleet_name,
+        corrupt=tuple((str(path), why) for path, why in store.corrupt),
     )
+
+
+def _count_own_commits(
+    desired: Desired, states: dict[str, WorkerState], files: dict[str, WorkerFiles]
+) -> None:
+    """For a worker whose base alone changed: how many commits its branch has of its own.
+
+    One git call per such worker (rare: a spec edit), none otherwise.
+    """
+    for name, w in desired.workers.items():
+        s, f = states.get(name), files.get(name)
+        if not (s and f and f.worktree_exists and s.base and s.base != w.base):
+            continue
+        if (s.repo, s.branch) != (w.repo, w.branch) or not s.repo_path:
+            continue
+        try:
+            ahead = count_range(s.repo_path, s.base, s.branch, timeout=desired.config.git_timeout)
+        except DriverError:
+            continue
+        files[name] = replace(f, own_commits=ahead)
 
 
 def _repo_paths(desired: Desired, states: Iterable[WorkerState]) -> set[Path]:

@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler.core.actions import Action, Phase
 from reconciler.core.agent_command import (
@@ -30,7 +30,8 @@ from reconciler.core.observed import Pane
 from reconciler.core.summary import SummaryInput, build_summary
 from reconciler.data import packaged
 from reconciler.drivers.git import Git
-from reconciler.drivers.tmux import Tmux, WindowSpec
+from reconciler.drivers.tmux import WindowSpec
+from reconciler.loop.pass_context import PassContext
 from reconciler.loop.state_store import write_atomic
 
 RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
@@ -41,36 +42,6 @@ UNTRACKED_CAP = 50
 
 class TemplateFailed(OrchError):
     """A prompt or argv template could not be rendered."""
-
-
-class PassContext(Protocol):
-    """What starting an agent needs from the pass that runs it (the Applier)."""
-
-    @property
-    def desired(self) -> Desired:
-        """The specs of this pass."""
-
-    @property
-    def tmux(self) -> Tmux:
-        """The fleet's tmux server."""
-
-    def clock(self) -> float:
-        """Now, in seconds since the epoch."""
-
-    def worktree(self, name: str) -> Path:
-        """Where the worker's worktree is."""
-
-    def state(self, name: str) -> WorkerState:
-        """The worker's runtime state as of now in this pass."""
-
-    def save(self, state: WorkerState) -> None:
-        """Remember and write one worker's state."""
-
-    def free_index(self) -> int:
-        """A free window index in the fleet session."""
-
-    def defer(self, action: Action, spec: WindowSpec, record: Callable[[], None]) -> None:
-        """Open ``spec``'s window at the end of the pass, then call ``record``."""
 
 
 def write_owner(worktree: Path, w: Worker, fleet: str) -> None:

@@ -17,11 +17,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from reconciler.core.errors import LockHeld
+from reconciler.core.errors import LockHeld, StateError
 from reconciler.core.model import WorkerState
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LOCK_FILE = ".lock"
+
+
+def check_folder(path: Path) -> None:
+    """Raise StateError when ``path`` exists and is not a folder (a file where one belongs)."""
+    if path.exists() and not path.is_dir():
+        msg = (
+            f"{path} should be a folder but is a file; it is orch's runtime state: "
+            "move it aside and run again"
+        )
+        raise StateError(msg)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -53,20 +63,28 @@ class StateStore:
     def __init__(self, state_dir: Path, fleet: str = "") -> None:
         self.dir = state_dir / "workers"
         self.fleet = fleet
+        self.corrupt: list[tuple[Path, str]] = []  # files load_all could not read, and why
 
     def path(self, name: str) -> Path:
         """The file of worker ``name``."""
         return self.dir / f"{name}.json"
 
     def load_all(self) -> dict[str, WorkerState]:
-        """Every readable state file; an unreadable one is skipped (rebuilt by observing)."""
+        """Every readable state file; an unreadable one is listed in ``corrupt``.
+
+        Raises StateError when state/ or state/workers is not a folder.
+        """
         out: dict[str, WorkerState] = {}
-        if not self.dir.is_dir():
+        self.corrupt = []
+        check_folder(self.dir.parent)
+        check_folder(self.dir)
+        if not self.dir.exists():
             return out
         for path in sorted(self.dir.glob("*.json")):
             try:
-                state = WorkerState.from_json(json.loads(path.read_text()))
-            except (OSError, ValueError, TypeError):
+                state = WorkerState.from_json(json.loads(path.read_bytes().decode("utf-8")))
+            except (OSError, ValueError, TypeError) as err:
+                self.corrupt.append((path, f"{type(err).__name__}: {err}"))
                 continue
             if state.name != path.stem or not NAME.match(state.name):
                 continue  # not one of ours: a renamed or hand-made file
@@ -74,6 +92,22 @@ class StateStore:
                 continue  # a copied control repo's state: another fleet's workers
             out[state.name] = state
         return out
+
+    def quarantine(self, now: float) -> list[tuple[str, str, str]]:
+        """Move each corrupt state file aside (``<name>.json.corrupt-<time>``).
+
+        Returns (worker, where it went, why) for each: the caller records an
+        event; nothing is silently dropped.
+        """
+        moved = []
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        for path, why in self.corrupt:
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+            with contextlib.suppress(OSError):
+                path.replace(aside)
+                moved.append((path.stem, str(aside), why))
+        self.corrupt = []
+        return moved
 
     def save(self, state: WorkerState) -> None:
         """Write one worker's state atomically."""
@@ -112,9 +146,14 @@ def reconciler_lock(state_dir: Path, *, watch: bool = False) -> Iterator[None]:
     LockHeldBy
         When another process holds it (exit code 3).
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
+    check_folder(state_dir)
     path = state_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        msg = f"cannot open the lock {path}: {err.strerror}; move it aside and run again"
+        raise StateError(msg) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

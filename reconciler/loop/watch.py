@@ -123,6 +123,7 @@ class _Watcher:
         self._handler = Handler
         self.observer = Observer()
         self.watched: dict[str, Any] = {}
+        self.inputs: dict[str, Any] = {}  # folders of templates and items files
         for name in ("specs", "config"):
             folder = root / name
             if folder.is_dir():
@@ -149,6 +150,18 @@ class _Watcher:
                 )
                 added = added or _written_since(Path(new), since)
         return added
+
+    def follow_inputs(self, root: Path, inputs: tuple[str, ...]) -> None:
+        """Watch the folders of the templates and items files the specs use (not recursive).
+
+        specs/ and config/ are watched already; a changed template reloads the specs.
+        """
+        folders = {str((root / rel).parent) for rel in inputs}
+        covered = (str(root / "specs"), str(root / "config"))
+        for folder in sorted(folders - set(self.inputs)):
+            if folder.startswith(covered) or not Path(folder).is_dir():
+                continue
+            self.inputs[folder] = self.observer.schedule(self._handler("specs"), folder)
 
     def stop(self) -> None:
         """Stop the observer thread."""
@@ -223,6 +236,7 @@ def _loop(
                 side.maybe_pull(desired)
                 desired = specs.current()
                 if desired is not None:
+                    watcher.follow_inputs(root, desired.inputs)
                     wait = desired.config.resync * random.uniform(0.9, 1.1)
                     if _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side):
                         wait = STOPPING_RECHECK  # an agent is on its way out: follow it up soon
@@ -331,19 +345,21 @@ def pull_once(root: Path) -> list[str]:
     return [f"pulled {moved[0][:7]}..{moved[1][:7]}"]
 
 
-def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """Path, mtime and size of every file under specs/ and config/: cheap change detection."""
+def fingerprint(root: Path, inputs: tuple[str, ...] = ()) -> tuple[tuple[str, int, int], ...]:
+    """Path, mtime and size of every file under specs/ and config/, and of ``inputs``
+    (templates and items files the specs use): cheap change detection."""
+    paths = [Path(folder) / file for name in ("specs", "config")
+             for folder, _, files in os.walk(root / name) for file in files]  # fmt: skip
+    paths += [root / rel for rel in inputs]
     out = []
-    for name in ("specs", "config"):
-        for folder, _, files in os.walk(root / name):
-            for file in files:
-                path = Path(folder) / file
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                out.append((str(path), st.st_mtime_ns, st.st_size))
-    return tuple(sorted(out))
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            out.append((str(path), -1, -1))  # gone: a change too
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(set(out)))
 
 
 class SpecCache:
@@ -357,7 +373,7 @@ class SpecCache:
 
     def current(self) -> Desired | None:
         """The specs as they are now, or the last valid ones (an error is told once)."""
-        seen = fingerprint(self.root)
+        seen = fingerprint(self.root, self.desired.inputs if self.desired else ())
         if seen == self.seen:
             return self.desired
         self.seen = seen
@@ -375,4 +391,5 @@ class SpecCache:
         if self.error is not None:
             self.emit("specs valid again; reconciling")
         self.desired, self.error = fresh, None
+        self.seen = fingerprint(self.root, fresh.inputs)  # now with the inputs it names
         return fresh

@@ -160,7 +160,19 @@ def _assemble(root: Path, acc: _Collected, sets: dict[str, WorkerSet], config: A
     acc.errors.extend(_check_cycles(workers, acc))
     acc.errors.extend(_check_branches(workers, acc))
     acc.errors.extend(_check_ref_names(repos, workers, acc))
-    return Desired(root, config, repos, agents, pipelines, workers, sets)
+    return Desired(root, config, repos, agents, pipelines, workers, sets, _inputs(acc, pipelines))
+
+
+def _inputs(acc: _Collected, pipelines: dict[str, Pipeline]) -> tuple[str, ...]:
+    """The prompt templates and items files the specs name (relative to the root)."""
+    found = {s.prompt for p in pipelines.values() for s in p.stages}
+    found |= {s.restart_prompt for p in pipelines.values() for s in p.stages if s.restart_prompt}
+    for doc in acc.declared.values():
+        spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
+        items = spec.get("items") if isinstance(spec, dict) else None
+        if doc.data.get("kind") == "WorkerSet" and isinstance(items, str):
+            found.add(items)
+    return tuple(sorted(found))
 
 
 def _doc_error(

@@ -760,3 +760,35 @@ def test_branch_names_git_refuses_are_rejected_by_validation(fleet: Fleet, branc
     fleet.base("sleep.sh")
     fleet.workers({"w1": {"branch": branch}})
     check_rejected(fleet, "specs/workers.yaml")
+
+
+# -- a new base alone ------------------------------------------------------------------
+
+
+def test_a_new_base_moves_a_branch_without_commits_and_reports_one_with(fleet: Fleet) -> None:
+    fleet.git(fleet.repo, "checkout", "-q", "-b", "develop")
+    (fleet.repo / "develop.txt").write_text("on develop\n")
+    fleet.git(fleet.repo, "add", "develop.txt")
+    fleet.git(fleet.repo, "commit", "-q", "-m", "develop moves on")
+    fleet.git(fleet.repo, "checkout", "-q", "main")
+    fleet.base("sleep.sh")
+    fleet.workers(["w1", "w2"])
+    fleet.reconcile()
+    pids = {n: fleet.window(n)["pane_pid"] for n in ("w1", "w2")}
+    (fleet.worktree("w2") / "mine.txt").write_text("w2's own work\n")
+    fleet.git(fleet.worktree("w2"), "add", "mine.txt")
+    fleet.git(fleet.worktree("w2"), "commit", "-q", "-m", "w2 commits")
+
+    fleet.workers({"w1": {"base": "develop"}, "w2": {"base": "develop"}})
+    assert fleet.plan().prune_count == 0  # not a replacement: no mass-prune guard
+    result = fleet.reconcile()
+
+    assert [(e.verb, e.worker) for e in result.events] == [("move-base", "w1")]
+    assert (fleet.worktree("w1") / "develop.txt").read_text() == "on develop\n"
+    assert {n: fleet.window(n)["pane_pid"] for n in ("w1", "w2")} == pids  # nothing restarted
+    assert fleet.state("w1")["base"] == "develop"
+    row = fleet.status()["w2"]
+    assert row["phase"] == "Running"
+    assert "orch/w2 has 1 commit(s) of its own: not moved" in row["reason"]
+    assert not (fleet.worktree("w2") / "develop.txt").exists()
+    assert fleet.plan().actions == ()  # reported, not churned

@@ -533,3 +533,42 @@ def test_watch_commits_the_report_on_phase_changes_only(
     assert head == ["reports/status.md"]
     assert not [n for n in watch.notices() if n.startswith("warning")], watch.notices()
     watch.close()
+
+
+# -- what the specs use, beside specs/ and config/ ----------------------------------------
+
+
+def test_a_changed_items_file_or_prompt_template_reloads_the_specs(
+    fleet: Fleet, watch_thread: Callable[[], WatchThread], retry_until: Retry
+) -> None:
+    configure(fleet, resync="60s")  # only file events can bring these changes in time
+    fleet.base("sleep.sh")  # an agent that writes nothing under .orch/ (no other pokes)
+    fleet.write("data/items.yaml", "- {id: a}\n")
+    fleet.write(
+        "specs/set.yaml",
+        fleet.dump(
+            fleet.document(
+                "WorkerSet",
+                "s",
+                {
+                    "items": "data/items.yaml",
+                    "nameTemplate": "w-{{ item.id }}",
+                    "template": {"repo": "app", "pipeline": "p", "agent": "fake"},
+                },
+            )
+        ),
+    )
+    watch = watch_thread()
+    retry_until(lambda: "w-a" in alive_pids(fleet), 20, message="w-a from the items file")
+    assert "data/items.yaml" in watch.passes[-1].desired.inputs
+    assert "playbooks/prompts/stage.md.j2" in watch.passes[-1].desired.inputs
+
+    fleet.write("data/items.yaml", "- {id: a}\n- {id: b}\n")  # an items file outside config/
+    retry_until(lambda: "w-b" in alive_pids(fleet), 10, message="w-b after the items edit")
+
+    time.sleep(1.0)  # let the starts' own file events settle: then only the edit pokes
+    before = len(watch.passes)
+    fleet.write("playbooks/prompts/stage.md.j2", "A new prompt for {{ worker }}.\n")
+    # A pass long before the 60 s resync: the template's folder is watched.
+    retry_until(lambda: len(watch.passes) > before, 10, message="a pass after the template edit")
+    watch.close()

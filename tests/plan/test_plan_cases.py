@@ -30,12 +30,14 @@ Format (every key optional unless said otherwise)::
       worktrees: [w1]                 # workers with a worktree (owner marker = name)
       setup_running: [w1]             # the Repo's setup has not finished in its worktree
       setup_failed: {w1: "setup command `make deps` exited 2"}
+      unreadable: {w1: "[Errno 13] Permission denied"}   # the worktree cannot be read
+      own_commits: {w1: 0}            # commits of its branch beyond its old base (base changed)
       signals: {w1: {build: done, test: "failed: the summary"}}
       activity: {w1: now-100}
       states:
         w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
              backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
-             branch: orch/old, placement: stale, changed: [vars],
+             branch: orch/old, base: develop, placement: stale, changed: [vars],
              stop_sent_at: now-3,             # orch sent TERM then (stopGrace: 10s)
              errors: 2, error: "create-worktree: ...", error_at: now-1}  # failed actions
     actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
@@ -54,6 +56,7 @@ Times are numbers or ``now``, ``now-100``, ``now+10``.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +167,7 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
     activity = spec.get("activity") or {}
     names = worktrees | set(signals) | set(activity)
     setup_failed = spec.get("setup_failed") or {}
+    unreadable = spec.get("unreadable") or {}
     setup_running = set(spec.get("setup_running") or [])
     files = {
         n: make_files(
@@ -176,15 +180,21 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         )
         for n in sorted(names)
     }
+    for n, why in unreadable.items():
+        files[n] = replace(files[n], unreadable=why)
+    for n, ahead in (spec.get("own_commits") or {}).items():
+        files[n] = replace(files[n], own_commits=ahead)
     states = []
     for name, st in (spec.get("states") or {}).items():
         st = st or {}
         who = worker_or_name(name)
         assert who is not None
         kwargs = {}
-        if "branch" in st:
+        if "branch" in st or "base" in st:
             w = desired.workers[name]
-            kwargs["placement"] = placement_hash(w.repo, st["branch"], w.base)
+            kwargs["placement"] = placement_hash(
+                w.repo, st.get("branch", w.branch), st.get("base", w.base)
+            )
         elif "placement" in st:
             kwargs["placement"] = (
                 "stale-placement" if st["placement"] == "stale" else st["placement"]
@@ -198,7 +208,7 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             kwargs["error_spec"] = (
                 "stale" if st.get("error_spec") == "stale" else error_spec(desired.workers[name])
             ) if name in desired.workers else ""
-        states.append(
+        made = (
             make_state(
                 who,
                 st.get("phase", "Running"),
@@ -213,6 +223,7 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
                 **kwargs,
             )
         )
+        states.append(replace(made, base=st["base"]) if "base" in st else made)
     return make_observed(panes, files, states, missing_repos=spec.get("missing_repos", ()))
 
 

@@ -472,6 +472,9 @@ def simulate(
                 restarts=a.restarts if a.restarts is not None else s.restarts,
                 finished_at=now if final else s.finished_at,
             )
+        elif a.verb is Verb.MOVE_BASE:
+            w = desired.workers[name]
+            states[name] = replace(states[name], base=w.base, placement_hash=w.placement_hash)
         elif a.verb is Verb.REMOVE_WORKTREE:
             files[name] = WorkerFiles()
         elif a.verb is Verb.KILL_WINDOW:

@@ -1095,3 +1095,15 @@ def test_the_example_fleet_loads_in_a_real_control_repo(tmp_path: Path) -> None:
     stages = desired.pipelines["proof"].stages
     assert [s.name for s in stages] == ["optimize", "write_tests", "run_tests_fix", "document"]
     assert (stages[0].stall_timeout, stages[0].timeout) == (600.0, 7200.0)
+
+
+def test_a_schema_error_does_not_hide_the_reference_errors_of_other_documents(
+    fleet: Fleet,
+) -> None:
+    text = worker("w1") + "---\n" + worker("w2", "  colour: red\n") + "---\n"
+    text += worker("w3", repo="nope")
+    fleet.write("specs/workers.yaml", text)
+    messages = [e.message for e in fleet.errors()]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith('unknown field "colour"')
+    assert messages[1] == 'unknown repo "nope" (known: app)'

@@ -1,0 +1,111 @@
+"""The worktree actions of a pass: clone a repo, make a worktree, move its base, remove it.
+
+Making a worktree checks whose branch it is first (:mod:`reconciler.core.branches`);
+removing one saves everything it held first (a backup ref that reaches its
+HEAD, its reflog's lost commits and its uncommitted and untracked work, and
+the archive of :mod:`reconciler.loop.archive`): nothing is deleted unsaved.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from reconciler.core.actions import Action, Phase, Verb
+from reconciler.core.branches import BranchFacts, refusal
+from reconciler.core.errors import Refused
+from reconciler.core.model import WorkerState
+from reconciler.drivers import git_backup, shell
+from reconciler.loop import archive
+from reconciler.loop.pass_context import Handler, PassContext
+from reconciler.loop.start_agent import write_owner
+
+
+def _clone_repo(ap: PassContext, action: Action) -> dict[str, object]:
+    repo = ap.desired.repos[action.repo or ap.worker(action.worker).repo]
+    if not repo.local_path.exists():
+        assert repo.url is not None
+        shell.clone(repo.url, repo.local_path)
+    return {"path": str(repo.local_path)}
+
+
+def _create_worktree(ap: PassContext, action: Action) -> dict[str, object]:
+    w = ap.worker(action.worker)
+    repo = ap.desired.repos[w.repo]
+    path = ap.desired.worktree_path(w)
+    git = ap.git(repo.local_path)
+    fleet = ap.desired.config.fleet_name
+    if repo.name not in ap.branches:  # once per repo and pass
+        git.ensure_exclude(".orch/")
+        git.worktree_prune()  # a folder deleted by hand is registered no more
+        ap.branches[repo.name] = git.branch_facts()
+    if not (path / ".git").exists():
+        names, owners = ap.branches[repo.name]
+        listed = ap.observed.worktrees.get(str(repo.local_path), ())
+        elsewhere = next((e.path for e in listed if e.branch == w.branch), None)
+        facts = BranchFacts(w.branch, w.base, repo.default_branch, w.branch in names,
+                            owners.get(w.branch), elsewhere)  # fmt: skip
+        why = refusal(facts, fleet=fleet, worktree=str(path), adopt=w.adopt_branch)
+        if why:
+            raise Refused(why)
+        git.worktree_add(path, w.branch, w.base, fleet)
+    write_owner(path, w, fleet)
+    ap.save(
+        WorkerState(
+            name=w.name,
+            fleet=ap.desired.config.fleet_name,
+            repo=w.repo,
+            repo_path=str(repo.local_path),
+            branch=w.branch,
+            base=w.base,
+            worktree=str(path),
+            placement_hash=w.placement_hash,
+            run_hashes=dict(w.run_hashes),
+            phase=Phase.PROVISIONING.value,
+            reason=action.reason,
+            created_at=ap.clock(),
+        )
+    )
+    return {"path": str(path)}
+
+
+def _remove_worktree(ap: PassContext, action: Action) -> dict[str, object]:
+    """Save everything the worktree holds (backup ref, archive), then remove it.
+
+    Any failure while saving raises before the removal: nothing is deleted unsaved.
+    """
+    path = ap.worktree(action.worker)
+    git = ap.git(ap.repo_path(action.worker, path))
+    cfg = ap.desired.config
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ap.clock()))
+    detail: dict[str, object] = {}
+    if (path / ".git").exists():
+        ref, _ = git_backup.backup_worktree(
+            path,
+            f"refs/orch/backups/{action.worker}/{stamp}",
+            f"orch: backup of {action.worker}: {action.reason}",
+            cfg.git_timeout,
+        )
+        detail["backup"] = ref
+        folder = archive.archive_dir(ap.desired.state_dir, action.worker, ap.clock())
+        detail.update(archive.save_files(path, folder, cfg.skip_ignored, cfg.git_timeout))
+    git.worktree_remove(path)
+    return detail
+
+
+def _move_base(ap: PassContext, action: Action) -> dict[str, object]:
+    """The base alone changed and the branch has no commits of its own: move it there."""
+    w = ap.worker(action.worker)
+    path = ap.worktree(w.name)
+    ap.git(ap.repo_path(w.name, path)).move_branch(path, w.base)
+    state = ap.state(w.name)
+    ap.save(replace(state, base=w.base, placement_hash=w.placement_hash))
+    return {"base": w.base}
+
+
+WORKTREE_HANDLERS: dict[Verb, Handler] = {
+    Verb.CLONE_REPO: _clone_repo,
+    Verb.CREATE_WORKTREE: _create_worktree,
+    Verb.MOVE_BASE: _move_base,
+    Verb.REMOVE_WORKTREE: _remove_worktree,
+}
