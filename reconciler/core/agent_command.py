@@ -111,6 +111,26 @@ def agent_env(agent: Agent, ctx: Mapping[str, Any], prompt_file: str) -> dict[st
     return env
 
 
+def env_file_text(env: Mapping[str, str]) -> str:
+    """The agent's environment as shell assignments, for a file the window sources.
+
+    Values reach the agent through this file (mode 0600), never on a command
+    line that every local user can read in the process list.
+
+    Examples
+    --------
+    >>> print(env_file_text({"A": "x y", "B": "it's"}), end="")
+    A='x y'
+    B='it'"'"'s'
+    """
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(env.items()))
+
+
+def source_env(env_file: str) -> str:
+    """The shell line that exports every assignment of ``env_file`` to what follows."""
+    return f"set -a; . {shlex.quote(env_file)}; set +a; "
+
+
 def setup_script(worktree: str, commands: tuple[str, ...]) -> str:
     """Shell lines that run a Repo's setup commands once per worktree, before the agent.
 
@@ -149,16 +169,19 @@ def build_launch(
     log_path: str,
     session_id: str | None = None,
     setup: tuple[str, ...] = (),
+    env_file: str | None = None,
 ) -> Launch:
     """Render the argv (the resume argv when a session id is known) and the command line.
 
     ``setup``: the Repo's setup commands, run first in the window (once per worktree).
+    ``env_file``: where the caller writes :attr:`Launch.env`; the line sources it.
     """
     resumed = bool(session_id and agent.resume)
     template = agent.resume if resumed and agent.resume else agent.command
     full = {**ctx, "prompt": prompt, "prompt_file": prompt_file, "session_id": session_id or ""}
     argv = tuple(render(arg, full) for arg in template)
-    line = setup_script(str(ctx["worktree"]), setup) + "exec " + shlex.join(argv)
+    line = source_env(env_file) if env_file else ""
+    line += setup_script(str(ctx["worktree"]), setup) + "exec " + shlex.join(argv)
     if not uses_prompt(template):
         line += " < " + shlex.quote(prompt_file)
     return Launch(

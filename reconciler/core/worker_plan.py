@@ -95,9 +95,19 @@ def plan_worker(w: Worker, desired: Desired, observed: Observed, now: float) -> 
     # Whatever path starts an agent for a worker that held no slot takes a new one.
     starts = any(a.verb is Verb.START_AGENT for a in result.actions) and not view.was_active()
     actions = (*teardown, *result.actions)
+    # An agent still alive in a phase that runs none is on its way out (TERM, then KILL).
+    stopping = result.stopping or (view.alive and result.status.phase in _AGENTLESS)
     return replace(
-        result, actions=actions, starts=starts, teardown=teardown, replacing=bool(teardown)
+        result,
+        actions=actions,
+        starts=starts,
+        teardown=teardown,
+        replacing=bool(teardown),
+        stopping=stopping,
     )
+
+
+_AGENTLESS = (Phase.SUSPENDED, Phase.FAILED, Phase.SUCCEEDED)
 
 
 def _base_only(w: Worker, s: WorkerState) -> bool:

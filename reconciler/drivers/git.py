@@ -30,6 +30,7 @@ ORCH_IDENTITY: Mapping[str, str] = {
 _PREFIX = "\n  stderr: '"
 DEFAULT_TIMEOUT = 60.0  # local git calls; config timeouts.git
 NETWORK_TIMEOUT = 600.0  # clone, fetch, push; config timeouts.network
+OWNED = "refs/orch/owned/"  # refs/orch/owned/<fleet>/<branch>: branches a fleet created
 
 
 def _stderr(err: Exception) -> str:
@@ -45,6 +46,7 @@ def _execute(
     env: Mapping[str, str] | None = None,
     quiet_miss: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    stdin: bytes | None = None,
 ) -> str:
     """Run ``git <argv>``; return stdout without its last newline.
 
@@ -62,7 +64,16 @@ def _execute(
         position += 2
     cmd = f"git {argv[position]}"
     try:
-        out = git.Git().execute(command, env=dict(env) if env else None, kill_after_timeout=timeout)
+        with tempfile.TemporaryFile() as feed:
+            if stdin is not None:
+                feed.write(stdin)
+                feed.seek(0)
+            out = git.Git().execute(
+                command,
+                env=dict(env) if env else None,
+                kill_after_timeout=timeout,
+                istream=feed if stdin is not None else None,
+            )
     except git.GitCommandError as err:
         stderr = _stderr(err)
         if quiet_miss and err.status == 1 and not stderr:
@@ -80,6 +91,7 @@ def run_git(
     *args: str,
     env: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    stdin: bytes | None = None,
 ) -> str:
     """Run ``git -C cwd args...``; return stdout without its last newline.
 
@@ -88,7 +100,7 @@ def run_git(
     DriverError
         ``"git <subcommand>: <stderr>"`` when git fails.
     """
-    return _execute(["-C", str(cwd), *args], env, timeout=timeout)
+    return _execute(["-C", str(cwd), *args], env, timeout=timeout, stdin=stdin)
 
 
 def _verify(cwd: Path | str, rev: str) -> str | None:
@@ -185,8 +197,10 @@ class Git:
         self.path = Path(handle.working_tree_dir or handle.git_dir)
         handle.close()
 
-    def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        return run_git(self.path, *args, env=env, timeout=self.timeout)
+    def _git(
+        self, *args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+    ) -> str:
+        return run_git(self.path, *args, env=env, timeout=self.timeout, stdin=stdin)
 
     def worktree_list(self) -> str:
         """The raw output of ``git worktree list --porcelain``."""
@@ -203,20 +217,44 @@ class Git:
     def worktree_add(self, path: Path, branch: str, base: str, owner: str) -> bool:
         """Add a worktree at ``path`` on ``branch``; True when the branch was made here.
 
-        The branch is created from ``base`` if it does not exist (and marked as
-        ``owner``'s in the repo's config, ``branch.<name>.orchFleet``), else
-        checked out as it is (``base`` is then not used). Parent folders are created.
+        A missing branch is created from ``base`` and marked as ``owner``'s
+        (:meth:`create_branches`); an existing one is checked out as it is.
         """
+        created = not self.branch_exists(branch)
+        if created:
+            self.create_branches({branch: base}, owner)
+        self.checkout_worktree(path, branch)
+        return created
+
+    def checkout_worktree(self, path: Path, branch: str) -> None:
+        """``git worktree add path branch`` (an existing branch); parent folders are made."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # the usual case, a new branch, in one call
-            self._git("worktree", "add", "--quiet", "-b", branch, str(path), base)
-        except DriverError as err:
-            if "already exists" not in err.stderr:
-                raise
-            self._git("worktree", "add", "--quiet", str(path), branch)
-            return False
-        self._git("config", f"branch.{branch}.orchFleet", owner)
-        return True
+        self._git("worktree", "add", "--quiet", str(path), branch)
+
+    def resolve(self, revs: list[str]) -> dict[str, str | None]:
+        """The commit each of ``revs`` names, or None, in one call (``cat-file --batch-check``)."""
+        feed = "".join(f"{rev}^{{commit}}\n" for rev in revs).encode()
+        out = self._git("cat-file", "--batch-check=%(objectname)", stdin=feed).splitlines()
+        return {rev: (line if " missing" not in line and line else None)
+                for rev, line in zip(revs, out, strict=False)}  # fmt: skip
+
+    def create_branches(self, branches: Mapping[str, str], owner: str) -> None:
+        """Create each branch at its base, marked as ``owner``'s, in one transaction.
+
+        The mark is a ref ``refs/orch/owned/<owner>/<branch>`` made in the same
+        atomic ``update-ref --stdin``: a branch orch creates is never left
+        unmarked, whatever happens next. Raises DriverError naming a base that
+        does not resolve.
+        """
+        bases = self.resolve(sorted(set(branches.values())))
+        lines = ["start"]
+        for branch, base in sorted(branches.items()):
+            oid = bases.get(base)
+            if oid is None:
+                raise DriverError("git worktree", f"fatal: not a valid object name: '{base}'")
+            lines += [f"create refs/heads/{branch} {oid}", f"create {OWNED}{owner}/{branch} {oid}"]
+        lines.append("commit")
+        self._git("update-ref", "--stdin", stdin=("\n".join(lines) + "\n").encode())
 
     def move_branch(self, worktree: Path, rev: str) -> None:
         """Point the worktree's branch at ``rev``, keeping local changes (``reset --keep``)."""
@@ -227,24 +265,20 @@ class Git:
         self._git("worktree", "prune")
 
     def branch_facts(self) -> tuple[set[str], dict[str, str]]:
-        """Every local branch, and the fleet that created each one orch made (two calls)."""
-        names = self._git("for-each-ref", "--format=%(refname:short)", "refs/heads/")
-        try:
-            marks = self._git("config", "--get-regexp", r"^branch\..*\.orchfleet$")
-        except DriverError:
-            marks = ""  # exit 1: no branch carries the mark
-        owners = {}
-        for line in marks.splitlines():
-            key, _, fleet = line.partition(" ")
-            owners[key.removeprefix("branch.").rpartition(".")[0]] = fleet
-        return set(names.splitlines()), owners
+        """Every local branch, and the fleet that created each one orch made (one call)."""
+        out = self._git("for-each-ref", "--format=%(refname)", "refs/heads/", OWNED)
+        names, owners = set(), {}
+        for ref in out.splitlines():
+            if ref.startswith("refs/heads/"):
+                names.add(ref.removeprefix("refs/heads/"))
+            else:
+                fleet, _, branch = ref.removeprefix(OWNED).partition("/")
+                owners[branch] = fleet
+        return names, owners
 
     def branch_owner(self, branch: str) -> str | None:
-        """The fleet that created ``branch`` (``branch.<name>.orchFleet``), or None."""
-        try:
-            return self._git("config", "--get", f"branch.{branch}.orchFleet") or None
-        except DriverError:
-            return None  # exit 1: not set
+        """The fleet that created ``branch`` (a ``refs/orch/owned/<fleet>/<branch>``), or None."""
+        return self.branch_facts()[1].get(branch)
 
     def checked_out_at(self, branch: str) -> str | None:
         """The worktree that has ``branch`` checked out, or None."""

@@ -25,6 +25,7 @@ from reconciler.drivers import proc
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
 from reconciler.loop.events import Event
+from reconciler.loop.pass_context import RepoPrep
 from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent
 from reconciler.loop.state_store import StateStore, write_atomic
 from reconciler.loop.worktree_actions import WORKTREE_HANDLERS
@@ -43,8 +44,8 @@ class Applier:
     states: dict[str, WorkerState] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     killed: set[str] = field(default_factory=set)  # windows killed earlier in this pass
-    # repo -> (its branches, their owners): read once per pass, with info/exclude set
-    branches: dict[str, tuple[set[str], dict[str, str]]] = field(default_factory=dict)
+    branches: dict[str, RepoPrep] = field(default_factory=dict)  # per repo, once a pass
+    pass_actions: tuple[Action, ...] = ()
     repos: dict[str, Git] = field(default_factory=dict)  # opened once per pass
     deferred: list[tuple[int, Action, WindowSpec, Callable[[], None]]] = field(default_factory=list)
     _index: int = 0
@@ -61,6 +62,7 @@ class Applier:
         then.
         """
         events: list[Event] = []
+        self.pass_actions = tuple(actions)
         for action in actions:
             self._index = len(events)
             events.append(self.apply_one(action))

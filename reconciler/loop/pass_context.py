@@ -8,6 +8,7 @@ so none of them imports ``apply`` and there is no import cycle.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +19,18 @@ from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
 
 Handler = Callable[["PassContext", Action], dict[str, object]]
+
+
+@dataclass
+class RepoPrep:
+    """One repo's part of a pass, read and made once before its first new worktree.
+
+    ``verdicts``: worker -> why its branch is refused (None: it may go ahead);
+    ``lazy``: branches to create one by one (their batch failed).
+    """
+
+    verdicts: dict[str, str | None] = field(default_factory=dict)
+    lazy: set[str] = field(default_factory=set)
 
 
 class PassContext(Protocol):
@@ -48,8 +61,12 @@ class PassContext(Protocol):
         """The snapshot this pass planned from."""
 
     @property
-    def branches(self) -> dict[str, tuple[set[str], dict[str, str]]]:
-        """Per repo, read once a pass: its branches and the fleet that made each."""
+    def branches(self) -> dict[str, RepoPrep]:
+        """Per repo, prepared once a pass (:class:`RepoPrep`)."""
+
+    @property
+    def pass_actions(self) -> tuple[Action, ...]:
+        """Every action of this pass, in order."""
 
     def worker(self, name: str) -> Worker:
         """The desired worker ``name``."""

@@ -21,6 +21,7 @@ from reconciler.core.agent_command import (
     PROGRESS_FILE,
     SIGNALS_DIR,
     build_launch,
+    env_file_text,
     prompt_context,
     render,
 )
@@ -32,7 +33,7 @@ from reconciler.data import packaged
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
 from reconciler.loop.pass_context import PassContext
-from reconciler.loop.state_store import write_atomic
+from reconciler.loop.state_store import write_atomic, write_private
 
 RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
 LOG_TAIL_BYTES = 64 * 1024
@@ -118,6 +119,7 @@ def start_agent(
     log_path = run_dir / f"{stage.name}-{action.attempt}.log"
     write_atomic(prompt_file, prompt)
     agent = desired.agents[w.agent]
+    env_file = run_dir / f"{stage.name}-{action.attempt}.env"
     try:
         launch = build_launch(
             agent,
@@ -127,6 +129,7 @@ def start_agent(
             str(log_path),
             session_id,
             setup=desired.repos[w.repo].setup,
+            env_file=str(env_file),
         )
     except Exception as err:  # a bad argv template
         msg = f"agent {agent.name}: command: {err}"
@@ -138,6 +141,7 @@ def start_agent(
         "@orch-stage": stage.name,
         "@orch-attempt": str(action.attempt),
     }
+    write_private(env_file, env_file_text(launch.env))
     stop_old()
     if log_path.exists():
         log_path.unlink()  # a rerun of the same attempt number starts a fresh log
@@ -180,11 +184,11 @@ def start_agent(
     if window is None:  # new windows open together at the end of the pass
         session = desired.config.tmux_session
         spec = WindowSpec(session, ap.free_index(), w.name, launch.cwd, launch.command,
-                          launch.env, launch.log_path, options)  # fmt: skip
+                          {}, launch.log_path, options)  # fmt: skip
         ap.defer(action, spec, record)
     else:
         ap.tmux.respawn_window(
-            window.window_id, launch.cwd, launch.command, launch.env, launch.log_path, options
+            window.window_id, launch.cwd, launch.command, {}, launch.log_path, options
         )
         record()
     detail: dict[str, object] = {"log": str(log_path)}

@@ -13,11 +13,11 @@ from dataclasses import replace
 
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.branches import BranchFacts, refusal
-from reconciler.core.errors import Refused
-from reconciler.core.model import WorkerState
+from reconciler.core.errors import DriverError, Refused
+from reconciler.core.model import Repo, WorkerState
 from reconciler.drivers import git_backup, shell
 from reconciler.loop import archive
-from reconciler.loop.pass_context import Handler, PassContext
+from reconciler.loop.pass_context import Handler, PassContext, RepoPrep
 from reconciler.loop.start_agent import write_owner
 
 
@@ -29,26 +29,55 @@ def _clone_repo(ap: PassContext, action: Action) -> dict[str, object]:
     return {"path": str(repo.local_path)}
 
 
+def _prepare(ap: PassContext, repo: Repo) -> RepoPrep:
+    """Once per repo and pass: exclude .orch/, prune, judge and create every new branch.
+
+    The branches of all this pass's new worktrees in ``repo`` are created in one
+    transaction (with their ownership marks): two git calls, not two per worker.
+    """
+    git = ap.git(repo.local_path)
+    fleet = ap.desired.config.fleet_name
+    git.ensure_exclude(".orch/")
+    git.worktree_prune()  # a folder deleted by hand is registered no more
+    names, owners = git.branch_facts()
+    listed = ap.observed.worktrees.get(str(repo.local_path), ())
+    prep, new = RepoPrep(), {}
+    for action in ap.pass_actions:
+        w = ap.desired.workers.get(action.worker)
+        if action.verb is not Verb.CREATE_WORKTREE or w is None or w.repo != repo.name:
+            continue
+        path = ap.desired.worktree_path(w)
+        elsewhere = next((e.path for e in listed if e.branch == w.branch), None)
+        facts = BranchFacts(w.branch, w.base, repo.default_branch, w.branch in names,
+                            owners.get(w.branch), elsewhere)  # fmt: skip
+        why = refusal(facts, fleet=fleet, worktree=str(path), adopt=w.adopt_branch)
+        prep.verdicts[w.name] = why
+        if why is None and w.branch not in names and not (path / ".git").exists():
+            new[w.branch] = w.base
+    try:
+        if new:
+            git.create_branches(new, fleet)
+    except DriverError:
+        prep.lazy = set(new)  # one of them is bad: each makes its own, and its own error
+    ap.branches[repo.name] = prep
+    return prep
+
+
 def _create_worktree(ap: PassContext, action: Action) -> dict[str, object]:
     w = ap.worker(action.worker)
     repo = ap.desired.repos[w.repo]
     path = ap.desired.worktree_path(w)
     git = ap.git(repo.local_path)
     fleet = ap.desired.config.fleet_name
-    if repo.name not in ap.branches:  # once per repo and pass
-        git.ensure_exclude(".orch/")
-        git.worktree_prune()  # a folder deleted by hand is registered no more
-        ap.branches[repo.name] = git.branch_facts()
+    prep = ap.branches.get(repo.name) or _prepare(ap, repo)
     if not (path / ".git").exists():
-        names, owners = ap.branches[repo.name]
-        listed = ap.observed.worktrees.get(str(repo.local_path), ())
-        elsewhere = next((e.path for e in listed if e.branch == w.branch), None)
-        facts = BranchFacts(w.branch, w.base, repo.default_branch, w.branch in names,
-                            owners.get(w.branch), elsewhere)  # fmt: skip
-        why = refusal(facts, fleet=fleet, worktree=str(path), adopt=w.adopt_branch)
+        why = prep.verdicts.get(w.name)
         if why:
             raise Refused(why)
-        git.worktree_add(path, w.branch, w.base, fleet)
+        if w.branch in prep.lazy:
+            git.create_branches({w.branch: w.base}, fleet)
+            prep.lazy.discard(w.branch)
+        git.checkout_worktree(path, w.branch)
     write_owner(path, w, fleet)
     ap.save(
         WorkerState(

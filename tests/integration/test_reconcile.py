@@ -792,3 +792,31 @@ def test_a_new_base_moves_a_branch_without_commits_and_reports_one_with(fleet: F
     assert "orch/w2 has 1 commit(s) of its own: not moved" in row["reason"]
     assert not (fleet.worktree("w2") / "develop.txt").exists()
     assert fleet.plan().actions == ()  # reported, not churned
+
+
+def test_agent_env_reaches_the_agent_through_a_private_file_not_a_command_line(
+    fleet: Fleet, retry_until: Callable[..., object]
+) -> None:
+    import psutil
+
+    secret = "sk-test-0123456789-not-on-any-command-line"
+    fleet.base("sleep.sh", env={"ANTHROPIC_API_KEY": secret})
+    fleet.workers(["w1"])
+    fleet.reconcile()
+    pid = int(fleet.window("w1")["pane_pid"])  # type: ignore[index]
+
+    def agent_env() -> dict[str, str]:
+        try:
+            return psutil.Process(pid).environ()
+        except psutil.Error:
+            return {}
+
+    assert retry_until(agent_env).get("ANTHROPIC_API_KEY") == secret  # type: ignore[union-attr]
+    for proc in psutil.process_iter(["cmdline"]):
+        assert secret not in " ".join(proc.info["cmdline"] or []), proc
+    start = fleet.tmux(
+        "display-message", "-p", "-t", fleet.window("w1")["window_id"], "#{pane_start_command}"
+    ).stdout  # type: ignore[index]
+    assert secret not in start and ".env" in start
+    env_file = fleet.logs("w1") / "work-1.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600

@@ -639,7 +639,8 @@ def test_depends_on_waits_for_success_and_blocks_on_failure(ctl: Ctl) -> None:
     result = ctl.reconcile()
     assert result.plan.statuses["a"].phase is Phase.SUCCEEDED
     assert result.plan.statuses["c"].phase is Phase.FAILED
-    assert result.plan.statuses["b"].phase is Phase.PROVISIONING
+    # b started (its last pass may already see it Running: a and c were stopped first)
+    assert result.plan.statuses["b"].phase in (Phase.PROVISIONING, Phase.RUNNING)
     assert ctl.window("b") is not None and ctl.window("b")["pane_dead"] == "0"  # type: ignore[index]
 
     result = ctl.reconcile()

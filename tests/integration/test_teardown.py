@@ -200,9 +200,9 @@ def test_a_branch_orch_made_is_its_own_after_a_cleanup(fleet: Fleet) -> None:
     fleet.base("sleep.sh")
     fleet.workers(["w1"])
     fleet.reconcile()
-    assert fleet.git(fleet.repo, "config", "branch.orch/w1.orchFleet").stdout.strip() == (
-        fleet.load().config.fleet_name
-    )
+    fleet_name = fleet.load().config.fleet_name
+    owned = fleet.git(fleet.repo, "for-each-ref", "--format=%(refname)", "refs/orch/owned/")
+    assert owned.stdout.split() == [f"refs/orch/owned/{fleet_name}/orch/w1"]
     done = fleet.cli("cleanup", "w1", "--yes")
     assert done.returncode == 0, done
     fleet.reconcile()  # the kept branch is taken up again, no adoptBranch needed
