@@ -246,8 +246,8 @@ def test_cleanup_removes_a_worker_and_saves_its_work(fleet: Fleet) -> None:
     assert clean, done.stdout
     tip = fleet.git(fleet.repo, "rev-parse", "orch/w2").stdout
     assert fleet.git(fleet.repo, "rev-parse", clean.group(1)).stdout == tip
-    refs = fleet.git(fleet.repo, "for-each-ref", "--format=%(refname)", "refs/orch/").stdout
-    assert refs.split() == [ref, clean.group(1)]
+    refs = fleet.git(fleet.repo, "for-each-ref", "--format=%(refname)", "refs/orch/backups/")
+    assert refs.stdout.split() == [ref, clean.group(1)]
 
     done = fleet.cli("cleanup")
     assert done.returncode == 1, done
