@@ -81,7 +81,9 @@ def reconcile(
 
     def once() -> engine.PassResult:
         try:
-            return engine.reconcile(engine.load(CTX.root), allow_mass_prune=allow_mass_prune)
+            return engine.reconcile(
+                engine.load(CTX.root, remember=True), allow_mass_prune=allow_mass_prune
+            )
         except engine.PassBlocked as blocked:
             _print_events(blocked.result, as_json)
             raise

@@ -19,7 +19,7 @@ from reconciler.core.model import Desired
 from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
 from reconciler.drivers.tmux import Tmux
-from reconciler.loop.apply import Applier
+from reconciler.loop import desired_cache
 from reconciler.loop.events import Event, append_events
 from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
@@ -44,9 +44,22 @@ def host_name(desired: Desired) -> str:
     return desired.config.host_name or socket.gethostname()
 
 
-def load(root: Path, env: Mapping[str, str] | None = None) -> Desired:
-    """The validated desired state of ``root`` (raises SpecErrors)."""
-    return load_desired(root, os.environ if env is None else env)
+def load(root: Path, env: Mapping[str, str] | None = None, *, remember: bool = False) -> Desired:
+    """The validated desired state of ``root`` (raises SpecErrors).
+
+    Commands that only read take it from :mod:`~reconciler.loop.desired_cache`
+    when nothing it was built from changed; a reconcile (``remember``) always
+    loads the specs and remembers them for those commands.
+    """
+    env = os.environ if env is None else env
+    if not remember:
+        cached = desired_cache.read(root.resolve(), env)
+        if cached is not None:
+            return cached
+    desired = load_desired(root, env)
+    if remember:
+        desired_cache.write(desired, env)
+    return desired
 
 
 def snapshot(desired: Desired) -> Observed:
@@ -161,6 +174,8 @@ def apply_pass(
     clock: Callable[[], float] = time.time,
 ) -> PassResult:
     """One pass for a caller that already holds the lock (the watch loop)."""
+    from reconciler.loop.apply import Applier  # not needed by plan and status: start-up time
+
     store = StateStore(desired.state_dir, desired.config.fleet_name)
     observed, notes = _observe_for_pass(desired, store, clock())
     the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune, now=clock())

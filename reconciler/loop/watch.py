@@ -27,6 +27,7 @@ from typing import Any
 from reconciler.core.errors import OrchError, SpecErrors
 from reconciler.core.model import Desired
 from reconciler.loop import engine
+from reconciler.loop.desired_cache import fingerprint
 from reconciler.loop.events import Event
 from reconciler.loop.inbox import REQUESTS_DIR, Inbox, is_request_name
 from reconciler.loop.requests import serve
@@ -345,23 +346,6 @@ def pull_once(root: Path) -> list[str]:
     return [f"pulled {moved[0][:7]}..{moved[1][:7]}"]
 
 
-def fingerprint(root: Path, inputs: tuple[str, ...] = ()) -> tuple[tuple[str, int, int], ...]:
-    """Path, mtime and size of every file under specs/ and config/, and of ``inputs``
-    (templates and items files the specs use): cheap change detection."""
-    paths = [Path(folder) / file for name in ("specs", "config")
-             for folder, _, files in os.walk(root / name) for file in files]  # fmt: skip
-    paths += [root / rel for rel in inputs]
-    out = []
-    for path in paths:
-        try:
-            st = path.stat()
-        except OSError:
-            out.append((str(path), -1, -1))  # gone: a change too
-            continue
-        out.append((str(path), st.st_mtime_ns, st.st_size))
-    return tuple(sorted(set(out)))
-
-
 class SpecCache:
     """The last valid desired state; specs are parsed again only when their files change."""
 
@@ -378,7 +362,7 @@ class SpecCache:
             return self.desired
         self.seen = seen
         try:
-            fresh = engine.load(self.root)
+            fresh = engine.load(self.root, remember=True)
         except SpecErrors as err:
             text = str(err)
             if text != self.error:
