@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import fleet, report, specs
+from reconciler.cli import fleet, hook, operations, report, specs, status
 from reconciler.cli.runner import CTX
 
 EPILOG_MAIN = """\
@@ -40,7 +40,14 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in (specs.commands, fleet.commands, report.commands):
+for group in (
+    specs.commands,
+    fleet.commands,
+    status.commands,
+    operations.commands,
+    report.commands,
+    hook.commands,
+):
     app.add_typer(group)
 
 

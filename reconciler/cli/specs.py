@@ -36,7 +36,7 @@ def validate(as_json: JsonOpt = False) -> None:
         "workers": len(desired.workers),
         "repos": len(desired.repos),
         "pipelines": len(desired.pipelines),
-        "agents": len(desired.agents),
+        "agents": sum(1 for a in desired.agents.values() if not a.builtin),
     }
     if as_json:
         emit_json({"ok": True, **counts})
@@ -100,3 +100,45 @@ def init(
     made = run(lambda: scaffold(directory))
     typer.echo(f"created control repo in {made}")
     typer.echo(f"next: cd {made} && orch validate && orch plan")
+
+
+@commands.command(
+    epilog="Examples: orch agents; orch agents --json | jq '.agents[] | select(.onPath|not)'"
+)
+def agents(as_json: JsonOpt = False) -> None:
+    """List the agents workers can use: built-in profiles and your Agent documents.
+
+    Each with the command line it runs (templates shown as <name>), where it comes
+    from, and whether its program is on PATH here.
+    """
+    import shutil
+
+    from reconciler.core.model import Desired
+    from reconciler.core.redact import redact_env
+
+    desired = run(_load, json_errors=as_json)
+    assert isinstance(desired, Desired)
+    items = []
+    for a in sorted(desired.agents.values(), key=lambda a: (not a.builtin, a.name)):
+        line = " ".join(_sample(arg) for arg in a.command)
+        items.append({
+            "name": a.name,
+            "profile": a.profile or None,
+            "source": "built-in profile" if a.builtin else f"{a.source.path}:{a.source.line}",
+            "command": line,
+            "program": a.command[0],
+            "onPath": shutil.which(a.command[0]) is not None,
+            "env": redact_env(a.env),
+        })  # fmt: skip
+    if as_json:
+        emit_json({"agents": items})
+        return
+    rows = [[i["name"], i["source"], "yes" if i["onPath"] else "NO", i["command"]] for i in items]
+    typer.echo(table(["NAME", "FROM", "ON PATH", "COMMAND"], rows))
+
+
+def _sample(arg: str) -> str:
+    """An argv template as a person reads it: ``{{ prompt_file }}`` -> ``<prompt_file>``."""
+    import re
+
+    return re.sub(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}", r"<\1>", arg)

@@ -22,6 +22,9 @@ class Verb(StrEnum):
     REMOVE_WORKTREE = "remove-worktree"
     KILL_WINDOW = "kill-window"
     FORGET = "forget"
+    LIMIT_ACCOUNT = "limit-account"  # an account hit a usage limit: pause its starts
+    PROBE_ACCOUNT = "probe-account"  # the pause is over: this worker starts first
+    CLEAR_ACCOUNT = "clear-account"  # the probe got through: the others may start
 
 
 class Phase(StrEnum):
@@ -38,6 +41,8 @@ class Phase(StrEnum):
     FAILED = "Failed"
     SUSPENDED = "Suspended"
     TERMINATING = "Terminating"
+    LIMITED = "Limited"  # its account hit a usage limit: waits for the reset, no crash counted
+    PAUSED = "Paused"  # a budget is spent: nothing new starts
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class Plan:
     prune_count: int = 0
     prune_total: int = 0
     stopping: tuple[str, ...] = ()  # workers whose next step waits for an agent to exit
+    wake_at: float | None = None  # a held start may go then (startInterval, an account pause)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data for `orch plan --json`."""

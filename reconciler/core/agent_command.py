@@ -23,6 +23,7 @@ PROGRESS_FILE = ".orch/progress.md"
 OWNER_FILE = ".orch/owner.json"
 SETUP_DONE_FILE = ".orch/setup.done"
 SETUP_FAILED_FILE = ".orch/setup.failed"
+HOOKS_FILE = ".orch/hooks.jsonl"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def prompt_context(
         "failed_file": str(worktree / SIGNALS_DIR / f"{stage.name}.failed"),
         "progress_file": str(worktree / PROGRESS_FILE),
         "root": str(desired.root),
+        # claude: hook settings outside the worktree (see loop.claude_launch)
+        "settings_file": str(desired.state_dir / "agents" / worker.name / "settings.json"),
     }
 
 

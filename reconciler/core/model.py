@@ -50,7 +50,14 @@ class Repo:
 
 @dataclass(frozen=True)
 class Agent:
-    """How to launch a coding agent: argv templates, environment, quiet patterns."""
+    """How to launch a coding agent: argv templates, environment, quiet patterns.
+
+    ``profile`` names the built-in kind it was made from (``claude``, ``codex``,
+    ``aider``, ``shell``; empty for a plain command): orch knows how to read
+    that agent's output (stream-json for claude) and which hooks it takes.
+    Values of ``env`` may be ``${NAME}``: taken from orch's own environment at
+    each start, so no secret lives in git.
+    """
 
     name: str
     command: tuple[str, ...]
@@ -59,6 +66,10 @@ class Agent:
     quiet_patterns: tuple[str, ...]
     session_id_from: str | None
     source: Source
+    profile: str = ""
+    builtin: bool = False  # a profile used without an Agent document
+    stop_nudges: int = 2  # claude: Stop-hook nudges per attempt before the stop is let through
+    staggered: bool = False  # starts spaced by reconcile.startInterval (a CLI with a shared config)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class Stage:
     timeout: float
     done_when: str
     restart_prompt: str | None = None
+    tool_timeout: float = 1800.0  # an open tool call counts as activity this long (claude hooks)
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ class Worker:
     source: Source
     worker_set: str | None = None
     adopt_branch: bool = False  # may use a branch orch did not create
+    budget_usd: float | None = None  # no new starts or restarts once this worker spent it
     # Hashes of the parts whose change means something different to the loop:
     # placement (repo/branch/base) replaces the worktree; run (agent/pipeline/
     # vars) restarts the current stage.
@@ -160,6 +173,10 @@ class Config:
     reports_push: bool = False
     reports_author: str = "orch <orch@localhost>"
     reports_min_interval: float = 300.0
+    start_interval: float = 2.0  # between starts of agents with a shared config file (claude)
+    limits_pause: float = 900.0  # a usage limit without a reset time pauses its account this long
+    limits_max_pause: float = 7200.0  # ...doubling while rejections go on, up to this
+    fleet_budget_usd: float | None = None  # no new starts once the fleet's agents spent this
     git_timeout: float = 60.0
     network_timeout: float = 600.0
     tmux_timeout: float = 10.0
@@ -235,11 +252,13 @@ class WorkerState:
     error: str = ""
     error_at: float | None = None
     error_spec: str = ""
+    costs: Mapping[str, float] = field(default_factory=dict)  # "stage#attempt" -> USD reported
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""
         data = dataclasses.asdict(self)
         data["run_hashes"] = dict(self.run_hashes)
+        data["costs"] = dict(self.costs)
         return data
 
     @classmethod
@@ -260,3 +279,18 @@ class WorkerState:
                 msg = f"field {key}: expected {type(default).__name__}"
                 raise ValueError(msg)
         return state
+
+
+@dataclass(frozen=True)
+class AccountLimit:
+    """An agent account that hit a usage limit: its starts wait until ``until``.
+
+    Then one worker (the probe) starts first; the others follow when it gets
+    through. ``pause`` is the last pause, doubled while rejections go on.
+    """
+
+    until: float
+    pause: float
+    reason: str
+    probe: str | None = None
+    probe_started: float | None = None

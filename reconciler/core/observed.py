@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from reconciler.core.model import WorkerState
+from reconciler.core.claude_stream import StreamFacts
+from reconciler.core.hooks import HookFacts
+from reconciler.core.model import AccountLimit, WorkerState
 
 SEP = "\u241e"  # "␞": never in a worker name, rare anywhere
 
@@ -178,6 +180,8 @@ class WorkerFiles:
     setup_failed: str | None = None  # <worktree>/.orch/setup.failed: which command, its exit
     unreadable: str | None = None  # why the worktree could not be read (then nothing else is known)
     own_commits: int | None = None  # base changed: commits the branch has beyond its old base
+    stream: StreamFacts | None = None  # claude: what the attempt's stream-json said
+    hooks: HookFacts | None = None  # claude: what the attempt's hooks said
     signals: Mapping[str, Signal] = field(default_factory=dict)
     progress_mtime: float | None = None
     log_size: int | None = None
@@ -201,6 +205,7 @@ class Observed:
     missing_repos: frozenset[str] = frozenset()  # Repos whose clone is not on disk yet
     fleet: str = "orch"
     corrupt: tuple[tuple[str, str], ...] = ()  # state files that could not be read, and why
+    accounts: Mapping[str, AccountLimit] = field(default_factory=dict)  # paused agent accounts
 
     def window_of(self, worker: str) -> Pane | None:
         """The window orch owns for ``worker``: in its session, tagged with its fleet and name."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.core.actions import Action, Phase, Plan, Verb, WorkerStatus
+from reconciler.core.limits import apply_holds
 from reconciler.core.model import Desired, RestartPolicy, Worker, WorkerState
 from reconciler.core.observed import Observed
 from reconciler.core.restarts import backoff_delay, error_delay
@@ -41,6 +42,7 @@ def plan(
     removed = sorted(known - set(wanted))
     results = {name: plan_worker(w, desired, observed, now) for name, w in wanted.items()}
     _apply_parallelism(desired, results)
+    account_actions, wake_at = apply_holds(desired, observed, results, now)
     statuses = {n: r.status for n, r in results.items()}
     removals: list[Action] = []
     for name in removed:
@@ -61,7 +63,7 @@ def plan(
         # New workers would dilute the guard (a renamed fleet would pass on the next
         # tick), so nothing new starts while a mass prune waits for a person.
         _hold_new_workers(results, count, total)
-    actions = [a for r in results.values() for a in r.actions] + removals
+    actions = account_actions + [a for r in results.values() for a in r.actions] + removals
     if any(a.verb is Verb.START_AGENT for a in actions) and not observed.session_exists:
         actions.insert(
             0, Action(Verb.ENSURE_SESSION, "", f'tmux session "{observed.session}" missing')
@@ -70,7 +72,7 @@ def plan(
         statuses[name] = r.status
     stopping = [n for n, r in results.items() if r.stopping]
     stopping += [n for n in removed if _alive(observed, n) and n not in _held(statuses)]
-    return Plan(tuple(actions), blocked, statuses, count, total, tuple(sorted(stopping)))
+    return Plan(tuple(actions), blocked, statuses, count, total, tuple(sorted(stopping)), wake_at)
 
 
 def _alive(observed: Observed, name: str) -> bool:

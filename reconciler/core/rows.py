@@ -7,8 +7,9 @@ from typing import Any
 
 from reconciler.core.actions import Plan
 from reconciler.core.duration import utc_iso
-from reconciler.core.model import Desired
-from reconciler.core.observed import Observed
+from reconciler.core.limits import worker_cost
+from reconciler.core.model import Desired, WorkerState
+from reconciler.core.observed import Observed, WorkerFiles
 
 
 def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[str, Any]]:
@@ -42,9 +43,23 @@ def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[s
                 "repo": worker.repo if worker else (state.repo if state else None),
                 "workerSet": worker.worker_set if worker else None,
                 "pid": window.pane_pid if window and not window.dead else None,
+                "costUsd": _cost(state, observed.files.get(name)),
+                "sessionId": _session(state, observed.files.get(name)),
             }
         )
     return rows
+
+
+def _cost(state: WorkerState | None, files: WorkerFiles | None) -> float | None:
+    cost = worker_cost(state, files)
+    return None if cost is None else round(cost, 4)
+
+
+def _session(state: WorkerState | None, files: WorkerFiles | None) -> str | None:
+    stream = files.stream if files else None
+    hooks = files.hooks if files else None
+    found = (stream and stream.session_id) or (hooks and hooks.session_id)
+    return found or (state.session_id if state else None)
 
 
 def foreign_rows(observed: Observed) -> list[dict[str, Any]]:

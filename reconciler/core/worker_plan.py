@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.core.actions import Action, Phase, Verb
+from reconciler.core.limits import limit_pause
 from reconciler.core.model import Desired, Pipeline, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, WorkerFiles
 from reconciler.core.restarts import error_gate, error_spec, failure
@@ -194,7 +195,7 @@ def _guards(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult
     if v.stage is None:
         acts = v.stop("pipeline finished") + v.set_phase(Phase.SUCCEEDED, "all stages done")
         return WorkerResult(tuple(acts), v.status(Phase.SUCCEEDED, "all stages done"))
-    return _stage(v, desired)
+    return _stage(v, desired, observed)
 
 
 def _provision(v: WorkerView, desired: Desired, observed: Observed, reason: str) -> WorkerResult:
@@ -215,7 +216,7 @@ def _provision(v: WorkerView, desired: Desired, observed: Observed, reason: str)
     return WorkerResult(tuple(acts), v.status(Phase.PROVISIONING, reason, attempt=v.attempt + 1))
 
 
-def _stage(v: WorkerView, desired: Desired) -> WorkerResult:
+def _stage(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult:
     """The worker has a worktree and a stage to run: advance, restart or leave it."""
     s, stage, window = v.s, v.stage, v.window
     assert stage is not None
@@ -237,8 +238,10 @@ def _stage(v: WorkerView, desired: Desired) -> WorkerResult:
         return _restart_now(v, "resumed after suspend", Phase.RUNNING, restart=True)
     if s and s.phase == Phase.BACKOFF.value:
         return failure(v, s.reason)  # orch stopped it: its exit says nothing
+    if s and s.phase == Phase.LIMITED.value:  # held by the account's pause (core.limits)
+        return _restart_now(v, "usage limit lifted", Phase.RUNNING, restart=True)
     if window.dead and not window.exit_unknown:
-        return _exited(v, window)
+        return _exited(v, window, desired, observed)
     # Alive, or dead with its exit not yet reaped by tmux: judge by activity and time.
     return _check_alive(v, desired)
 
@@ -273,11 +276,41 @@ def _start_missing(v: WorkerView) -> WorkerResult:
     return WorkerResult((v.start(reason, restart=resumed),), v.status(Phase.RUNNING, reason))
 
 
-def _exited(v: WorkerView, window: Pane) -> WorkerResult:
+def _limited(v: WorkerView, desired: Desired, observed: Observed, why: str,
+             resets_at: float | None) -> WorkerResult:  # fmt: skip
+    """A usage-limit rejection: Limited (no restart counted), and the account paused."""
+    cfg = desired.config
+    until = limit_pause(observed, v.w.agent, v.now, cfg.limits_pause, cfg.limits_max_pause,
+                        resets_at)  # fmt: skip
+    reason = f"usage limit: {why}"
+    pause = Action(Verb.LIMIT_ACCOUNT, v.w.name, reason, repo=v.w.agent, backoff_until=until)
+    acts = [*v.stop(reason), pause, *v.set_phase(Phase.LIMITED, reason)]
+    return WorkerResult(tuple(acts), v.status(Phase.LIMITED, reason))
+
+
+def _api_error(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult | None:
+    """What the agent's own output says of its end: an API error, a usage limit."""
+    stream, hook = v.files.stream, v.files.hooks
+    if hook and hook.failure == "rate_limit":
+        return _limited(v, desired, observed, hook.failure_text or "rate_limit",
+                        stream.resets_at if stream else None)  # fmt: skip
+    if stream and stream.ended and stream.is_error:
+        if stream.rate_limited:
+            return _limited(v, desired, observed, stream.error, stream.resets_at)
+        return failure(v, f"API error: {stream.error}")
+    if hook and hook.failure:
+        return failure(v, f"API error ({hook.failure}): {hook.failure_text}".rstrip(": "))
+    return None
+
+
+def _exited(v: WorkerView, window: Pane, desired: Desired, observed: Observed) -> WorkerResult:
     stage = v.stage
     assert stage is not None
     if v.files.setup_failed:
         return failure(v, f"setup failed: {v.files.setup_failed}")
+    ended = _api_error(v, desired, observed)
+    if ended is not None:
+        return ended
     if window.dead_status == 0 and stage.done_when in ("exit0", "any"):
         acts = [Action(Verb.COMPLETE_STAGE, v.w.name, "agent exited 0", stage=stage.name)]
         nxt = v.index + 1
@@ -312,6 +345,13 @@ def _check_alive(v: WorkerView, desired: Desired) -> WorkerResult:
         return failure(v, f"over time: {ran}")
     times = [t for t in (v.files.activity, started) if t is not None]
     last = max(times) if times else None
+    hook = v.files.hooks
+    if hook and hook.open_tool and hook.open_since is not None:
+        if v.now - hook.open_since > stage.tool_timeout:  # the tool call itself hangs
+            return failure(v, f"stalled: tool call {hook.open_tool} open for "
+                           f"{int(v.now - hook.open_since)}s (toolTimeout "
+                           f"{int(stage.tool_timeout)}s)")  # fmt: skip
+        last = v.now  # a tool call at work (a build, the tests) is activity, not a stall
     if last is not None and v.now - last > stage.stall_timeout:
         return failure(
             v,

@@ -24,6 +24,7 @@ from reconciler.core.restarts import record_error
 from reconciler.drivers import proc
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
+from reconciler.loop.accounts import ACCOUNT_HANDLERS, fold_cost
 from reconciler.loop.events import Event
 from reconciler.loop.pass_context import RepoPrep
 from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent
@@ -276,6 +277,7 @@ def _complete_stage(ap: Applier, action: Action) -> dict[str, object]:
 
 def _set_phase(ap: Applier, action: Action) -> dict[str, object]:
     assert action.phase is not None
+    fold_cost(ap, action.worker)
     state = ap.state(action.worker)
     now = ap.clock()
     final = action.phase in (Phase.SUCCEEDED, Phase.FAILED)
@@ -310,6 +312,7 @@ def _forget(ap: Applier, action: Action) -> dict[str, object]:
 _HANDLERS: dict[Verb, Callable[[Applier, Action], dict[str, object]]] = {
     Verb.ENSURE_SESSION: _ensure_session,
     **WORKTREE_HANDLERS,
+    **ACCOUNT_HANDLERS,
     Verb.START_AGENT: _start_agent,
     Verb.STOP_AGENT: _stop_agent,
     Verb.COMPLETE_STAGE: _complete_stage,

@@ -19,7 +19,7 @@ from reconciler.core.model import Desired
 from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
 from reconciler.drivers.tmux import Tmux
-from reconciler.loop import desired_cache
+from reconciler.loop import desired_cache, secrets
 from reconciler.loop.events import Event, append_events
 from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
@@ -55,8 +55,10 @@ def load(root: Path, env: Mapping[str, str] | None = None, *, remember: bool = F
     if not remember:
         cached = desired_cache.read(root.resolve(), env)
         if cached is not None:
+            secrets.remember(cached)
             return cached
     desired = load_desired(root, env)
+    secrets.remember(desired)
     if remember:
         desired_cache.write(desired, env)
     return desired
@@ -153,9 +155,14 @@ def reconcile(
     with reconciler_lock(desired.state_dir):
         result = apply_pass(desired, allow_mass_prune=allow_mass_prune, grace=grace, clock=clock)
         events = list(result.events)
-        deadline = time.monotonic() + desired.config.stop_grace + SETTLE_EXTRA
-        while result.plan.stopping and time.monotonic() < deadline:
-            time.sleep(SETTLE_POLL)
+        cfg = desired.config
+        budget = cfg.stop_grace + SETTLE_EXTRA + cfg.start_interval * len(desired.workers)
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
+            pause = _settle_wait(result.plan, cfg.start_interval, clock())
+            if pause is None:
+                break
+            time.sleep(pause)
             result = apply_pass(
                 desired, allow_mass_prune=allow_mass_prune, grace=grace, clock=clock
             )
@@ -164,6 +171,20 @@ def reconcile(
     if result.plan.blocked:
         raise PassBlocked(result)
     return result
+
+
+def _settle_wait(the_plan: Plan, interval: float, now: float) -> float | None:
+    """How long to wait before the next pass of a one-shot reconcile; None: it is done.
+
+    It waits for agents on their way out, and for starts spaced by
+    startInterval; never for an account's usage-limit pause (minutes, hours).
+    """
+    if the_plan.stopping:
+        return SETTLE_POLL
+    wake = the_plan.wake_at
+    if wake is not None and wake - now <= interval + SETTLE_POLL:
+        return max(SETTLE_POLL, wake - now)
+    return None
 
 
 def apply_pass(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.duration import utc_iso
+from reconciler.loop.secrets import redactor
 
 EVENTS_FILE = "events.jsonl"
 ROTATE_BYTES = 10 * 1024 * 1024
@@ -67,9 +68,10 @@ def append_events(state_dir: Path, events: list[Event]) -> None:
             path.replace(path.with_name(EVENTS_FILE + ".1"))
     except FileNotFoundError:
         pass
+    hide = redactor()
     with path.open("a") as fh:
         for event in events:
-            fh.write(json.dumps(event.to_json()) + "\n")
+            fh.write(json.dumps(hide.data(event.to_json())) + "\n")
 
 
 def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:

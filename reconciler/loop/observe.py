@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from reconciler.core import claude_stream, hooks
 from reconciler.core.agent_command import (
+    HOOKS_FILE,
     OWNER_FILE,
     PROGRESS_FILE,
     SETUP_DONE_FILE,
@@ -37,10 +37,11 @@ from reconciler.core.observed import (
 )
 from reconciler.drivers.git import Git, count_range
 from reconciler.drivers.tmux import Tmux
-from reconciler.loop.state_store import StateStore, write_atomic
+from reconciler.loop.accounts import load_accounts
+from reconciler.loop.activity import ActivityTracker
+from reconciler.loop.state_store import StateStore
 
 MAX_SIGNAL_BYTES = 64 * 1024
-MAX_SCAN_BYTES = 1024 * 1024  # of new log output per pass, for quiet-pattern checks
 
 
 def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool = True) -> Observed:
@@ -104,6 +105,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
                 tracker,
                 need_marker=name not in states,
                 fleet=cfg.fleet_name,
+                claude=_claude_attempt(desired, name, states.get(name)),
             )
         except OSError as err:  # e.g. permissions: this worker's problem, not the pass's
             files[name] = WorkerFiles(
@@ -122,7 +124,19 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
         missing_repos=frozenset(n for n, r in desired.repos.items() if not r.local_path.exists()),
         fleet=cfg.fleet_name,
         corrupt=tuple((str(path), why) for path, why in store.corrupt),
+        accounts=load_accounts(desired.state_dir),
     )
+
+
+def _claude_attempt(
+    desired: Desired, name: str, state: WorkerState | None
+) -> tuple[str, int] | None:
+    """(stage, attempt) of a claude worker's current attempt, whose output orch reads."""
+    worker = desired.workers.get(name)
+    agent = desired.agents.get(worker.agent) if worker else None
+    if agent is None or agent.profile != "claude" or state is None or not state.stage:
+        return None
+    return state.stage, state.attempt
 
 
 def _count_own_commits(
@@ -263,19 +277,24 @@ def read_worker_files(
     tracker: ActivityTracker,
     need_marker: bool = True,
     fleet: str = "orch",
+    claude: tuple[str, int] | None = None,
 ) -> WorkerFiles:
     """Stat and read what one worker leaves on disk.
 
     ``need_marker`` False skips reading ``.orch/owner.json``: a worker with a
-    state file is known without it.
+    state file is known without it. ``claude``: (stage, attempt) of a claude
+    worker, whose stream-json and hook events are read too.
     """
     log_stat = _stat(log)
-    log_activity = tracker.log_activity(name, log, quiet, log_stat)
+    log_activity, stream = tracker.log_activity(name, log, quiet, log_stat, claude is not None)
     if not (listed or (worktree / ".git").exists()):
         return WorkerFiles(path=str(worktree), activity=log_activity)
     signals = read_signals(worktree)
     progress = _mtime(worktree / PROGRESS_FILE)
-    times = [progress, _commit_mtime(worktree), log_activity, *(s.mtime for s in signals.values())]
+    hook = tracker.hook_facts(name, worktree / HOOKS_FILE, *claude) if claude else None
+    last_hook = hook.get("last") if hook else None
+    times = [progress, _commit_mtime(worktree), log_activity, last_hook,
+             *(s.mtime for s in signals.values())]  # fmt: skip
     known = [t for t in times if t is not None]
     return WorkerFiles(
         worktree_exists=True,
@@ -288,6 +307,8 @@ def read_worker_files(
         log_size=log_stat.st_size if log_stat else None,
         log_mtime=log_stat.st_mtime if log_stat else None,
         activity=max(known) if known else None,
+        stream=claude_stream.facts_of(stream) if stream is not None else None,
+        hooks=hooks.facts_of(hook) if hook is not None else None,
     )
 
 
@@ -298,56 +319,3 @@ def _stat(path: Path | None) -> os.stat_result | None:
         return path.stat()
     except OSError:
         return None
-
-
-class ActivityTracker:
-    """Remembers how far each run log was read and when it last showed progress."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict[str, dict[str, Any]] = {}
-        self.dirty = False
-        try:
-            loaded = json.loads(path.read_text())
-            if isinstance(loaded, dict):
-                self.data = loaded
-        except (OSError, ValueError):
-            pass
-
-    def log_activity(
-        self, name: str, log: Path | None, quiet: tuple[str, ...], st: os.stat_result | None
-    ) -> float | None:
-        """The last time ``log`` (whose stat is ``st``) grew with a line that is not quiet."""
-        if log is None or st is None:
-            return None
-        entry: Any = self.data.get(name)
-        fresh: dict[str, Any] = {"log": str(log), "offset": 0, "progress": None}
-        if not isinstance(entry, dict) or entry.get("log") != str(log):
-            entry = fresh
-        elif not isinstance(entry.get("offset"), int) or st.st_size < entry["offset"]:
-            entry = fresh  # an unreadable entry, or the log was started again
-        if st.st_size > entry["offset"]:
-            if not quiet or _has_progress(log, entry["offset"], st.st_size, quiet):
-                entry["progress"] = st.st_mtime
-            entry["offset"] = st.st_size
-            self.data[name] = entry
-            self.dirty = True
-        progress = entry.get("progress")
-        return float(progress) if isinstance(progress, int | float) else None
-
-    def save(self) -> None:
-        """Write the tracker back when anything changed."""
-        if self.dirty:
-            write_atomic(self.path, json.dumps(self.data))
-            self.dirty = False
-
-
-def _has_progress(log: Path, start: int, end: int, quiet: tuple[str, ...]) -> bool:
-    start = max(start, end - MAX_SCAN_BYTES)
-    with log.open("rb") as fh:
-        fh.seek(start)
-        text = fh.read(end - start).decode("utf-8", "replace")
-    patterns = [re.compile(p) for p in quiet]
-    return any(
-        line.strip() and not any(p.search(line) for p in patterns) for line in text.splitlines()
-    )

@@ -23,6 +23,7 @@ from reconciler.drivers.git import count_range
 from reconciler.loop.engine import PassResult, host_name, revision_info
 from reconciler.loop.events import read_events
 from reconciler.loop.logs import tail_lines
+from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
 
 TEMPLATE = "reports/templates/status.md.j2"
@@ -118,6 +119,7 @@ def write_report(
     desired = result.desired
     now = time.time() if now is None else now
     text, rows = build(result, now)
+    text = mask(text)  # a reason or a log tail may quote a secret
     path = report_path(desired)
     old = path.read_text() if path.exists() else None
     changed = old is None or without_generated(old) != without_generated(text)

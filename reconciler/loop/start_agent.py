@@ -8,6 +8,7 @@ CLI, a test script) goes through :func:`start_agent` and
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 from collections.abc import Callable
@@ -32,7 +33,10 @@ from reconciler.core.summary import SummaryInput, build_summary
 from reconciler.data import packaged
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
+from reconciler.loop.accounts import fold_cost
+from reconciler.loop.claude_launch import agent_extras, resolve_env, transcript, write_settings
 from reconciler.loop.pass_context import PassContext
+from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic, write_private
 
 RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
@@ -106,7 +110,7 @@ def start_agent(
     try:
         prompt = render(_read_template(desired.root, stage.prompt), ctx)
         if action.restart:
-            session_id = _session_id(desired, w, state)
+            session_id = _session_id(ap, w, state, str(worktree))
             prompt = _restart_prompt(desired, w, stage, state, ctx, prompt, action.reason)
     except (OSError, ValueError, LookupError) as err:
         msg = f"stage {stage.name}: prompt: {err}"
@@ -141,7 +145,10 @@ def start_agent(
         "@orch-stage": stage.name,
         "@orch-attempt": str(action.attempt),
     }
-    write_private(env_file, env_file_text(launch.env))
+    env = {**resolve_env(launch.env, os.environ), **agent_extras(agent)}
+    write_private(env_file, env_file_text(env))
+    if agent.profile == "claude":
+        write_settings(Path(ctx["settings_file"]))
     stop_old()
     if log_path.exists():
         log_path.unlink()  # a rerun of the same attempt number starts a fresh log
@@ -150,6 +157,8 @@ def start_agent(
         write_owner(worktree, w, desired.config.fleet_name)
 
     def record() -> None:
+        fold_cost(ap, w.name)  # the attempt that ends now: what it cost stays on record
+        state = ap.state(w.name)
         now = ap.clock()
         new_stage = state.stage != stage.name
         ap.save(
@@ -214,7 +223,7 @@ def _restart_prompt(
     stage_prompt: str,
     reason: str,
 ) -> str:
-    summary = build_summary(gather_summary(desired, w, stage, state, reason))
+    summary = mask(build_summary(gather_summary(desired, w, stage, state, reason)))
     return render(
         _restart_template(desired, stage),
         {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason},
@@ -273,10 +282,18 @@ def _tail(path: Path, size: int) -> str:
         return ""
 
 
-def _session_id(desired: Desired, w: Worker, state: WorkerState) -> str | None:
-    agent = desired.agents[w.agent]
+def _session_id(ap: PassContext, w: Worker, state: WorkerState, worktree: str) -> str | None:
+    """The session to resume, if the agent can resume and (claude) its transcript is there."""
+    agent = ap.desired.agents[w.agent]
     if not agent.session_id_from or not agent.resume:
         return None
+    if agent.profile == "claude":
+        files = ap.observed.files.get(w.name)
+        stream = files.stream if files else None
+        hook = files.hooks if files else None
+        found = (stream and stream.session_id) or (hook and hook.session_id) or state.session_id
+        env = resolve_env(agent.env, os.environ)
+        return found if found and transcript(found, worktree, env) else None
     found = None
     if state.log:
         try:

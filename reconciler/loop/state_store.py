@@ -19,6 +19,7 @@ from pathlib import Path
 
 from reconciler.core.errors import LockHeld, StateError
 from reconciler.core.model import WorkerState
+from reconciler.loop.secrets import redactor
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LOCK_FILE = ".lock"
@@ -126,7 +127,8 @@ class StateStore:
 
     def save(self, state: WorkerState) -> None:
         """Write one worker's state atomically."""
-        write_atomic(self.path(state.name), json.dumps(state.to_json(), indent=1, sort_keys=True))
+        data = redactor().data(state.to_json())  # a reason or error may quote a secret
+        write_atomic(self.path(state.name), json.dumps(data, indent=1, sort_keys=True))
 
     def forget(self, name: str) -> None:
         """Delete one worker's state file (missing is fine)."""

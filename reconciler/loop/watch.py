@@ -239,8 +239,9 @@ def _loop(
                 if desired is not None:
                     watcher.follow_inputs(root, desired.inputs)
                     wait = desired.config.resync * random.uniform(0.9, 1.1)
-                    if _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side):
-                        wait = STOPPING_RECHECK  # an agent is on its way out: follow it up soon
+                    soon = _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side)
+                    if soon is not None:
+                        wait = min(wait, soon)
                 unknown = 0
             except (OrchError, OSError) as err:  # transient: tmux, git, the file system
                 emit(f"warning: pass failed, retrying in {wait:.0f}s: {err}")
@@ -265,8 +266,12 @@ def _one_pass(
     watcher: _Watcher,
     trigger: Trigger,
     side: _SideJobs,
-) -> bool:
-    """One pass and what follows it; True when agents it stops are still on their way out."""
+) -> float | None:
+    """One pass and what follows it; seconds until the next pass is due, if sooner than resync.
+
+    Agents on their way out are followed up soon (never waited for in a pass);
+    a start held by startInterval or an account's pause is due when it ends.
+    """
     started = time.time()
     result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
     for event in result.events:
@@ -279,7 +284,11 @@ def _one_pass(
     if watcher.follow_workers(_worker_folders(result), started):
         trigger.poke("new worker folders")
     side.after_pass(result)
-    return bool(result.plan.stopping)
+    if result.plan.stopping:
+        return STOPPING_RECHECK
+    if result.plan.wake_at is not None:
+        return max(STOPPING_RECHECK, result.plan.wake_at - clock())
+    return None
 
 
 class _SideJobs:

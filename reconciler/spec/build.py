@@ -16,11 +16,13 @@ from reconciler.core.model import (
     Worker,
     stable_hash,
 )
+from reconciler.core.profiles import profile_agent
 from reconciler.spec.paths import resolve
 from reconciler.spec.yamlsource import Document
 
 DEFAULT_STALL = "15m"
 DEFAULT_TIMEOUT = "30m"
+DEFAULT_TOOL_TIMEOUT = "30m"
 
 
 def source_of(doc: Document) -> Source:
@@ -45,14 +47,24 @@ def build_repo(doc: Document, root: Path) -> Repo:
 
 
 def build_agent(doc: Document) -> Agent:
-    """An Agent from its document."""
+    """An Agent from its document: its own command, or a built-in profile with options."""
     spec = doc.data["spec"]
+    env = {str(k): str(v) for k, v in spec.get("env", {}).items()}
+    if spec.get("profile"):
+        return profile_agent(
+            doc.data["metadata"]["name"],
+            spec["profile"],
+            spec,
+            env,
+            source_of(doc),
+            tuple(spec.get("quietPatterns", ())),
+        )
     resume = spec.get("resume")
     return Agent(
         name=doc.data["metadata"]["name"],
         command=tuple(spec["command"]),
         resume=tuple(resume) if resume else None,
-        env={str(k): str(v) for k, v in spec.get("env", {}).items()},
+        env=env,
         quiet_patterns=tuple(spec.get("quietPatterns", ())),
         session_id_from=spec.get("sessionIdFrom"),
         source=source_of(doc),
@@ -69,6 +81,7 @@ def build_pipeline(doc: Document) -> Pipeline:
             timeout=parse_duration(s.get("timeout", DEFAULT_TIMEOUT)),
             done_when=s.get("doneWhen", "signal"),
             restart_prompt=s.get("restartPrompt"),
+            tool_timeout=parse_duration(s.get("toolTimeout", DEFAULT_TOOL_TIMEOUT)),
         )
         for s in doc.data["spec"]["stages"]
     )
@@ -106,6 +119,7 @@ def build_worker(
         source=source_of(doc),
         worker_set=worker_set,
         adopt_branch=bool(spec.get("adoptBranch", False)),
+        budget_usd=float(spec["budget"]["usd"]) if spec.get("budget") else None,
         placement_hash=stable_hash({"repo": spec["repo"], "branch": branch, "base": base}),
         run_hashes={
             "agent": stable_hash(specs.get(f"Agent/{spec['agent']}")),

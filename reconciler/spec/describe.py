@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.core.model import Desired
+from reconciler.core.redact import redact_env
 
 
 def describe(
@@ -74,11 +75,13 @@ def describe(
                 "name": a.name,
                 "command": list(a.command),
                 "resume": list(a.resume) if a.resume else None,
-                "env": dict(a.env),
+                "env": redact_env(a.env),
                 "quietPatterns": list(a.quiet_patterns),
                 "sessionIdFrom": a.session_id_from,
+                "profile": a.profile or None,
             }
             for a in desired.agents.values()
+            if not a.builtin  # `orch agents` lists the profiles too
         ]
         headers, keys = ["NAME", "COMMAND"], ["name", "commandLine"]
         for item in items:

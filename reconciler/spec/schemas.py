@@ -31,6 +31,9 @@ _DURATION_FIELDS = frozenset(
         "network",
         "tmux",
         "toolTimeout",
+        "startInterval",
+        "pause",
+        "maxPause",
     }
 )
 SCHEMA_NAMES = ("repo", "agent", "pipeline", "worker", "workerset", "config")
@@ -74,6 +77,11 @@ def _explain(err: Any) -> list[tuple[PathKey, str]]:
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         parent = f" in {dotted(where)}" if where else ""
         return [(where, f'missing required field "{missing}"{parent}')]
+    if kind == "oneOf" and isinstance(err.instance, dict) and _agent_spec(err.validator_value):
+        if {"command", "profile"} <= set(err.instance):
+            return [(where, "give `command` (your own argv) or `profile` (built in), not both")]
+        profiles = "claude, codex, aider or shell"
+        return [(where, f"missing required field: `command`, or `profile` ({profiles})")]
     if kind == "oneOf" and isinstance(err.instance, dict) and {"path", "url"} & set(err.instance):
         return [
             (where, "give exactly one of `path` (a local clone) or `url` (cloned under state/)")
@@ -98,6 +106,12 @@ def _explain(err: Any) -> list[tuple[PathKey, str]]:
     if kind == "const":
         return [(where, f"{field} must be {json.dumps(err.validator_value, ensure_ascii=False)}")]
     return [(where, f"{field}: {err.message}")]
+
+
+def _agent_spec(branches: Any) -> bool:
+    """Whether a oneOf is the Agent's command-or-profile choice."""
+    firsts = {b.get("required", [""])[0] for b in branches if isinstance(b, dict)}
+    return firsts == {"command", "profile"}
 
 
 # Schema patterns end in "$(?!\n)": jsonschema uses re.search, where "$" alone

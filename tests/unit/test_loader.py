@@ -159,7 +159,8 @@ def at(err: SpecError, path: str, line: int, col: int | None = None) -> None:
 def test_valid_fleet_loads_with_defaults_filled_in(fleet: Fleet) -> None:
     desired = fleet.load()
     assert list(desired.repos) == ["app"]
-    assert list(desired.agents) == ["bot"]
+    assert [n for n, a in desired.agents.items() if not a.builtin] == ["bot"]
+    assert {"claude", "codex", "aider", "shell"} <= set(desired.agents)  # built-in profiles
     assert list(desired.pipelines) == ["flow"]
     assert list(desired.workers) == ["w1"]
     w = desired.workers["w1"]
@@ -370,8 +371,8 @@ def test_unknown_field_without_a_close_match_lists_known_fields(fleet: Fleet) ->
     err = fleet.error()
     at(err, "specs/workers.yaml", line_of(text, "colour"), 3)
     assert err.message == (
-        'unknown field "colour" in spec (known: adoptBranch, agent, base, branch, dependsOn, '
-        "host, pipeline, repo, restartPolicy, suspend, vars)"
+        'unknown field "colour" in spec (known: adoptBranch, agent, base, branch, budget, '
+        "dependsOn, host, pipeline, repo, restartPolicy, suspend, vars)"
     )
 
 
@@ -512,7 +513,12 @@ def test_unknown_references_with_did_you_mean(fleet: Fleet) -> None:
         (line_of(text, "repo:"), 3, "Worker/w1", 'unknown repo "ap"; did you mean "app"?'),
         (line_of(text, "pipeline:"), 3, "Worker/w1",
          'unknown pipeline "flw"; did you mean "flow"?'),
-        (line_of(text, "agent:"), 3, "Worker/w1", 'unknown agent "zzzzzz" (known: bot)'),
+        (
+            line_of(text, "agent:"),
+            3,
+            "Worker/w1",
+            'unknown agent "zzzzzz" (known: aider, bot, claude, codex, shell)',
+        ),
     ]
     assert {e.path for e in errs} == {"specs/workers.yaml"}
 
@@ -521,7 +527,7 @@ def test_unknown_reference_when_no_object_of_that_kind_exists(fleet: Fleet) -> N
     fleet.remove("specs/agent.yaml")
     err = fleet.error()
     at(err, "specs/workers.yaml", line_of(WORKER, "agent:"), 3)
-    assert err.message == 'unknown agent "bot" (no Agent is declared)'
+    assert err.message == 'unknown agent "bot" (known: aider, claude, codex, shell)'
 
 
 def test_depends_on_unknown_worker(fleet: Fleet) -> None:
@@ -899,7 +905,8 @@ def test_config_unknown_section(fleet: Fleet) -> None:
     fleet.write("config/orch.yaml", "reconcile: {}\nlogging: {level: debug}\n")
     err = fleet.error()
     at(err, "config/orch.yaml", 2, 1)
-    assert err.message.startswith('unknown field "logging" (known: fleet, git, host, reconcile')
+    known = 'unknown field "logging" (known: budget, fleet, git, host, limits'
+    assert err.message.startswith(known)
 
 
 def test_config_bad_duration(fleet: Fleet) -> None:
