@@ -13,10 +13,13 @@ Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root`` but .git/, with its size and mtime (ns)."""
+    """Every file under ``root`` but .git/ and the agents' run logs (tmux writes them as the
+    agents print), with its size and mtime (ns)."""
     out = {}
     for path in root.rglob("*"):
         if ".git" in path.relative_to(root).parts or not path.is_file():
+            continue
+        if path.suffix == ".log" and "logs" in path.relative_to(root).parts:
             continue
         st = path.stat()
         out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns)

@@ -15,11 +15,13 @@ Format (every key optional unless said otherwise)::
       pipelines: {p: [build, {name: test, doneWhen: exit0, stallTimeout: 60, timeout: 600}]}
       workers:                        # in spec order
         w1: {pipeline: p, maxRestarts: 3, backoff: [10, 300], suspend: false,
-             dependsOn: [w0], vars: {x: 1}, branch: orch/x, host: b}
+             dependsOn: [w0], vars: {x: 1}, branch: orch/x, host: b, budget: 5.0}
       parallelism: 2                  # one WorkerSet "s" over all workers, or:
       sets: {s: {parallelism: 2, workers: [w1, w2]}}
       maxPruneFraction: 0.5
       runUnplaced: true
+      staggered: true                 # the agent's starts are spaced (like claude's)
+      startInterval: 2                # and: fleetBudget, limitsPause, limitsMaxPause
       setup: [make deps]              # the repo's setup commands
       url: https://example.invalid/r.git   # the repo is cloned from a url
     observed:
@@ -31,6 +33,10 @@ Format (every key optional unless said otherwise)::
       setup_running: [w1]             # the Repo's setup has not finished in its worktree
       setup_failed: {w1: "setup command `make deps` exited 2"}
       unreadable: {w1: "[Errno 13] Permission denied"}   # the worktree cannot be read
+      stream: {w1: {ended: true, is_error: true, error: "API Error: 500", cost_usd: 0.02}}
+      hooks: {w1: {last: now-5, open_tool: Bash, open_since: now-600, failure: rate_limit}}
+      accounts:                       # agent accounts paused by a usage limit
+        claude: {until: now+60, pause: 900, reason: "...", probe: w2, probe_started: now-5}
       own_commits: {w1: 0}            # commits of its branch beyond its old base (base changed)
       signals: {w1: {build: done, test: "failed: the summary"}}
       activity: {w1: now-100}
@@ -39,7 +45,8 @@ Format (every key optional unless said otherwise)::
              backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
              branch: orch/old, base: develop, placement: stale, changed: [vars],
              stop_sent_at: now-3,             # orch sent TERM then (stopGrace: 10s)
-             errors: 2, error: "create-worktree: ...", error_at: now-1}  # failed actions
+             errors: 2, error: "create-worktree: ...", error_at: now-1,  # failed actions
+             costs: {"build#1": 0.5}}        # USD each attempt reported
     actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
       - ensure-session
       - start-agent w1 build 2 restart
@@ -77,7 +84,9 @@ from world import (
 )
 
 from reconciler.core.actions import Action, Phase, Plan, Verb
-from reconciler.core.model import Desired, Worker
+from reconciler.core.claude_stream import StreamFacts
+from reconciler.core.hooks import HookFacts
+from reconciler.core.model import AccountLimit, Desired, Worker
 from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
 from reconciler.core.restarts import error_spec
@@ -123,6 +132,8 @@ def build_desired(spec: dict[str, Any]) -> Desired:
                 host=w.get("host"),
             )
         )
+        if "budget" in w:
+            workers[-1] = replace(workers[-1], budget_usd=float(w["budget"]))
     sets = {n: (s.get("parallelism"), s["workers"]) for n, s in (spec.get("sets") or {}).items()}
     return make_desired(
         workers,
@@ -133,7 +144,17 @@ def build_desired(spec: dict[str, Any]) -> Desired:
         run_unplaced=bool(spec.get("runUnplaced", True)),
         setup=spec.get("setup", ()),
         url=spec.get("url"),
+        staggered=bool(spec.get("staggered", False)),
+        config={_CONFIG_KEYS[k]: v for k, v in spec.items() if k in _CONFIG_KEYS},
     )
+
+
+_CONFIG_KEYS = {
+    "startInterval": "start_interval",
+    "fleetBudget": "fleet_budget_usd",
+    "limitsPause": "limits_pause",
+    "limitsMaxPause": "limits_max_pause",
+}
 
 
 def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observed:
@@ -184,6 +205,11 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         files[n] = replace(files[n], unreadable=why)
     for n, ahead in (spec.get("own_commits") or {}).items():
         files[n] = replace(files[n], own_commits=ahead)
+    for n, facts in (spec.get("stream") or {}).items():
+        files[n] = replace(files.get(n, make_files(n)), stream=StreamFacts(**facts))
+    for n, facts in (spec.get("hooks") or {}).items():
+        timed = {k: _time(v, now) if k in ("last", "open_since") else v for k, v in facts.items()}
+        files[n] = replace(files.get(n, make_files(n)), hooks=HookFacts(**timed))
     states = []
     for name, st in (spec.get("states") or {}).items():
         st = st or {}
@@ -202,6 +228,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         for key in ("stop_sent_at", "error_at"):
             if key in st:
                 kwargs[key] = _time(st[key], now)
+        if "costs" in st:
+            kwargs["costs"] = dict(st["costs"])
         if "errors" in st:
             kwargs["errors"] = int(st["errors"])
             kwargs["error"] = st.get("error", "create-worktree: git worktree add: fatal: boom")
@@ -224,7 +252,13 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             )
         )
         states.append(replace(made, base=st["base"]) if "base" in st else made)
-    return make_observed(panes, files, states, missing_repos=spec.get("missing_repos", ()))
+    observed = make_observed(panes, files, states, missing_repos=spec.get("missing_repos", ()))
+    timed = ("until", "probe_started")
+    accounts = {
+        name: AccountLimit(**{k: _time(v, now) if k in timed else v for k, v in acct.items()})
+        for name, acct in (spec.get("accounts") or {}).items()
+    }
+    return replace(observed, accounts=accounts)
 
 
 # -- matching ----------------------------------------------------------------------

@@ -158,6 +158,8 @@ def make_desired(
     run_unplaced: bool = True,
     setup: Sequence[str] = (),
     url: str | None = None,
+    staggered: bool = False,
+    config: Mapping[str, Any] | None = None,
 ) -> Desired:
     """A validated-looking Desired: one local repo, one agent, the given pipelines.
 
@@ -181,9 +183,11 @@ def make_desired(
         w2 = with_hashes(replace(w, worker_set=ws_of.get(w.name, w.worker_set)), pipes)
         ws_workers[w.name] = w2
     repo = Repo(REPO, ROOT / "repos" / REPO, url, "main", tuple(setup), {}, SRC)
-    agent = Agent(AGENT, ("claude", "-p"), None, {}, (), None, SRC)
-    config = Config(max_prune_fraction=max_prune_fraction, run_unplaced=run_unplaced)
-    return Desired(ROOT, config, {REPO: repo}, {AGENT: agent}, pipes, ws_workers, ws)
+    agent = Agent(AGENT, ("claude", "-p"), None, {}, (), None, SRC, staggered=staggered)
+    cfg = Config(
+        max_prune_fraction=max_prune_fraction, run_unplaced=run_unplaced, **dict(config or {})
+    )
+    return Desired(ROOT, cfg, {REPO: repo}, {AGENT: agent}, pipes, ws_workers, ws)
 
 
 # -- observed ---------------------------------------------------------------
