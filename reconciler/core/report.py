@@ -36,6 +36,11 @@ class ReportInput:
     log_tails: Mapping[str, str]
 
 
+def _usd(value: object) -> str:
+    """``$1.23``, or ``-`` when the agent reported no cost."""
+    return f"${value:.2f}" if isinstance(value, int | float) else "-"
+
+
 def minute(iso: str | None) -> str | None:
     """``2026-11-27T00:15:42Z`` -> ``2026-11-27T00:15``.
 
@@ -96,7 +101,7 @@ def report_context(src: ReportInput) -> dict[str, Any]:
     order = [p.value for p in Phase]
     workers = [
         {**r, "stage_text": stage_text(r), "activity": minute(r.get("lastActivity")),
-         "ahead": src.ahead.get(str(r["name"]))}
+         "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd"))}
         for r in src.rows
     ]  # fmt: skip
     failures = [

@@ -204,7 +204,7 @@ def test_no_workers_renders_empty_tables() -> None:
 
 def test_worker_rows_show_stage_position_activity_branch_ahead_and_reason() -> None:
     rows = [
-        row("w1", attempt=2, restarts=1, reason="stalled | restarting"),
+        row("w1", attempt=2, restarts=1, reason="stalled | restarting", costUsd=1.234),
         row(
             "w2",
             "Pending",
@@ -225,11 +225,12 @@ def test_worker_rows_show_stage_position_activity_branch_ahead_and_reason() -> N
             "2",
             "1",
             "2026-03-04T05:00",
+            "$1.23",
             "`orch/w1`",
             "4",
             "stalled \\| restarting",
         ],
-        ["w2", "Pending", "-", "0", "0", "-", "`orch/w2`", "-", "waiting for w1 to succeed"],
+        ["w2", "Pending", "-", "0", "0", "-", "-", "`orch/w2`", "-", "waiting for w1 to succeed"],
         [
             "w3",
             "Provisioning",
@@ -237,6 +238,7 @@ def test_worker_rows_show_stage_position_activity_branch_ahead_and_reason() -> N
             "1",
             "0",
             "2026-03-04T05:00",
+            "-",
             "`orch/w3`",
             "0",
             "running",
