@@ -173,6 +173,7 @@ def build_launch(
     session_id: str | None = None,
     setup: tuple[str, ...] = (),
     env_file: str | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Launch:
     """Render the argv (the resume argv when a session id is known) and the command line.
 
@@ -182,7 +183,7 @@ def build_launch(
     resumed = bool(session_id and agent.resume)
     template = agent.resume if resumed and agent.resume else agent.command
     full = {**ctx, "prompt": prompt, "prompt_file": prompt_file, "session_id": session_id or ""}
-    argv = tuple(render(arg, full) for arg in template)
+    argv = (*(render(arg, full) for arg in template), *extra_args)
     line = source_env(env_file) if env_file else ""
     line += setup_script(str(ctx["worktree"]), setup) + "exec " + shlex.join(argv)
     if not uses_prompt(template):

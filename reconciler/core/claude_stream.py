@@ -38,6 +38,7 @@ class StreamFacts:
     api_status: int | None = None
     rate_limited: bool = False
     resets_at: float | None = None  # when the account's limit lifts, if the CLI said
+    budget_hit: bool = False  # --max-budget-usd stopped the run
 
 
 def _json(line: str) -> dict[str, Any] | None:
@@ -71,8 +72,12 @@ def _result(facts: dict[str, Any], event: Mapping[str, Any]) -> None:
             facts[key] = event[field]
     if isinstance(event.get("api_error_status"), int):
         facts["api_status"] = event["api_error_status"]
+    if event.get("subtype") == "error_max_budget_usd":
+        facts["budget_hit"] = True
     if facts["is_error"]:
-        text = event.get("result") if isinstance(event.get("result"), str) else ""
+        errors = event.get("errors")
+        listed = "; ".join(map(str, errors)) if isinstance(errors, list) else ""
+        text = event.get("result") if isinstance(event.get("result"), str) else listed
         facts["error"] = (text or facts.get("last_text") or str(event.get("subtype", "error")))[
             -_TEXT_CAP:
         ]

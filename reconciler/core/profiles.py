@@ -26,6 +26,8 @@ CLAUDE_QUIET = (
     '"subtype":"api_retry"',
     '"subtype":"hook_started"',
     '"subtype":"hook_response"',
+    '"subtype":"notification"',
+    '"type":"rate_limit_event"',
 )
 
 
@@ -40,8 +42,8 @@ def _claude_flags(options: Mapping[str, Any]) -> list[str]:
         flags += ["--model", str(options["model"])]
     flags += [str(a) for a in options.get("args", ())]
     tools = [str(t) for t in options.get("allowedTools", ())]
-    if tools:  # variadic: last, so it swallows nothing else
-        flags += ["--allowedTools", *tools]
+    if tools:  # one `--opt=value` argument: the CLI's option is variadic and would swallow more
+        flags.append("--allowedTools=" + ",".join(tools))
     return flags
 
 
@@ -87,8 +89,8 @@ def profile_agent(
     >>> a.command[:4], "--dangerously-skip-permissions" in a.command
     (('claude', '-p', '--output-format', 'stream-json'), True)
     >>> profile_agent("strict", "claude", {"permissionMode": "acceptEdits",
-    ...     "allowedTools": ["Bash", "Edit"]}).command[-5:]
-    ('--permission-mode', 'acceptEdits', '--allowedTools', 'Bash', 'Edit')
+    ...     "allowedTools": ["Bash", "Edit"]}).command[-3:]
+    ('--permission-mode', 'acceptEdits', '--allowedTools=Bash,Edit')
     >>> profile_agent("s", "shell").command
     ('bash', '{{ prompt_file }}')
     """

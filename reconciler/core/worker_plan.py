@@ -240,6 +240,8 @@ def _stage(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult:
         return failure(v, s.reason)  # orch stopped it: its exit says nothing
     if s and s.phase == Phase.LIMITED.value:  # held by the account's pause (core.limits)
         return _restart_now(v, "usage limit lifted", Phase.RUNNING, restart=True)
+    if s and s.phase == Phase.PAUSED.value:  # held while the budget stays spent (core.limits)
+        return _restart_now(v, "budget raised", Phase.RUNNING, restart=True)
     if window.dead and not window.exit_unknown:
         return _exited(v, window, desired, observed)
     # Alive, or dead with its exit not yet reaped by tmux: judge by activity and time.
@@ -294,6 +296,11 @@ def _api_error(v: WorkerView, desired: Desired, observed: Observed) -> WorkerRes
     if hook and hook.failure == "rate_limit":
         return _limited(v, desired, observed, hook.failure_text or "rate_limit",
                         stream.resets_at if stream else None)  # fmt: skip
+    if stream and stream.budget_hit:  # --max-budget-usd: not a crash, the budget is spent
+        reason = f"budget spent: {stream.error or 'the CLI stopped at --max-budget-usd'}"
+        return WorkerResult(
+            tuple(v.set_phase(Phase.PAUSED, reason)), v.status(Phase.PAUSED, reason)
+        )
     if stream and stream.ended and stream.is_error:
         if stream.rate_limited:
             return _limited(v, desired, observed, stream.error, stream.resets_at)

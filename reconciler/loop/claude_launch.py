@@ -60,14 +60,14 @@ def transcript(session_id: str, worktree: str, env: Mapping[str, str]) -> Path |
     """The session's transcript under the CLI's config folder, if it exists and holds anything.
 
     Claude Code keeps it at ``<config>/projects/<cwd, each non-alphanumeric
-    character as "-">/<session id>.jsonl``; a session is resumed from the
-    worktree it ran in.
+    character as "-" (long paths cut, with a hash)>/<session id>.jsonl``; a
+    session is resumed from the worktree it ran in (from another folder the CLI
+    finds no conversation).
     """
     config = env.get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
-    base = Path(config) if config else Path.home() / ".claude"
-    names = {re.sub(r"[^A-Za-z0-9]", "-", worktree), worktree.replace("/", "-")}
-    for name in names:
-        path = base / "projects" / name / f"{session_id}.jsonl"
+    projects = (Path(config) if config else Path.home() / ".claude") / "projects"
+    exact = projects / re.sub(r"[^A-Za-z0-9]", "-", worktree) / f"{session_id}.jsonl"
+    for path in (exact, *projects.glob(f"*/{session_id}.jsonl")):
         try:
             if path.stat().st_size > 0:
                 return path

@@ -27,6 +27,7 @@ from reconciler.core.agent_command import (
     render,
 )
 from reconciler.core.errors import DriverError, OrchError
+from reconciler.core.limits import worker_cost
 from reconciler.core.model import Desired, Stage, Worker, WorkerState
 from reconciler.core.observed import Pane
 from reconciler.core.summary import SummaryInput, build_summary
@@ -134,6 +135,7 @@ def start_agent(
             session_id,
             setup=desired.repos[w.repo].setup,
             env_file=str(env_file),
+            extra_args=_budget_args(ap, w, agent.profile),
         )
     except Exception as err:  # a bad argv template
         msg = f"agent {agent.name}: command: {err}"
@@ -204,6 +206,14 @@ def start_agent(
     if launch.resumed:
         detail["resumed"] = session_id
     return detail
+
+
+def _budget_args(ap: PassContext, w: Worker, profile: str) -> tuple[str, ...]:
+    """claude: ``--max-budget-usd`` for what is left of the worker's budget."""
+    if profile != "claude" or w.budget_usd is None:
+        return ()
+    spent = worker_cost(ap.state(w.name), ap.observed.files.get(w.name)) or 0.0
+    return ("--max-budget-usd", f"{max(w.budget_usd - spent, 0.01):.2f}")
 
 
 def _read_template(root: Path, rel: str) -> str:
