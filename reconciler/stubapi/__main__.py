@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
-    parser.add_argument("--script", type=Path, help="JSON script (default: answer 'done')")
+    parser.add_argument(
+        "--script", type=Path, help="JSON script (default: every request ends the turn)"
+    )
     parser.add_argument("--record", type=Path, help="append every request here as JSON lines")
     args = parser.parse_args(argv)
     try:

@@ -63,9 +63,14 @@ class StubAPI:
     # -- life --------------------------------------------------------------
 
     def start(self) -> str:
-        """Listen and serve in a background thread; return the base URL."""
+        """Listen and serve in a background thread; return the base URL.
+
+        A stub serves once: after :meth:`stop` it cannot start again.
+        """
         if self._server is not None:
             return self.url
+        if self._stopping.is_set():
+            raise RuntimeError("a stopped stub cannot start again; make a new StubAPI")
         server = ThreadingHTTPServer((self._host, self._port), _Handler)
         server.daemon_threads = True
         server.stub = self  # type: ignore[attr-defined]

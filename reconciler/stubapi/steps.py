@@ -276,8 +276,9 @@ class Script:
     @classmethod
     def of(cls, script: ScriptLike) -> Script:
         """A script from any accepted form: a :class:`Script`, one :class:`Lane`, a
-        list of lanes, a list of steps (one lane for every request), or a mapping
-        of marker to steps (one lane per marker, in the mapping's order).
+        list of lanes, a list of steps (one lane for every request; ``[]``: every
+        request gets the default ``then``, a text that ends the turn), or a
+        mapping of marker to steps (one lane per marker, in the mapping's order).
 
         >>> Script.of({"w1": [text("a")], "w2": [text("b")]}).lanes[1].marker
         'w2'
@@ -289,10 +290,10 @@ class Script:
         if isinstance(script, Mapping):
             return cls(tuple(Lane(tuple(steps), marker=key) for key, steps in script.items()))
         items = list(script)
+        if all(isinstance(item, Step) for item in items):  # [] too: one lane, no steps
+            return cls((Lane(tuple(item for item in items if isinstance(item, Step))),))
         if all(isinstance(item, Lane) for item in items):
             return cls(tuple(item for item in items if isinstance(item, Lane)))
-        if all(isinstance(item, Step) for item in items):
-            return cls((Lane(tuple(item for item in items if isinstance(item, Step))),))
         raise ScriptError("a script is a list of steps, a list of lanes, or {marker: steps}")
 
     def to_json(self) -> dict[str, Any]:

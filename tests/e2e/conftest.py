@@ -112,7 +112,7 @@ def stub_api(request: pytest.FixtureRequest) -> Iterator[StubAPI]:
 @pytest.fixture
 def claude_env(stub_api: StubAPI, tmp_path: Path) -> dict[str, str]:
     """The agent's isolated environment, pointed at ``stub_api``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "CLAUDE"))}
     config = tmp_path / "claude-config"
     config.mkdir()
     env.update(

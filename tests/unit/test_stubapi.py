@@ -401,3 +401,13 @@ def test_python_m_entry_point_serves_a_script_file_and_records(tmp_path: Path) -
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "unknown step kind" in done.stderr
+
+
+def test_without_a_script_every_request_ends_the_turn_and_a_stopped_stub_stays_stopped() -> None:
+    stub = StubAPI()
+    with stub:
+        events = parse_sse(post(stub.url)[2])
+    assert events[2][1]["delta"]["text"] == "(stub: script exhausted)"
+    assert events[4][1]["delta"]["stop_reason"] == "end_turn"
+    with pytest.raises(RuntimeError, match="cannot start again"):
+        stub.start()
