@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from claude_run import TEST_API_KEY, ClaudeRun
 
-from reconciler.stubapi import StubAPI, bash, error, text
+from reconciler.stubapi import Step, StubAPI, bash, error, text
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +83,32 @@ def test_an_api_error_after_the_retries_is_an_error_result_with_subtype_success(
     result = run.result
     assert result["is_error"] is True and result["subtype"] == "success"
     assert result["api_error_status"] == 500 and result["result"].startswith("API Error: 500")
+
+
+def commit_step(name: str) -> list[Step]:
+    command = (
+        f"echo {name} > who.txt && git add who.txt && git commit -q -m {name} && echo {name}-ok"
+    )
+    return [bash(command), text(f"{name} done")]
+
+
+@pytest.mark.stub_script({"Worker w1,": commit_step("w1"), "Worker w2,": commit_step("w2")})
+def test_two_agents_at_once_share_one_stub_each_on_its_own_lane(
+    run_claude: Callable[..., ClaudeRun], stub_api: StubAPI, git_repo: Path, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(git_repo), str(clone)], check=True)
+    cwds = {"w1": git_repo, "w2": clone}
+    with ThreadPoolExecutor(2) as pool:
+        futures = {n: pool.submit(run_claude, f"Worker {n}, go.", cwd) for n, cwd in cwds.items()}
+        runs = {n: f.result() for n, f in futures.items()}
+
+    for name, cwd in cwds.items():
+        assert runs[name].returncode == 0, runs[name].stderr
+        assert runs[name].result["result"] == f"{name} done"
+        assert (cwd / "who.txt").read_text() == f"{name}\n"
+        assert git(cwd, "log", "-1", "--format=%s") == name
+    assert stub_api.remaining() == {"Worker w1,": 0, "Worker w2,": 0}
+    first = {r.lane: r.last_user_text() for r in stub_api.message_requests[::-1]}
+    assert first["Worker w1,"].endswith("\nWorker w1, go.")
+    assert first["Worker w2,"].endswith("\nWorker w2, go.")
