@@ -14,6 +14,9 @@
   telemetry or auto-update, ``IS_SANDBOX=1`` (``--dangerously-skip-permissions``
   as root), ``CLAUDE_CODE_MAX_RETRIES=2`` (an API error gives up in ~3 s, not
   ~3 min).
+- ``hooks``: a :class:`HookRecorder`: pass ``"--settings", str(hooks.settings)``;
+  ``hooks.events()`` lists what each hook received; ``block_stop`` makes the
+  Stop hook answer ``{"decision": "block"}`` while ``stop_hook_active`` is false.
 - ``run_claude``: runs ``claude -p --output-format stream-json --verbose`` with
   that environment and returns a :class:`ClaudeRun` (exit code, duration, the
   parsed stream-json lines, the ``init`` and ``result`` lines).
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_run import CLAUDE_VERSION, TEST_API_KEY, ClaudeRun
+from claude_run import CLAUDE_VERSION, TEST_API_KEY, ClaudeRun, HookRecorder
 
 from reconciler.stubapi import StubAPI
 
@@ -133,7 +136,8 @@ def run_claude(claude_bin: Path, claude_env: dict[str, str]) -> Callable[..., Cl
 
     One headless run: ``claude -p --output-format stream-json --verbose
     [--dangerously-skip-permissions] <args> -- <prompt>`` in ``cwd`` (``--``
-    keeps a variadic option such as ``--allowedTools`` from swallowing the prompt).
+    keeps a variadic option such as ``--allowedTools`` from swallowing the
+    prompt). ``env`` adds to ``claude_env``; a ``None`` value removes a variable.
     """
 
     def run(
@@ -141,7 +145,7 @@ def run_claude(claude_bin: Path, claude_env: dict[str, str]) -> Callable[..., Cl
         cwd: Path,
         *args: str,
         timeout: float = 120,
-        env: dict[str, str] | None = None,
+        env: dict[str, str | None] | None = None,
         skip_permissions: bool = True,
     ) -> ClaudeRun:
         argv = [str(claude_bin), "-p", "--output-format", "stream-json", "--verbose"]
@@ -152,7 +156,7 @@ def run_claude(claude_bin: Path, claude_env: dict[str, str]) -> Callable[..., Cl
         done = subprocess.run(
             argv,
             cwd=cwd,
-            env={**claude_env, **(env or {})},
+            env=_merged(claude_env, env or {}),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -163,3 +167,20 @@ def run_claude(claude_bin: Path, claude_env: dict[str, str]) -> Callable[..., Cl
         return ClaudeRun(done.returncode, time.monotonic() - started, lines, done.stderr)
 
     return run
+
+
+def _merged(base: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """``base`` with ``changes`` applied: a string sets a variable, ``None`` removes it."""
+    out = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def hooks(tmp_path: Path) -> HookRecorder:
+    """A settings file (``--settings hooks.settings``) whose hooks record every event."""
+    return HookRecorder(tmp_path / "hooks")
