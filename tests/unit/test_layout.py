@@ -49,6 +49,7 @@ def test_the_layers_are_the_four_folders() -> None:
         "reconciler.cli",
         "reconciler.spec",
         "reconciler.data",
+        "reconciler.stubapi",
     }
 
 
