@@ -27,9 +27,11 @@ What the CLI prints and does in each situation is written down in
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -184,3 +186,15 @@ def _merged(base: dict[str, str], changes: dict[str, str | None]) -> dict[str, s
 def hooks(tmp_path: Path) -> HookRecorder:
     """A settings file (``--settings hooks.settings``) whose hooks record every event."""
     return HookRecorder(tmp_path / "hooks")
+
+
+# -- a control repo whose workers are real claude agents -------------------------------
+
+_INTEGRATION = Path(__file__).resolve().parents[1] / "integration" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("orch_integration_fixtures", _INTEGRATION)
+assert _spec is not None and _spec.loader is not None
+_fixtures = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _fixtures  # dataclasses look their module up while it loads
+_spec.loader.exec_module(_fixtures)
+fleet_factory = _fixtures.fleet_factory  # the integration tests' control repo, reused here
+fleet = _fixtures.fleet
