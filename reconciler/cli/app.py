@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import fleet, hook, operations, report, specs, status
+from reconciler.cli import demo, fleet, hook, operations, report, specs, status
 from reconciler.cli.runner import CTX
 
 EPILOG_MAIN = """\
@@ -47,6 +47,7 @@ for group in (
     operations.commands,
     report.commands,
     hook.commands,
+    demo.commands,
 ):
     app.add_typer(group)
 

@@ -71,7 +71,7 @@ def reconcile(
     if watch:
         from reconciler.loop.watch import watch_loop
 
-        run(lambda: watch_loop(CTX.root, allow_mass_prune=allow_mass_prune, emit=_emitter(as_json)))
+        run(lambda: watch_loop(CTX.root, allow_mass_prune=allow_mass_prune, emit=emitter(as_json)))
         return
 
     def once() -> engine.PassResult:
@@ -87,7 +87,7 @@ def reconcile(
     _print_events(result, as_json)
 
 
-def _emitter(as_json: bool) -> Callable[[object], None]:
+def emitter(as_json: bool) -> Callable[[object], None]:
     """Print events and notices as they come: JSON lines, rich on a terminal, else plain."""
     import json
 
@@ -133,7 +133,7 @@ def _print_events(result: object, as_json: bool) -> None:
     from reconciler.loop.engine import PassResult
 
     assert isinstance(result, PassResult)
-    emit = _emitter(as_json)
+    emit = emitter(as_json)
     for event in result.events:
         emit(event)
     if not result.events and not as_json:

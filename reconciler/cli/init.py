@@ -12,14 +12,15 @@ from reconciler.core.errors import DriverError, UsageError
 _RENAMES = {"gitignore": ".gitignore"}
 
 
-def _copy(src: Traversable, dest: Path) -> None:
+def copy_tree(src: Traversable, dest: Path) -> None:
+    """Copy packaged data to ``dest``: dotfiles renamed, ``*.sh`` made executable."""
     for entry in src.iterdir():
         if entry.name in ("__pycache__", "__init__.py"):
             continue
         target = dest / _RENAMES.get(entry.name, entry.name)
         if entry.is_dir():
             target.mkdir(parents=True, exist_ok=True)
-            _copy(entry, target)
+            copy_tree(entry, target)
         else:
             target.write_bytes(entry.read_bytes())
             if target.suffix == ".sh":
@@ -39,7 +40,7 @@ def scaffold(directory: Path) -> Path:
         msg = f"{target} is not empty; orch init only fills a new or empty folder"
         raise UsageError(msg)
     target.mkdir(parents=True, exist_ok=True)
-    _copy(data.scaffold(), target)
+    copy_tree(data.scaffold(), target)
     for folder in ("tasks", "reports"):
         (target / folder).mkdir(exist_ok=True)
         (target / folder / ".gitkeep").write_text("")

@@ -35,7 +35,7 @@ def report(
     from reconciler.loop.publish_report import write_report
 
     def go() -> object:
-        desired = engine.load(CTX.root)
+        desired = engine.load(CTX.root, require_env=False)
         observed = engine.snapshot(desired)
         result = engine.PassResult(desired, observed, engine.make_plan(desired, observed), ())
         return write_report(result, commit=commit or push, push=push, force=force)

@@ -16,10 +16,10 @@ from reconciler.core.errors import UsageError
 commands = typer.Typer()
 
 
-def _load() -> object:
+def _load(require_env: bool = False) -> object:
     from reconciler.spec.validate import load_desired
 
-    return load_desired(CTX.root, os.environ)
+    return load_desired(CTX.root, os.environ, require_env=require_env)
 
 
 @commands.command(epilog="Example: orch validate --json | jq .errors")
@@ -30,7 +30,7 @@ def validate(as_json: JsonOpt = False) -> None:
     """
     from reconciler.core.model import Desired
 
-    desired = run(_load, json_errors=as_json)
+    desired = run(lambda: _load(require_env=True), json_errors=as_json)
     assert isinstance(desired, Desired)
     counts = {
         "workers": len(desired.workers),

@@ -26,7 +26,7 @@ def status(as_json: JsonOpt = False) -> None:
     from reconciler.loop import engine
 
     def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, object]]:
-        desired = engine.load(CTX.root)
+        desired = engine.load(CTX.root, require_env=False)
         observed = engine.snapshot(desired)
         rows = status_rows(desired, observed, engine.make_plan(desired, observed))
         warnings = [f"state file {p} is unreadable ({why}); the next reconcile moves it aside"
@@ -127,7 +127,7 @@ def attach(worker: Annotated[str | None, typer.Argument(help="A worker to show."
     """
     from reconciler.loop import engine
 
-    desired = run(lambda: engine.load(CTX.root))
+    desired = run(lambda: engine.load(CTX.root, require_env=False))
     cfg = desired.config
     target = cfg.tmux_session
     if worker:

@@ -340,7 +340,12 @@ def _exited(v: WorkerView, window: Pane, desired: Desired, observed: Observed) -
         return failure(v, "exited without signal")
     if window.dead_signal:
         return failure(v, f"crashed: killed by signal {window.dead_signal}")
-    return failure(v, f"crashed: exit {window.dead_status}")
+    hint = _EXIT_HINTS.get(window.dead_status or 0, "")
+    return failure(v, f"crashed: exit {window.dead_status}{hint}")
+
+
+# What a shell's exit status says about the command itself (its log says more).
+_EXIT_HINTS = {126: " (the command is not executable)", 127: " (command not found: check PATH)"}
 
 
 def _check_alive(v: WorkerView, desired: Desired) -> WorkerResult:

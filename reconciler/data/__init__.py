@@ -4,7 +4,9 @@
 ``playbooks/prompts/restart.md.j2`` and ``reports/templates/status.md.j2`` are
 the default templates a control repo without its own copy uses. The example
 control repo at the top of the source tree links to these files, so there is
-one copy of each.
+one copy of each. ``demo/`` is what `orch demo` sets up: a small app repo, a
+control repo (``@name`` placeholders filled in on the way out) and the stub
+API's script.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from importlib.abc import Traversable
 def scaffold() -> Traversable:
     """The example control repo's folder in the installed package."""
     return resources.files("reconciler").joinpath("data", "scaffold")
+
+
+def demo() -> Traversable:
+    """The demo's folder (``app/``, ``control/``, ``stub-script.json``) in the installed package."""
+    return resources.files("reconciler").joinpath("data", "demo")
 
 
 def packaged(rel: str) -> str:

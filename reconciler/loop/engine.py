@@ -44,8 +44,17 @@ def host_name(desired: Desired) -> str:
     return desired.config.host_name or socket.gethostname()
 
 
-def load(root: Path, env: Mapping[str, str] | None = None, *, remember: bool = False) -> Desired:
+def load(
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    remember: bool = False,
+    require_env: bool = True,
+) -> Desired:
     """The validated desired state of ``root`` (raises SpecErrors).
+
+    ``require_env``: as in :func:`~reconciler.spec.validate.load_desired`; only
+    commands that start no agent pass False.
 
     Commands that only read take it from :mod:`~reconciler.loop.desired_cache`
     when nothing it was built from changed; a reconcile (``remember``) always
@@ -57,7 +66,7 @@ def load(root: Path, env: Mapping[str, str] | None = None, *, remember: bool = F
         if cached is not None:
             secrets.remember(cached)
             return cached
-    desired = load_desired(root, env)
+    desired = load_desired(root, env, require_env=require_env or remember)
     secrets.remember(desired)
     if remember:
         desired_cache.write(desired, env)

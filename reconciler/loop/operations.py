@@ -61,7 +61,7 @@ def cleanup_plan(
 
     Returns the actions, the chosen names, and those of them still in the specs.
     """
-    desired = engine.load(root)
+    desired = engine.load(root, require_env=False)
     observed = engine.snapshot(desired)
     known = observed.known_workers()
     chosen = sorted(known) if everything else names
@@ -80,7 +80,7 @@ def cleanup(root: Path, names: Sequence[str]) -> list[Event]:
     is saved and removed once it has exited, so this command waits for that,
     at most stopGrace plus a few seconds.
     """
-    desired = engine.load(root)
+    desired = engine.load(root, require_env=False)
     grace = desired.config.stop_grace
     deadline = time.monotonic() + grace + engine.SETTLE_EXTRA
     chosen = sorted(set(names))

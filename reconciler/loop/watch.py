@@ -197,14 +197,18 @@ def watch_loop(
     emit: Callable[[Event | str], None],
     clock: Callable[[], float] = time.time,
     stop: StopFlag | None = None,
+    until: Callable[[engine.PassResult], bool] | None = None,
 ) -> None:
-    """Reconcile ``root`` until stopped; ``emit`` gets each event and notice."""
+    """Reconcile ``root`` until stopped, or until ``until`` holds after a pass.
+
+    ``emit`` gets each event and notice.
+    """
     trigger = stop.trigger if stop else Trigger()
     flag = stop or StopFlag(trigger, hard_exit=True)
     old = flag.install() if stop is None else {}
     try:
         with reconciler_lock(root / "state", watch=True):
-            _loop(root, trigger, flag, allow_mass_prune, emit, clock)
+            _loop(root, trigger, flag, allow_mass_prune, emit, clock, until)
     finally:
         for signum, handler in old.items():
             signal.signal(signum, handler)
@@ -217,6 +221,7 @@ def _loop(
     allow_mass_prune: bool,
     emit: Callable[[Event | str], None],
     clock: Callable[[], float],
+    until: Callable[[engine.PassResult], bool] | None = None,
 ) -> None:
     watcher = _Watcher(root, trigger)
     side = _SideJobs(root, emit, clock)
@@ -239,7 +244,11 @@ def _loop(
                 if desired is not None:
                     watcher.follow_inputs(root, desired.inputs)
                     wait = desired.config.resync * random.uniform(0.9, 1.1)
-                    soon = _one_pass(desired, allow_mass_prune, emit, clock, watcher, trigger, side)
+                    soon, result = _one_pass(
+                        desired, allow_mass_prune, emit, clock, watcher, trigger, side
+                    )
+                    if until is not None and until(result):
+                        break
                     if soon is not None:
                         wait = min(wait, soon)
                 unknown = 0
@@ -266,7 +275,7 @@ def _one_pass(
     watcher: _Watcher,
     trigger: Trigger,
     side: _SideJobs,
-) -> float | None:
+) -> tuple[float | None, engine.PassResult]:
     """One pass and what follows it; seconds until the next pass is due, if sooner than resync.
 
     Agents on their way out are followed up soon (never waited for in a pass);
@@ -285,10 +294,10 @@ def _one_pass(
         trigger.poke("new worker folders")
     side.after_pass(result)
     if result.plan.stopping:
-        return STOPPING_RECHECK
+        return STOPPING_RECHECK, result
     if result.plan.wake_at is not None:
-        return max(STOPPING_RECHECK, result.plan.wake_at - clock())
-    return None
+        return max(STOPPING_RECHECK, result.plan.wake_at - clock()), result
+    return None, result
 
 
 class _SideJobs:

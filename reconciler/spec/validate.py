@@ -105,8 +105,15 @@ def _collect(doc: Document, acc: Collected, worker_set: str | None) -> None:
     acc.valid.setdefault(str(kind), []).append((doc, worker_set))
 
 
-def load_desired(root: Path, env: Mapping[str, str] | None = None) -> Desired:
-    """Read, validate and cross-check every spec under ``root``; raise SpecErrors on any problem."""
+def load_desired(
+    root: Path, env: Mapping[str, str] | None = None, *, require_env: bool = True
+) -> Desired:
+    """Read, validate and cross-check every spec under ``root``; raise SpecErrors on any problem.
+
+    ``require_env``: every ``${VAR}`` an Agent's env names must be set in ``env``.
+    Commands that start no agent (status, get, cleanup) do without, so a secret
+    missing from this shell does not keep them from looking at the fleet.
+    """
     root = root.resolve()
     acc = Collected()
     config, config_errors = load_config(root, env or {})
@@ -130,14 +137,18 @@ def load_desired(root: Path, env: Mapping[str, str] | None = None) -> Desired:
             tuple(d.data["metadata"]["name"] for d in generated),
             build.source_of(doc),
         )
-    desired = _assemble(root, acc, sets, config, env or {})
+    desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
     if acc.errors:
         raise SpecErrors(acc.errors)
     return desired
 
 
 def _assemble(
-    root: Path, acc: Collected, sets: dict[str, WorkerSet], config: Any, env: Mapping[str, str]
+    root: Path,
+    acc: Collected,
+    sets: dict[str, WorkerSet],
+    config: Any,
+    env: Mapping[str, str] | None,
 ) -> Desired:
     raw = {
         f"{k}/{d.data['metadata']['name']}": d.data["spec"]
@@ -162,7 +173,8 @@ def _assemble(
     acc.errors.extend(checks.check_cycles(workers, acc))
     acc.errors.extend(checks.check_branches(workers, acc))
     acc.errors.extend(checks.check_ref_names(repos, workers, acc))
-    acc.errors.extend(checks.check_env_refs(agents, acc, env))
+    if env is not None:
+        acc.errors.extend(checks.check_env_refs(agents, acc, env))
     return Desired(
         root, config, repos, agents, pipelines, workers, sets, checks.inputs(acc, pipelines)
     )
