@@ -39,7 +39,7 @@ seconds), one chaos event at a time:
 The chaos ends with a last blow of all three at once (kill -9 of the watcher,
 kill-server, rm -rf state/), and the agents are told to misbehave no more.
 
-Invariants (1-4 as asked of the soak; 5 and 6 added: each caught an orch bug):
+Invariants (1-4 as asked of the soak; 5-7 added: each caught an orch bug):
 
 1. never two live agent processes for one worker: every ~0.5 s the process
    table (psutil) is scanned for the fake agent's argv marker
@@ -59,7 +59,9 @@ Invariants (1-4 as asked of the soak; 5 and 6 added: each caught an orch bug):
 6. the worktree orch hands an agent is whole, and stays so: at the end each
    desired worker's worktree has its HEAD on a commit of its own branch and the
    base's files on disk, and every worker branch and backup ref still holds
-   the base's files (the fake agent only ever adds files).
+   the base's files (the fake agent only ever adds files);
+7. a worker ends Failed only by its agent's doing (its restarts spent on
+   hangs and crashes), never because orch refused or broke its own work.
 
 It prints the chaos events as they happen, then a summary: chaos events by
 kind, what the watcher did (agent starts and restarts by cause, failed
@@ -103,6 +105,7 @@ CHECKOUT = HERE.parent
 REPO = "app"
 SESSION = "soak"
 TERMINAL = ("Succeeded", "Failed")
+AGENT_FAILURE = " restart(s))"  # "... (gave up after N restart(s))": the agent's own failure
 CHAOS = {  # kind -> weight
     "kill-watcher": 12,
     "kill-watcher-mid-pass": 12,
@@ -114,6 +117,15 @@ CHAOS = {  # kind -> weight
     "spec-rename": 22,
 }
 EDITS = ("spec-add", "spec-remove", "spec-rename")
+INVARIANTS = {  # number -> name (the module docstring says what each one checks)
+    1: "one agent per worker",
+    2: "the watcher stays up",
+    3: "no journaled work lost",
+    4: "convergence",
+    5: "removed workers torn down",
+    6: "whole worktrees",
+    7: "only agents fail workers",
+}
 # Variables that would point orch, git or tmux at the user's own state.
 UNSET_PREFIXES = ("ORCH_", "GIT_", "TMUX")
 SAMPLE_EVERY = 0.5
@@ -200,8 +212,7 @@ class Report:
         found_files = self.files_in_refs + self.files_in_worktrees
         most = f" ({self.max_agents_worker})" if self.max_agents_worker else ""
         phases = ", ".join(f"{k} {v}" for k, v in sorted(self.phases_at_end.items()))
-        whole = not any("lost files of the base" in v or "whole checkouts" in v
-                        for v in self.violations)  # fmt: skip
+        whole = not any(v.startswith("invariant 6 ") for v in self.violations)
         never = ", ".join(self.never_committed)
         lines = [
             (
@@ -485,8 +496,9 @@ class Soak:
         err = (self.out / f"watcher-{n:03d}.err").read_text(errors="replace").strip()
         tail = " | ".join(err.splitlines()[-5:])
         self.violation(
+            2,
             f"watcher exited by itself: exit {self.watcher.returncode} "
-            f"(watcher-{n:03d}); stderr: {tail or '(empty)'}"
+            f"(watcher-{n:03d}); stderr: {tail or '(empty)'}",
         )
         self.start_watcher()
 
@@ -547,9 +559,10 @@ class Soak:
             panes = self.tmux("list-panes", "-a", "-F", fmt).stdout
             mine = [line for line in panes.splitlines() if f" {worker} " in line]
             self.violation(
+                1,
                 f"two live agents for worker {worker} at t={self.elapsed():.1f}s: "
                 + "; ".join(self._describe(p) for p in sorted(pids))
-                + f"; its tmux windows: {mine or 'none'}"
+                + f"; its tmux windows: {mine or 'none'}",
             )
 
     def _sample_loop(self) -> None:
@@ -672,10 +685,12 @@ class Soak:
             self.report.chaos_log.append(line)
         self.log(line)
 
-    def violation(self, text: str) -> None:
+    def violation(self, invariant: int, text: str) -> None:
+        """Invariant number ``invariant`` broke: say so now, and in the summary."""
+        line = f"invariant {invariant} ({INVARIANTS[invariant]}): {text}"
         with self.lock:
-            self.report.violations.append(text)
-        self.note(f"INVARIANT BROKEN: {text}")
+            self.report.violations.append(line)
+        self.note(f"INVARIANT BROKEN: {line}")
 
     def wait(self, seconds: float) -> None:
         """Sleep ``seconds`` while keeping an eye on the watcher."""
@@ -764,14 +779,14 @@ class Soak:
                 time.sleep(0.3)
         live = "converged (4: every desired worker live or terminal, orch plan exit 0)"
         gone = "finished tearing down removed workers (5)"
-        for at, why, what in (
-            (self.report.convergence, why4, live),
-            (self.report.teardowns_done, why5, gone),
+        for num, at, why, what in (
+            (4, self.report.convergence, why4, live),
+            (5, self.report.teardowns_done, why5, gone),
         ):
             if at is None:
-                self.violation(f"the fleet never {what} within {grace + 60:.0f}s: {why}")
+                self.violation(num, f"the fleet never {what} within {grace + 60:.0f}s: {why}")
             elif at > grace:
-                self.violation(f"the fleet {what} only {at:.1f}s after the chaos "
+                self.violation(num, f"the fleet {what} only {at:.1f}s after the chaos "
                                f"(grace {grace:.0f}s)")  # fmt: skip
         self.report.desired_at_end = len(self.desired)
         self.report.phases_at_end = Counter(
@@ -782,6 +797,13 @@ class Soak:
             for n in self.desired
             if rows.get(n, {}).get("phase") == "Failed"
         ]
+        by_orch = [f for f in self.report.failed_at_end if AGENT_FAILURE not in f]
+        if by_orch:
+            self.violation(
+                7,
+                f"{len(by_orch)} worker(s) Failed by no fault of their agent: "
+                + "; ".join(by_orch),
+            )
 
     # -- invariants 3 and 6: nothing lost, whole worktrees ---------------------------
 
@@ -871,10 +893,10 @@ class Soak:
                     lost_files.append(f"{worker} {rel} (blob {blob[:10]}, file {where}, "
                                       f"{self._object_note(blob)})")  # fmt: skip
         if lost_commits:
-            self.violation(f"{len(lost_commits)} journaled commit(s) reachable from no branch "
+            self.violation(3, f"{len(lost_commits)} journaled commit(s) reachable from no branch "
                            "or backup ref: " + "; ".join(lost_commits[:10]))  # fmt: skip
         if lost_files:
-            self.violation(f"{len(lost_files)} journaled untracked file(s) in no reachable tree "
+            self.violation(3, f"{len(lost_files)} journaled untracked file(s) in no reachable tree "
                            "nor their worktree: " + "; ".join(lost_files[:10]))  # fmt: skip
         self.report.never_committed = sorted(
             w for w, n in failed_by.items() if n >= 3 and not made_by[w]
@@ -904,8 +926,9 @@ class Soak:
                 for ref, rels in sorted(missing.items())[:5]
             ]
             self.violation(
+                6,
                 f"{len(missing)} worker branch(es) or backup(s) lost files of the base, which "
-                "no agent deletes: " + "; ".join(shown)
+                "no agent deletes: " + "; ".join(shown),
             )
 
     def _deleted_by(self, ref: str, rel: str) -> str:
@@ -937,8 +960,9 @@ class Soak:
                 broken.append(f"{name} ({'; '.join(problems)})")
         if broken:
             self.violation(
+                6,
                 f"{len(broken)} worktree(s) handed to an agent are not whole checkouts: "
-                + "; ".join(broken[:10])
+                + "; ".join(broken[:10]),
             )
 
     # -- what the watcher did --------------------------------------------------------
@@ -970,7 +994,7 @@ class Soak:
         for path in sorted(self.out.glob("watcher-*.err")):
             text = path.read_text(errors="replace")
             if "Traceback" in text:
-                self.violation(f"a traceback in {path.name}: {text.strip()[-400:]}")
+                self.violation(2, f"a traceback in {path.name}: {text.strip()[-400:]}")
 
     def audit(self) -> None:
         """Not an invariant: what orch did that no event records (state/events.jsonl and
