@@ -39,7 +39,7 @@ seconds), one chaos event at a time:
 The chaos ends with a last blow of all three at once (kill -9 of the watcher,
 kill-server, rm -rf state/), and the agents are told to misbehave no more.
 
-Invariants (1-4 as asked of the soak; 5-7 added: each caught an orch bug):
+Invariants (1-4 as first asked of the soak; 5-7 added for orch bugs that 1-4 let pass):
 
 1. never two live agent processes for one worker: every ~0.5 s the process
    table (psutil) is scanned for the fake agent's argv marker

@@ -7,8 +7,9 @@ intervals, then a last blow of all three at once. Its invariants (see its
 docstring): never two live agents for one worker, a watcher that never exits
 by itself, every journaled commit and untracked file kept (on a branch, in a
 backup ref, or in its worktree), a fleet that converges and finishes its
-teardowns within resync + stopGrace + 10 s of the chaos' end, and whole
-worktrees. The full run is ``bench/soak.py --workers 30 --minutes 10``.
+teardowns within resync + stopGrace + 10 s of the chaos' end, whole
+worktrees, and no worker Failed but by its agent. The full run is
+``bench/soak.py --workers 30 --minutes 10``.
 
 Deselect with ``-m "not soak"``.
 """
