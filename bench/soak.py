@@ -11,9 +11,10 @@ It builds, in a temp folder (HOME pointed inside it, a private tmux socket
 git repo and a control repo whose fleet runs N workers of a many-stage
 pipeline with the fake agent ``bench/soak_agent.sh``: per attempt it commits
 small files, writes untracked ones, and by a seeded roll finishes its stage,
-hangs (a stall), hangs ignoring SIGTERM, or crashes; it journals every commit
-and untracked file it makes outside the worktree. Short stall timeouts and
-backoffs make restarts happen within the run; ``reconcile.resync`` and
+hangs (a stall), hangs ignoring SIGTERM, keeps busy past the attempt's
+timeout, or crashes; it journals every commit and untracked file it makes
+outside the worktree. Short stall timeouts (8 s), attempt timeouts (30 s) and
+backoffs (1-4 s) make restarts happen within the run; ``reconcile.resync`` and
 ``reconcile.stopGrace`` are 2 s. The watcher, ``orch reconcile --watch --json``,
 runs as a subprocess (``.venv/bin/orch`` of this checkout).
 
@@ -145,12 +146,13 @@ class Settings:
     resync: float = 2.0
     stop_grace: float = 2.0
     stall: str = "8s"
-    timeout: str = "3m"
+    timeout: str = "30s"
     max_restarts: int = 4
     backoff: tuple[str, str] = ("1s", "4s")
     max_prune: float = 0.5
     p_hang: int = 10
     p_stubborn: int = 5
+    p_busy: int = 4
     p_crash: int = 15
     p_linger: int = 20
     step_ms: tuple[int, int] = (1000, 3000)
@@ -170,6 +172,7 @@ class Report:
     watcher_starts: int = 0
     verbs: Counter[str] = field(default_factory=Counter)
     starts: Counter[str] = field(default_factory=Counter)
+    backoffs: Counter[str] = field(default_factory=Counter)
     failed_events: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
     samples: int = 0
@@ -207,6 +210,7 @@ class Report:
         kinds = ", ".join(f"{k} {self.chaos[k]}" for k in CHAOS if self.chaos[k])
         verbs = ", ".join(f"{k} {v}" for k, v in sorted(self.verbs.items()))
         starts = ", ".join(f"{k} {v}" for k, v in sorted(self.starts.items()))
+        causes = ", ".join(f"{k} {v}" for k, v in self.backoffs.most_common())
         conv = f"{self.convergence:.1f} s" if self.convergence is not None else "never"
         gone = f"{self.teardowns_done:.1f} s" if self.teardowns_done is not None else "never"
         found_files = self.files_in_refs + self.files_in_worktrees
@@ -225,6 +229,7 @@ class Report:
             ),
             f"watcher: started {self.watcher_starts} times; events: {verbs or 'none'}",
             f"agent starts (restarts seen): {starts or 'none'}",
+            f"backoffs by cause: {causes or 'none'}",
             f"failed actions: {sum(self.failed_events.values())}"
             + "".join(f"\n  {n} x {e}" for e, n in self.failed_events.most_common(5)),
             f"watcher warnings: {sum(self.warnings.values())}"
@@ -301,7 +306,7 @@ def _shorten(text: str, size: int = 160) -> str:
 def _start_kind(reason: str) -> str:
     """What a start-agent event was, by its reason."""
     if "restart " in reason:
-        return "restart after a stall or crash"
+        return "restart after a stall, timeout or crash"
     if reason.startswith(("window missing", "stage ready")):
         return "restart, window gone"
     if reason.startswith("new worker"):
@@ -428,6 +433,7 @@ class Soak:
             "SOAK_CALM": str(self.calm),
             "SOAK_P_HANG": str(cfg.p_hang),
             "SOAK_P_STUBBORN": str(cfg.p_stubborn),
+            "SOAK_P_BUSY": str(cfg.p_busy),
             "SOAK_P_CRASH": str(cfg.p_crash),
             "SOAK_P_LINGER": str(cfg.p_linger),
             "SOAK_STEP_MS": f"{cfg.step_ms[0]} {cfg.step_ms[1]}",
@@ -986,6 +992,9 @@ class Soak:
                     rep.failed_events[f"{verb}: {_shorten(str(item.get('error')))}"] += 1
                 if verb == "start-agent":
                     rep.starts[_start_kind(str(item.get("reason", "")))] += 1
+                if verb == "phase Backoff":
+                    cause = str(item.get("reason", "")).split(";")[0].split(":")[0]
+                    rep.backoffs[cause] += 1
                 detail = item.get("detail") or {}
                 if verb == "remove-worktree" and isinstance(detail, dict) and item.get("ok"):
                     self.recorded_backups.add(str(detail.get("backup")))

@@ -6,8 +6,9 @@
 # Per attempt it commits small files (several commits) and writes untracked
 # files in its worktree, then, by a seeded roll: finishes (writes
 # $ORCH_SIGNAL_FILE, then exits 0 or lingers), hangs silently (stall), hangs
-# ignoring SIGTERM (orch must KILL it after stopGrace) or crashes (exit 1-3),
-# possibly midway through its work. Every commit sha and every untracked file
+# ignoring SIGTERM (orch must KILL it after stopGrace), keeps busy forever
+# (printing, never done: only the attempt's timeout stops it) or crashes
+# (exit 1-3), possibly midway through its work. Every commit sha and every untracked file
 # (its blob id, worktree and path) is appended to $SOAK_JOURNAL/<worker>.log,
 # outside the worktree, so the harness knows what must survive; so is each
 # start of an attempt and each commit that failed (with git's first line).
@@ -18,7 +19,7 @@
 # progress notes, so the fleet can settle.
 #
 # Environment (the Agent spec's env): SOAK_SEED, SOAK_JOURNAL, SOAK_CALM,
-# SOAK_P_HANG, SOAK_P_STUBBORN, SOAK_P_CRASH, SOAK_P_LINGER (percentages),
+# SOAK_P_HANG, SOAK_P_STUBBORN, SOAK_P_BUSY, SOAK_P_CRASH, SOAK_P_LINGER (percentages),
 # SOAK_STEP_MS ("min max", milliseconds between steps); and orch's ORCH_*.
 set -u
 journal="$SOAK_JOURNAL/$ORCH_WORKER.log"
@@ -82,10 +83,16 @@ hang() {  # silent: no output, no commit, no progress (a stall)
   idle
 }
 
+busy() {  # output forever, never done: not a stall, only over time
+  while ! calm; do echo "still thinking $(date +%s)"; sleep 1; done
+  idle
+}
+
 misbehave() {
   case "$outcome" in
     hang) echo "hanging silently"; hang ;;
     stubborn) echo "hanging silently, ignoring SIGTERM"; trap '' TERM; hang ;;
+    busy) echo "busy forever"; busy ;;
     crash)
       if calm; then idle; fi
       code=$(( 1 + $(roll code) % 3 ))
@@ -95,9 +102,10 @@ misbehave() {
 }
 
 p=$(( $(roll outcome) % 100 ))
-h=$SOAK_P_HANG; s=$((h + SOAK_P_STUBBORN)); c=$((s + SOAK_P_CRASH))
+h=$SOAK_P_HANG; s=$((h + SOAK_P_STUBBORN)); b=$((s + SOAK_P_BUSY)); c=$((b + SOAK_P_CRASH))
 if [ "$p" -lt "$h" ]; then outcome=hang
 elif [ "$p" -lt "$s" ]; then outcome=stubborn
+elif [ "$p" -lt "$b" ]; then outcome=busy
 elif [ "$p" -lt "$c" ]; then outcome=crash
 else outcome=finish
 fi
