@@ -1,5 +1,5 @@
 # Shortcuts; scripts/setup and scripts/test are the source of truth.
-.PHONY: setup test lint fmt typecheck bench
+.PHONY: setup test lint fmt typecheck bench soak
 
 setup:
 	./scripts/setup
@@ -21,3 +21,6 @@ typecheck:
 bench:
 	.venv/bin/python bench/cli_startup.py
 	.venv/bin/python bench/reconcile.py
+
+soak:
+	.venv/bin/python bench/soak.py --workers 30 --minutes 10
