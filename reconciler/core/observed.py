@@ -128,6 +128,12 @@ class WorktreeEntry:
     bare: bool = False
     detached: bool = False
     prunable: bool = False
+    locked: str | None = None  # the lock's reason ("" without one); git's own while it makes one
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether ``git worktree add`` never finished it (killed half-way): not a worktree yet."""
+        return self.locked == "initializing"
 
 
 def parse_worktrees(text: str) -> tuple[WorktreeEntry, ...]:
@@ -137,6 +143,8 @@ def parse_worktrees(text: str) -> tuple[WorktreeEntry, ...]:
     --------
     >>> parse_worktrees("worktree /r\\nHEAD ab\\nbranch refs/heads/main\\n\\n")[0].branch
     'main'
+    >>> parse_worktrees("worktree /w\\nHEAD 00\\ndetached\\nlocked initializing\\n")[0].unfinished
+    True
     """
     out: list[WorktreeEntry] = []
     for block in text.strip().split("\n\n"):
@@ -155,6 +163,7 @@ def parse_worktrees(text: str) -> tuple[WorktreeEntry, ...]:
                 bare="bare" in attrs,
                 detached="detached" in attrs,
                 prunable="prunable" in attrs,
+                locked=attrs.get("locked"),
             )
         )
     return tuple(out)
@@ -179,6 +188,7 @@ class WorkerFiles:
     setup_done: bool = False  # <worktree>/.orch/setup.done: the Repo's setup finished
     setup_failed: str | None = None  # <worktree>/.orch/setup.failed: which command, its exit
     unreadable: str | None = None  # why the worktree could not be read (then nothing else is known)
+    unfinished: bool = False  # git was killed while making it: set aside and made again
     own_commits: int | None = None  # base changed: commits the branch has beyond its old base
     stream: StreamFacts | None = None  # claude: what the attempt's stream-json said
     hooks: HookFacts | None = None  # claude: what the attempt's hooks said

@@ -115,7 +115,8 @@ def _removal_held(name: str, observed: Observed, now: float) -> WorkerStatus | N
 
 def _exists(observed: Observed, name: str) -> bool:
     files = observed.files.get(name)
-    return observed.window_of(name) is not None or bool(files and files.worktree_exists)
+    on_disk = bool(files and (files.worktree_exists or files.unfinished))
+    return observed.window_of(name) is not None or on_disk
 
 
 def _why_removed(desired: Desired, name: str) -> str:

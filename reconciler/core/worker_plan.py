@@ -48,7 +48,7 @@ def teardown_intent(name: str, observed: Observed, reason: str) -> list[Action]:
     out = []
     if window and not window.dead:
         out.append(Action(Verb.STOP_AGENT, name, reason))
-    if files.worktree_exists:
+    if files.worktree_exists or files.unfinished:
         out.append(Action(Verb.REMOVE_WORKTREE, name, f"{reason} (everything it held is saved)"))
     if window:
         out.append(Action(Verb.KILL_WINDOW, name, reason))
@@ -186,7 +186,8 @@ def _guards(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult
             gate = _dependency_gate(v, desired, observed)
             if gate:
                 return gate
-            return _provision(v, desired, observed, "new worker")
+            why = "its worktree was left half-made (git interrupted)" if v.files.unfinished else ""
+            return _provision(v, desired, observed, why or "new worker")
         # The worktree vanished under a running window: stop, then provision again.
         stops, down = v.halt("worktree missing")
         if not down:

@@ -15,6 +15,7 @@ time matters.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -259,6 +260,11 @@ class Git:
     def move_branch(self, worktree: Path, rev: str) -> None:
         """Point the worktree's branch at ``rev``, keeping local changes (``reset --keep``)."""
         run_git(worktree, "reset", "--quiet", "--keep", rev, timeout=self.timeout)
+
+    def worktree_unlock(self, path: Path) -> None:
+        """Lift the lock on the worktree at ``path`` (a lock keeps prune and remove off it)."""
+        with contextlib.suppress(DriverError):  # not locked, or not registered: nothing to lift
+            self._git("worktree", "unlock", str(path))
 
     def worktree_prune(self) -> None:
         """Forget worktrees whose folder is gone (deleted by hand), so they can be made again."""

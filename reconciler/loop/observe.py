@@ -71,6 +71,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
     )
     wt_root = (desired.root / desired.config.worktrees_root).resolve()
     listed = {e.path for entries in worktrees.values() for e in entries if not e.prunable}
+    unfinished = {e.path for entries in worktrees.values() for e in entries if e.unfinished}
     paths: dict[str, Path] = {}
     for name in names:
         worker = desired.workers.get(name)
@@ -95,6 +96,9 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
             else ()
         )
         log = _log_path(states.get(name))
+        if str(path) in unfinished:  # nothing to read: no agent ever ran in it
+            files[name] = WorkerFiles(path=str(path), unfinished=True)
+            continue
         try:
             files[name] = read_worker_files(
                 path,

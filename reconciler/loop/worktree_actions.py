@@ -4,12 +4,16 @@ Making a worktree checks whose branch it is first (:mod:`reconciler.core.branche
 removing one saves everything it held first (a backup ref that reaches its
 HEAD, its reflog's lost commits and its uncommitted and untracked work, and
 the archive of :mod:`reconciler.loop.archive`): nothing is deleted unsaved.
+A worktree git never finished making (``git worktree add`` killed half-way:
+no HEAD, or files missing) is moved aside whole into the archive, never used.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.branches import BranchFacts, refusal
@@ -70,6 +74,9 @@ def _create_worktree(ap: PassContext, action: Action) -> dict[str, object]:
     git = ap.git(repo.local_path)
     fleet = ap.desired.config.fleet_name
     prep = ap.branches.get(repo.name) or _prepare(ap, repo)
+    detail: dict[str, object] = {"path": str(path)}
+    if _unfinished(ap, action.worker):
+        detail["setAside"] = _set_aside(ap, path, action.worker)
     if not (path / ".git").exists():
         why = prep.verdicts.get(w.name)
         if why:
@@ -95,7 +102,24 @@ def _create_worktree(ap: PassContext, action: Action) -> dict[str, object]:
             created_at=ap.clock(),
         )
     )
-    return {"path": str(path)}
+    return detail
+
+
+def _unfinished(ap: PassContext, worker: str) -> bool:
+    files = ap.observed.files.get(worker)
+    return bool(files and files.unfinished)
+
+
+def _set_aside(ap: PassContext, path: Path, worker: str) -> str:
+    """Move a half-made worktree whole into the archive and unregister it; the archive path."""
+    repo = ap.repo_path(worker, path)
+    git = ap.git(repo)
+    git.worktree_unlock(path)
+    folder = archive.archive_dir(ap.desired.state_dir, worker, ap.clock()) / "unfinished-worktree"
+    if path.exists():
+        shutil.move(path, folder)
+    git.worktree_prune()  # its registration points at nothing now
+    return str(folder)
 
 
 def _remove_worktree(ap: PassContext, action: Action) -> dict[str, object]:
@@ -108,6 +132,8 @@ def _remove_worktree(ap: PassContext, action: Action) -> dict[str, object]:
     cfg = ap.desired.config
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ap.clock()))
     detail: dict[str, object] = {}
+    if _unfinished(ap, action.worker):  # no HEAD to back up: the folder itself is kept
+        return {"setAside": _set_aside(ap, path, action.worker)}
     if (path / ".git").exists():
         ref, _ = git_backup.backup_worktree(
             path,

@@ -33,6 +33,7 @@ Format (every key optional unless said otherwise)::
       setup_running: [w1]             # the Repo's setup has not finished in its worktree
       setup_failed: {w1: "setup command `make deps` exited 2"}
       unreadable: {w1: "[Errno 13] Permission denied"}   # the worktree cannot be read
+      unfinished: [w1]                # git worktree add was killed half-way (locked initializing)
       stream: {w1: {ended: true, is_error: true, error: "API Error: 500", cost_usd: 0.02}}
       hooks: {w1: {last: now-5, open_tool: Bash, open_since: now-600, failure: rate_limit}}
       accounts:                       # agent accounts paused by a usage limit
@@ -87,7 +88,7 @@ from reconciler.core.actions import Action, Phase, Plan, Verb
 from reconciler.core.claude_stream import StreamFacts
 from reconciler.core.hooks import HookFacts
 from reconciler.core.model import AccountLimit, Desired, Worker
-from reconciler.core.observed import Observed
+from reconciler.core.observed import Observed, WorkerFiles
 from reconciler.core.plan import plan
 from reconciler.core.restarts import error_spec
 
@@ -203,6 +204,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
     }
     for n, why in unreadable.items():
         files[n] = replace(files[n], unreadable=why)
+    for n in spec.get("unfinished") or []:
+        files[n] = WorkerFiles(unfinished=True)
     for n, ahead in (spec.get("own_commits") or {}).items():
         files[n] = replace(files[n], own_commits=ahead)
     for n, facts in (spec.get("stream") or {}).items():
