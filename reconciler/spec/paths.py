@@ -11,10 +11,10 @@ from pathlib import Path
 
 
 def resolve(root: Path, rel: str) -> Path:
-    """``root / rel`` resolved, or left as it is when the OS cannot resolve it."""
+    """``root / rel`` resolved (``~`` is the home folder), or as it is when the OS cannot."""
     try:
-        return (root / rel).resolve()
-    except (OSError, ValueError):
+        return (root / Path(rel).expanduser()).resolve()
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: a ~user that does not exist
         return root / rel
 
 
