@@ -88,12 +88,12 @@ def _result(facts: dict[str, Any], event: Mapping[str, Any]) -> None:
 def _rate_limit_event(facts: dict[str, Any], event: Mapping[str, Any]) -> None:
     info = event.get("rate_limit_info")
     info = info if isinstance(info, dict) else event
+    if str(info.get("status", "")) not in ("rejected", "blocked"):
+        return  # allowed, allowed_warning: resetsAt is the window's end, not a limit that holds
+    facts["rate_limited"] = True
     resets = info.get("resetsAt")
     if isinstance(resets, int | float):
         facts["resets_at"] = float(resets)
-    status = str(info.get("status", ""))
-    if status in ("rejected", "blocked"):
-        facts["rate_limited"] = True
 
 
 def fold(facts: dict[str, Any], lines: Iterable[str]) -> dict[str, Any]:

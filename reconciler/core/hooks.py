@@ -21,6 +21,7 @@ HOOK_EVENTS = (
     "UserPromptSubmit",
     "PreToolUse",
     "PostToolUse",
+    "PostToolUseFailure",  # a tool that failed (e.g. Bash exit 3) gets this, not PostToolUse
     "Stop",
     "StopFailure",
     "Notification",
@@ -28,7 +29,7 @@ HOOK_EVENTS = (
     "SessionEnd",
 )
 _INPUT = ("Notification", "PermissionRequest")
-_ANSWERED = ("PreToolUse", "UserPromptSubmit", "PostToolUse")
+_ANSWERED = ("PreToolUse", "UserPromptSubmit", "PostToolUse", "PostToolUseFailure")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _one(facts: dict[str, Any], hook: Mapping[str, Any]) -> None:
     if event == "PreToolUse":
         facts["open_tool"] = str(hook.get("tool_name") or "a tool")
         facts["open_since"] = ts
-    elif event in ("PostToolUse", "Stop", "StopFailure", "SessionEnd"):
+    elif event in ("PostToolUse", "PostToolUseFailure", "Stop", "StopFailure", "SessionEnd"):
         facts["open_tool"] = facts["open_since"] = None
     if event == "StopFailure":
         facts["failure"] = str(hook.get("error") or "unknown")

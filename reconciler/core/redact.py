@@ -62,7 +62,9 @@ class Redactor:
     """
 
     def __init__(self, values: Iterable[str]) -> None:
-        self.values = tuple(v for v in values if len(v) >= _MIN_LENGTH)
+        # longest first: a secret inside a longer one must not break the longer one up
+        kept = {v for v in values if len(v) >= _MIN_LENGTH}
+        self.values = tuple(sorted(kept, key=lambda v: (-len(v), v)))
 
     def text(self, value: str) -> str:
         """``value`` with every secret masked."""
