@@ -14,6 +14,9 @@ MASK = "***"
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
 _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _MIN_LENGTH = 4  # shorter values would mask ordinary words
+# A secret-named variable with a shorter value is a setting (TOKENIZERS_PARALLELISM=false),
+# not a secret: masking it would hide every "false" orch writes.
+_MIN_SECRET = 8
 
 
 def is_secret_name(name: str) -> bool:
@@ -42,12 +45,12 @@ def redact_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def secret_values(*envs: Mapping[str, str]) -> tuple[str, ...]:
-    """The values of every secret-named variable of ``envs`` (longest first)."""
+    """The values of every secret-named variable of ``envs`` (longest first; 8+ characters)."""
     found = {
         v
         for env in envs
         for k, v in env.items()
-        if is_secret_name(k) and len(v) >= _MIN_LENGTH and not _REFERENCE.match(v)
+        if is_secret_name(k) and len(v) >= _MIN_SECRET and not _REFERENCE.match(v)
     }
     return tuple(sorted(found, key=len, reverse=True))
 

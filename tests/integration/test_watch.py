@@ -559,7 +559,8 @@ def test_a_changed_items_file_or_prompt_template_reloads_the_specs(
         ),
     )
     watch = watch_thread()
-    retry_until(lambda: "w-a" in alive_pids(fleet), 20, message="w-a from the items file")
+    # The agent runs before its pass returns: wait for the pass to be recorded too.
+    retry_until(lambda: "w-a" in alive_pids(fleet) and watch.passes, 20, message="w-a started")
     assert "data/items.yaml" in watch.passes[-1].desired.inputs
     assert "playbooks/prompts/stage.md.j2" in watch.passes[-1].desired.inputs
 

@@ -66,15 +66,20 @@ def test_only_a_whole_plain_reference_is_shown(value: str) -> None:
 
 def test_secret_values_of_several_envs_longest_first_without_repeats() -> None:
     values = secret_values(
-        {"API_KEY": "sk-1234", "PATH": "/usr/bin:/bin", "A_TOKEN": "tok-123456789"},
-        {"B_TOKEN": "sk-1234", "DB_PASSWORD": "hunter2hunter2", "PW_SECRET": "abcd"},
+        {"API_KEY": "sk-12345", "PATH": "/usr/bin:/bin", "A_TOKEN": "tok-123456789"},
+        {"B_TOKEN": "sk-12345", "DB_PASSWORD": "hunter2hunter2", "PW_SECRET": "abcdefgh"},
     )
-    assert values == ("hunter2hunter2", "tok-123456789", "sk-1234", "abcd")
+    assert values == ("hunter2hunter2", "tok-123456789", "sk-12345", "abcdefgh")
 
 
 def test_secret_values_leave_out_short_empty_and_reference_values() -> None:
-    env = {"A_KEY": "abc", "B_KEY": "", "C_KEY": "${ANTHROPIC_API_KEY}", "D_KEY": "abcd"}
-    assert secret_values(env) == ("abcd",)  # 4 characters is the shortest masked in text
+    env = {"A_KEY": "abc", "B_KEY": "", "C_KEY": "${ANTHROPIC_API_KEY}", "D_KEY": "abcdefgh"}
+    assert secret_values(env) == ("abcdefgh",)
+
+
+def test_a_short_value_of_a_secret_named_variable_is_a_setting_not_a_secret() -> None:
+    env = {"TOKENIZERS_PARALLELISM": "false", "USE_KEYRING": "1", "GH_TOKEN": "ghp_0123456789"}
+    assert secret_values(env) == ("ghp_0123456789",)  # every "false" in a log stays readable
 
 
 def test_secret_values_of_nothing() -> None:
