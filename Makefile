@@ -21,3 +21,4 @@ typecheck:
 bench:
 	.venv/bin/python bench/cli_startup.py
 	.venv/bin/python bench/reconcile.py
+	.venv/bin/python bench/hook_latency.py
