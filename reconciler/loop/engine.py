@@ -64,10 +64,10 @@ def load(
     if not remember:
         cached = desired_cache.read(root.resolve(), env)
         if cached is not None:
-            secrets.remember(cached)
+            secrets.remember(cached, env)
             return cached
     desired = load_desired(root, env, require_env=require_env or remember)
-    secrets.remember(desired)
+    secrets.remember(desired, env)
     if remember:
         desired_cache.write(desired, env)
     return desired

@@ -1,7 +1,9 @@
 """The secrets of this process, masked in everything orch writes (events, state, reports).
 
 Secrets are the values of secret-named variables (KEY, TOKEN, SECRET,
-PASSWORD) in orch's own environment and in the Agents' env, once loaded.
+PASSWORD) in orch's own environment and in the Agents' env, once loaded: the
+literal values, and what ``${NAME}`` references give (``ANTHROPIC_API_KEY:
+${MY_VAR}`` hands the agent a key whatever MY_VAR is called).
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ from reconciler.core.redact import Redactor, secret_values
 _known: set[str] = set()
 
 
-def remember(desired: Desired) -> None:
-    """Add the secret values of ``desired``'s Agents (literal values in their env)."""
-    _known.update(secret_values(*(a.env for a in desired.agents.values())))
+def remember(desired: Desired, env: Mapping[str, str] | None = None) -> None:
+    """Add the secret values of ``desired``'s Agents: their env as written and as resolved.
+
+    ``env``: where ``${NAME}`` references are taken from (orch's environment).
+    """
+    from reconciler.loop.claude_launch import resolve_env  # claude_launch imports this module
+
+    source = os.environ if env is None else env
+    for agent in desired.agents.values():
+        _known.update(secret_values(agent.env, resolve_env(agent.env, source)))
 
 
 def redactor(env: Mapping[str, str] | None = None) -> Redactor:
