@@ -193,6 +193,9 @@ def _guards(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult
         if not down:
             return v.waiting(stops, Phase.PROVISIONING, "worktree missing")
         return _provision(v, desired, observed, "worktree missing")
+    finishing = _finishing(v)
+    if finishing:
+        return finishing
     if v.stage is None:
         acts = v.stop("pipeline finished") + v.set_phase(Phase.SUCCEEDED, "all stages done")
         return WorkerResult(tuple(acts), v.status(Phase.SUCCEEDED, "all stages done"))
@@ -247,6 +250,23 @@ def _stage(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult:
         return _exited(v, window, desired, observed)
     # Alive, or dead with its exit not yet reaped by tmux: judge by activity and time.
     return _check_alive(v, desired)
+
+
+# A claude agent that wrote its stage's signal gets this long to end its turn on
+# its own: its result line (the attempt's cost) comes last, and a TERM loses it.
+FINISH_GRACE = 30.0
+
+
+def _finishing(v: WorkerView) -> WorkerResult | None:
+    """Wait for an agent whose stage is done to end its turn, before stopping it."""
+    window, stream = v.window, v.files.stream
+    if window is None or window.dead or stream is None or stream.ended or not window.stage:
+        return None
+    signal = v.files.signals.get(window.stage)
+    if signal is None or signal.kind != "done" or v.now - signal.mtime > FINISH_GRACE:
+        return None
+    reason = f"stage {window.stage} done; letting the agent end its turn"
+    return WorkerResult((), v.status(Phase.RUNNING, reason), stopping=True)
 
 
 def _restart_now(

@@ -39,7 +39,7 @@ Format (every key optional unless said otherwise)::
       accounts:                       # agent accounts paused by a usage limit
         claude: {until: now+60, pause: 900, reason: "...", probe: w2, probe_started: now-5}
       own_commits: {w1: 0}            # commits of its branch beyond its old base (base changed)
-      signals: {w1: {build: done, test: "failed: the summary"}}
+      signals: {w1: {build: done, test: "failed: the summary"}}   # "done @ now-5": written then
       activity: {w1: now-100}
       states:
         w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
@@ -79,6 +79,7 @@ from world import (
     make_observed,
     make_pane,
     make_pipeline,
+    make_signal,
     make_state,
     make_worker,
     placement_hash,
@@ -88,13 +89,24 @@ from reconciler.core.actions import Action, Phase, Plan, Verb
 from reconciler.core.claude_stream import StreamFacts
 from reconciler.core.hooks import HookFacts
 from reconciler.core.model import AccountLimit, Desired, Worker
-from reconciler.core.observed import Observed, WorkerFiles
+from reconciler.core.observed import Observed, Signal, WorkerFiles
 from reconciler.core.plan import plan
 from reconciler.core.restarts import error_spec
 
 CASES = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
 _TIME = re.compile(r"^now\s*(?:([+-])\s*(\d+(?:\.\d+)?))?$")
+
+
+def _signals(given: dict[str, str] | None, now: float) -> dict[str, Signal] | None:
+    """Signal texts, each with an optional `` @ <time>`` of writing (default: time 0)."""
+    if not given:
+        return None
+    out = {}
+    for stage, text in given.items():
+        body, _, at = str(text).partition(" @ ")
+        out[stage] = make_signal(body, (_time(at, now) or 0.0) if at else 0.0)
+    return out
 
 
 def _time(value: Any, now: float) -> float | None:
@@ -195,7 +207,7 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         n: make_files(
             n,
             worktree=n in worktrees,
-            signals=signals.get(n),
+            signals=_signals(signals.get(n), now),
             activity=_time(activity.get(n), now),
             setup_done=n not in setup_running and n not in setup_failed,
             setup_failed=setup_failed.get(n),
