@@ -108,6 +108,7 @@ def write(desired: model.Desired, env: Mapping[str, str]) -> None:
     """Remember ``desired`` (silently skipped when a value cannot be cached, or on I/O errors)."""
     try:
         blob = {"key": cache_key(desired.root, env, desired.inputs), "desired": _encode(desired)}
-        write_atomic(desired.state_dir / CACHE_FILE, json.dumps(blob))
+        # 0600: it holds the Agents' env as the specs give it, literal values included.
+        write_atomic(desired.state_dir / CACHE_FILE, json.dumps(blob), mode=0o600)
     except (OSError, TypeError):
         return

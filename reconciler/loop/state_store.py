@@ -50,8 +50,11 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename.
+
+    ``mode``: the file's permissions (set before the text is written), e.g.
+    0o600 for what only the user may read.
 
     The temporary name is fixed per process (``.<name>.<pid>.tmp``): one writer
     per file at a time holds, as the reconciler lock ensures, and it saves
@@ -65,6 +68,8 @@ def write_atomic(path: Path, text: str) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             fh = tmp.open("w")
         with fh:
+            if mode is not None:
+                os.fchmod(fh.fileno(), mode)
             fh.write(text)
         tmp.replace(path)
     except BaseException:

@@ -21,6 +21,8 @@ def test_a_reconcile_remembers_what_a_fresh_load_gives(fleet: Fleet) -> None:
     assert cached is not None
     assert cached == load_desired(fleet.root, env)
     assert engine.load(fleet.root, env) == cached
+    mode = (fleet.root / "state" / desired_cache.CACHE_FILE).stat().st_mode & 0o777
+    assert mode == 0o600  # it holds the Agents' env as the specs give it
 
 
 def test_any_change_it_was_built_from_is_a_miss(fleet: Fleet) -> None:
