@@ -51,6 +51,26 @@ def check_env_refs(
     return found
 
 
+# Fields that belong to one way of giving an Agent's command line, and mean nothing in the other.
+_PROFILE_OPTIONS = ("permissionMode", "allowedTools", "model", "args", "stopNudges")
+_COMMAND_FIELDS = ("resume", "sessionIdFrom")
+
+
+def check_agent_fields(acc: Collected) -> list[SpecError]:
+    """An Agent's fields that its kind of command line would silently ignore."""
+    found = []
+    for doc, _ in acc.valid.get("Agent", []):
+        spec, name = doc.data["spec"], doc.data["metadata"]["name"]
+        if "profile" in spec:
+            wrong = [k for k in _COMMAND_FIELDS if k in spec]
+            why = f"comes with profile {spec['profile']}; remove it, or give `command` instead"
+        else:
+            wrong = [k for k in _PROFILE_OPTIONS if k in spec]
+            why = "is an option of a built-in `profile`; with `command`, put it in the argv"
+        found += [doc_error(acc, "Agent", name, ("spec", k), f"`{k}` {why}") for k in wrong]
+    return found
+
+
 def inputs(acc: Collected, pipelines: dict[str, Pipeline]) -> tuple[str, ...]:
     """The prompt templates and items files the specs name (relative to the root)."""
     found = {s.prompt for p in pipelines.values() for s in p.stages}

@@ -67,7 +67,7 @@ def schema_errors(doc: Document, schema: str, obj: str | None, data: Any = None)
 
 def _explain(err: Any) -> list[tuple[PathKey, str]]:
     where: PathKey = tuple(err.absolute_path)
-    field = str(where[-1]) if where and isinstance(where[-1], str) else "value"
+    field = _field(where)
     kind = err.validator
     if kind == "additionalProperties" and isinstance(err.instance, dict):
         known = sorted(err.schema.get("properties", {}))
@@ -106,6 +106,21 @@ def _explain(err: Any) -> list[tuple[PathKey, str]]:
     if kind == "const":
         return [(where, f"{field} must be {json.dumps(err.validator_value, ensure_ascii=False)}")]
     return [(where, f"{field}: {err.message}")]
+
+
+def _field(where: PathKey) -> str:
+    """The field an error is about: ``allowedTools[1]`` for an item of a list.
+
+    >>> _field(("spec", "allowedTools", 1)), _field(("spec", "env")), _field(())
+    ('allowedTools[1]', 'env', 'value')
+    """
+    indexes = ""
+    for key in reversed(where):
+        if isinstance(key, int):
+            indexes = f"[{key}]{indexes}"
+        else:
+            return f"{key}{indexes}"
+    return "value"
 
 
 def _agent_spec(branches: Any) -> bool:

@@ -173,6 +173,7 @@ def _assemble(
     acc.errors.extend(checks.check_cycles(workers, acc))
     acc.errors.extend(checks.check_branches(workers, acc))
     acc.errors.extend(checks.check_ref_names(repos, workers, acc))
+    acc.errors.extend(checks.check_agent_fields(acc))
     if env is not None:
         acc.errors.extend(checks.check_env_refs(agents, acc, env))
     return Desired(

@@ -1114,3 +1114,35 @@ def test_a_schema_error_does_not_hide_the_reference_errors_of_other_documents(
     assert len(messages) == 2, messages
     assert messages[0].startswith('unknown field "colour"')
     assert messages[1] == 'unknown repo "nope" (known: app)'
+
+
+# ----------------------------------------------------------------------------- agent fields
+
+
+def test_fields_the_agents_kind_of_command_line_would_ignore_are_errors(fleet: Fleet) -> None:
+    text = """\
+apiVersion: orch/v1
+kind: Agent
+metadata: {name: strict}
+spec:
+  profile: claude
+  resume: [claude, --resume, "{{ session_id }}"]
+---
+apiVersion: orch/v1
+kind: Agent
+metadata: {name: mine}
+spec:
+  command: [my-agent]
+  permissionMode: acceptEdits
+  allowedTools: [Bash, ""]
+"""
+    fleet.write("specs/more.yaml", text)
+    errs = sorted(fleet.errors(), key=lambda e: e.line)
+    assert [(e.line, e.message) for e in errs] == [
+        (6, "`resume` comes with profile claude; remove it, or give `command` instead"),
+        (14, "allowedTools[1]: '' should be non-empty"),
+    ]
+    fleet.write("specs/more.yaml", text.replace(', ""]', "]"))
+    mine = [(e.line, e.message) for e in fleet.errors() if e.obj == "Agent/mine"]
+    why = "is an option of a built-in `profile`; with `command`, put it in the argv"
+    assert mine == [(13, f"`permissionMode` {why}"), (14, f"`allowedTools` {why}")]
