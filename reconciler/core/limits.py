@@ -12,8 +12,11 @@ of agents whose CLI shares a config file are spaced by ``startInterval``.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.model import Desired, Worker, WorkerState
@@ -41,6 +44,60 @@ def worker_cost(state: WorkerState | None, files: WorkerFiles | None) -> float |
     if state and stream and stream.cost_usd is not None and current not in state.costs:
         total, known = total + stream.cost_usd, True
     return total if known else None
+
+
+# "You've hit your limit · resets 4:11pm (UTC)"; older CLIs: "usage limit reached|<epoch>".
+_RESET = re.compile(
+    r"resets\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*([ap]m)?\s*(?:\(([^)]+)\))?", re.IGNORECASE
+)
+_EPOCH = re.compile(r"limit reached\|(\d{9,11})\b", re.IGNORECASE)
+
+
+def reset_from_text(text: str, now: float) -> float | None:
+    """The reset a usage-limit message names, as the next such time after ``now``.
+
+    Without a zone in the message it is this machine's local time (the CLI runs here).
+
+    Examples
+    --------
+    >>> reset_from_text("You've hit your limit · resets 4:11pm (UTC)", 0.0)  # 1970-01-01
+    58260.0
+    >>> reset_from_text("Claude AI usage limit reached|1767225600", 0.0)
+    1767225600.0
+    >>> reset_from_text("API Error: Request rejected (429)", 0.0) is None
+    True
+    """
+    if m := _EPOCH.search(text):
+        return float(m[1])
+    m = _RESET.search(text)
+    if not m:
+        return None
+    hour, minute, half = int(m[1]), int(m[2] or 0), (m[3] or "").lower()
+    if half:
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    try:
+        zone = _zone(m[4])
+    except LookupError:  # a zone this machine does not know: no time to trust
+        return None
+    if hour > 23 or minute > 59:
+        return None
+    local = datetime.fromtimestamp(now, zone)
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at.timestamp() <= now:
+        at += timedelta(days=1)
+    return at.timestamp()
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    """The zone a message names; None (this machine's local time) when it names none."""
+    if not name:
+        return None
+    if name.strip().upper() in ("UTC", "GMT", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise LookupError(name) from err
 
 
 def limit_pause(observed: Observed, account: str, now: float, cfg_pause: float,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.core.actions import Action, Phase, Verb
-from reconciler.core.limits import limit_pause
+from reconciler.core.limits import limit_pause, reset_from_text
 from reconciler.core.model import Desired, Pipeline, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, WorkerFiles
 from reconciler.core.restarts import error_gate, error_spec, failure
@@ -303,6 +303,8 @@ def _limited(v: WorkerView, desired: Desired, observed: Observed, why: str,
              resets_at: float | None) -> WorkerResult:  # fmt: skip
     """A usage-limit rejection: Limited (no restart counted), and the account paused."""
     cfg = desired.config
+    if resets_at is None:  # the CLI's message may name the reset ("resets 4:11pm (UTC)")
+        resets_at = reset_from_text(why, v.now)
     until = limit_pause(observed, v.w.agent, v.now, cfg.limits_pause, cfg.limits_max_pause,
                         resets_at)  # fmt: skip
     reason = f"usage limit: {why}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.core.claude_stream import StreamFacts
-from reconciler.core.limits import attempt_key, limit_pause, worker_cost
+from reconciler.core.limits import attempt_key, limit_pause, reset_from_text, worker_cost
 from reconciler.core.model import AccountLimit, WorkerState
 from reconciler.core.observed import Observed, WorkerFiles
 
@@ -92,3 +92,32 @@ def test_the_pause_doubles_while_rejections_go_on_up_to_the_maximum() -> None:
 def test_another_accounts_pause_does_not_double_this_one() -> None:
     other = AccountLimit(until=NOW + 10, pause=3600, reason="usage limit")
     assert limit_pause(observed(codex=other), "claude", NOW, 600, 7200, None) == NOW + 600
+
+
+# -- the reset a usage-limit message names -------------------------------------------------
+
+DAY = 86_400.0
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [
+        ("resets 4:11pm (UTC)", DAY + 3600, DAY + 16 * 3600 + 11 * 60),  # later today
+        ("resets 4:11pm (UTC)", DAY + 17 * 3600, 2 * DAY + 16 * 3600 + 11 * 60),  # tomorrow
+        ("resets 12am (UTC)", DAY + 3600, 2 * DAY),  # midnight
+        ("resets 12pm (UTC)", DAY + 3600, DAY + 12 * 3600),  # noon
+        ("resets at 17:30 (UTC)", DAY, DAY + 17.5 * 3600),
+        ("resets 9am (Europe/Paris)", DAY, DAY + 8 * 3600),  # CET is UTC+1 in January
+        ("Claude AI usage limit reached|1767225600", DAY, 1767225600.0),
+    ],
+)
+def test_reset_named_in_a_limit_message(text: str, now: float, expected: float) -> None:
+    assert reset_from_text(f"You've hit your limit · {text}", now) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["API Error: Request rejected (429)", "resets 25:00 (UTC)", "resets 4pm (Mars/Olympus)"],
+)
+def test_no_reset_when_the_message_names_none_or_a_bad_one(text: str) -> None:
+    assert reset_from_text(text, DAY) is None
