@@ -45,14 +45,15 @@ def redact_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def secret_values(*envs: Mapping[str, str]) -> tuple[str, ...]:
-    """The values of every secret-named variable of ``envs`` (longest first; 8+ characters)."""
+    """The values of every secret-named variable of ``envs`` (8+ characters; longest first,
+    then in order)."""
     found = {
         v
         for env in envs
         for k, v in env.items()
         if is_secret_name(k) and len(v) >= _MIN_SECRET and not _REFERENCE.match(v)
     }
-    return tuple(sorted(found, key=len, reverse=True))
+    return tuple(sorted(found, key=lambda v: (-len(v), v)))
 
 
 class Redactor:

@@ -241,7 +241,8 @@ def test_a_malformed_request_is_answered_and_set_aside(
         assert (folder / f"{request_id}.json.bad").read_text() == body
         assert not (folder / f"{request_id}.json").exists()
     assert watch.thread.is_alive()
-    assert len(watch.notices("moved aside")) == 4
+    # The answer is written before the notice is printed: wait for the fourth notice.
+    retry_until(lambda: len(watch.notices("moved aside")) == 4, 10, message="four notices")
     # a request nobody took for long (no watcher ran) is answered, not applied
     late = folder / "20250101T000000000Z-000005.json"
     late.write_text('{"op": "restart", "workers": ["w1"]}')

@@ -69,7 +69,7 @@ def test_secret_values_of_several_envs_longest_first_without_repeats() -> None:
         {"API_KEY": "sk-12345", "PATH": "/usr/bin:/bin", "A_TOKEN": "tok-123456789"},
         {"B_TOKEN": "sk-12345", "DB_PASSWORD": "hunter2hunter2", "PW_SECRET": "abcdefgh"},
     )
-    assert values == ("hunter2hunter2", "tok-123456789", "sk-12345", "abcdefgh")
+    assert values == ("hunter2hunter2", "tok-123456789", "abcdefgh", "sk-12345")
 
 
 def test_secret_values_leave_out_short_empty_and_reference_values() -> None:
