@@ -23,7 +23,8 @@ MassPruneOpt = Annotated[
 
 @commands.command(
     "plan",
-    epilog="Exit codes: 0 nothing to do, 2 changes pending, 1 error.\n\n"
+    epilog="Exit codes: 0 nothing to do, 2 changes pending (actions now, or a teardown "
+    "waiting for its retry), 1 error.\n\n"
     "Example: orch plan --json | jq '.actions[].reason'",
 )
 def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -> None:
@@ -40,8 +41,9 @@ def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -
 
     the_plan = run(compute, json_errors=as_json)
     assert isinstance(the_plan, Plan)
+    pending = _pending_teardowns(the_plan)
     if as_json:
-        emit_json(the_plan.to_json())
+        emit_json({**the_plan.to_json(), "pending": pending})
     else:
         for action in the_plan.actions:
             typer.echo(action.describe())
@@ -52,9 +54,24 @@ def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -
             )
             for action in the_plan.blocked:
                 typer.echo(f"  (blocked) {action.describe()}")
-        if not the_plan.actions and not the_plan.blocked:
+        for line in pending:
+            typer.echo(f"pending {line['worker']}: {line['reason']}")
+        if not the_plan.actions and not the_plan.blocked and not pending:
             typer.echo("no changes: the fleet matches the specs")
-    raise typer.Exit(2 if the_plan.actions or the_plan.blocked else 0)
+    raise typer.Exit(2 if the_plan.actions or the_plan.blocked or pending else 0)
+
+
+def _pending_teardowns(the_plan: object) -> list[dict[str, str]]:
+    """Workers on their way out that this pass leaves alone (a retry is due later)."""
+    from reconciler.core.actions import Phase, Plan
+
+    assert isinstance(the_plan, Plan)
+    acting = {a.worker for a in the_plan.actions}
+    return [
+        {"worker": s.name, "reason": s.reason}
+        for s in the_plan.statuses.values()
+        if s.phase is Phase.TERMINATING and s.name not in acting
+    ]
 
 
 @commands.command(

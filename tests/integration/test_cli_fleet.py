@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -337,3 +338,22 @@ def test_error_paths_print_one_line_and_no_traceback(fleet: Fleet) -> None:
     done = fleet.cli("logs")  # a usage error from the argument parser
     assert done.returncode == 2, done
     assert "Missing argument" in done.stderr
+
+
+def test_plan_counts_a_teardown_waiting_for_its_retry_as_pending(fleet: Fleet) -> None:
+    fleet.base("sleep.sh")
+    fleet.workers(["w1", "w2"])
+    fleet.reconcile()
+    fleet.workers(["w1"])  # w2 removed; its teardown failed a moment ago (say)
+    state = fleet.root / "state" / "workers" / "w2.json"
+    data = json.loads(state.read_text())
+    data.update(errors=1, error="remove-worktree: git worktree remove: fatal: busy")
+    data["error_at"] = time.time()  # it failed a moment ago: the retry is due later
+    state.write_text(json.dumps(data))
+
+    done = fleet.cli("plan")
+    assert done.returncode == 2, done
+    assert done.stdout.startswith("pending w2: remove-worktree: git worktree remove: fatal: busy;")
+    assert "no changes" not in done.stdout
+    as_json = json.loads(fleet.cli("plan", "--json").stdout)
+    assert [p["worker"] for p in as_json["pending"]] == ["w2"] and as_json["actions"] == []
