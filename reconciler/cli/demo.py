@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 commands = typer.Typer()
 API_URL_VAR = "ORCH_DEMO_API_URL"  # the demo's Agent takes ANTHROPIC_BASE_URL from it
+SOCKET_VAR = "ORCH_TMUX_SOCKET"
 
 EPILOG = """\
 Examples:
@@ -74,6 +75,10 @@ def demo(
     fleet = run(lambda: make_demo(directory, binary, socket))
     orch = _orch_command()
     control = shlex.quote(str(fleet.control))
+    if os.environ.get(SOCKET_VAR, fleet.socket) != fleet.socket:
+        typer.echo(f"demo: note: {SOCKET_VAR} is set in your shell; unset it for the commands"
+                   " printed below (the demo has its own tmux server)")  # fmt: skip
+    os.environ[SOCKET_VAR] = fleet.socket  # it would override the demo's config
     typer.echo(f"demo: set up in {fleet.folder}: app/ (a small git repo), control/ (the fleet's")
     typer.echo("      specs, config and prompts), stub-script.json (what the stand-in model says)")
     typer.echo(f"demo: claude is {binary}")

@@ -45,8 +45,8 @@ from reconciler.stubapi import StubAPI
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PINNED_BIN = REPO_ROOT / ".ci" / "node" / "node_modules" / ".bin" / "claude"
 INSTALL_HINT = (
-    f"install it with `npm install --prefix .ci/node @anthropic-ai/claude-code@{CLAUDE_VERSION}`"
-    " (or run .ci/run), or point ORCH_CLAUDE_BIN at a claude "
+    "install it with ./scripts/install-claude (npm, into .ci/node), "
+    "or point ORCH_CLAUDE_BIN at a claude "
     f"{CLAUDE_VERSION} binary"
 )
 

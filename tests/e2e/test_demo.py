@@ -23,6 +23,8 @@ def test_demo_runs_three_workers_through_a_stall_and_a_nudge_then_cleans_up(
     folder = tmp_path / "demo"
     argv = [sys.executable, "-m", "reconciler", "demo", str(folder), "--claude", str(claude_bin)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "CLAUDE"))}
+    elsewhere = f"{tmux_socket}-not-the-demo"
+    env["ORCH_TMUX_SOCKET"] = elsewhere  # set in the user's shell: the demo keeps its own
     done = subprocess.run(
         [*argv, "--socket", tmux_socket, "--timeout", "150"],
         capture_output=True, text=True, timeout=240, env=env, check=False,
@@ -30,6 +32,9 @@ def test_demo_runs_three_workers_through_a_stall_and_a_nudge_then_cleans_up(
     out = done.stdout
     assert done.returncode == 0, (out, done.stderr)
     assert "Traceback" not in out + done.stderr
+    assert "demo: note: ORCH_TMUX_SOCKET is set in your shell" in out
+    nothing = subprocess.run(["tmux", "-L", elsewhere, "ls"], capture_output=True, check=False)
+    assert nothing.returncode != 0  # no server was started on the user's socket
     assert re.search(r"demo: every worker Succeeded in \d+s", out)
     rows = {m[1]: m[2] for m in re.finditer(r"^(docs|tests|lint) +(\w+) ", out, re.MULTILINE)}
     assert rows == {"docs": "Succeeded", "tests": "Succeeded", "lint": "Succeeded"}
