@@ -148,11 +148,7 @@ def main() -> None:
         common.kill_server(sock, seen, tmp)
         with contextlib.suppress(OSError):
             common.socket_file(sock).unlink()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        common.restore_env(saved)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

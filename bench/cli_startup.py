@@ -185,11 +185,7 @@ def status_over_fleet(tmp: Path, orch: str, env: dict[str, str],
         fleet_bench.kill_server(sock, seen, tmp)
         with contextlib.suppress(OSError):
             fleet_bench.socket_file(sock).unlink()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        fleet_bench.restore_env(saved)
 
 
 def main() -> None:

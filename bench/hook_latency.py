@@ -105,27 +105,20 @@ def main() -> None:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"python: {args.python}  (load average {load}; {os.cpu_count()} CPUs)")
         print(f"hook command (from core.hooks.settings): {hook}")
+
+        def run(command: str) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(
+                ["sh", "-c", command], input=event, cwd=worktree, env=env,
+                capture_output=True, check=False,
+            )  # fmt: skip
+
         for command in runs:  # one warm-up each
-            subprocess.run(
-                ["sh", "-c", command],
-                input=event,
-                cwd=worktree,
-                env=env,
-                capture_output=True,
-                check=False,
-            )
+            run(command)
         codes = set()
         for _ in range(args.runs):
             for command, times in runs.items():
                 t0 = time.perf_counter()
-                done = subprocess.run(
-                    ["sh", "-c", command],
-                    input=event,
-                    cwd=worktree,
-                    env=env,
-                    capture_output=True,
-                    check=False,
-                )
+                done = run(command)
                 times.append((time.perf_counter() - t0) * 1000)
                 if command == hook:
                     codes.add(done.returncode)

@@ -95,6 +95,15 @@ spec:
 # -- fleet and tmux helpers ---------------------------------------------------------
 
 
+def restore_env(saved: dict[str, str | None]) -> None:
+    """Put back the environment variables ``saved`` holds (None: it was not set)."""
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def make_fleet(root: Path) -> Path:
     """A control repo (its own Repo, path: .) with a WorkerSet of WORKERS sleepers."""
     init_repo(root)
@@ -395,11 +404,7 @@ def main() -> None:
               + (" (SIGKILLed)" if left else ""))
         for s in (sock, floor_sock):
             socket_file(s).unlink(missing_ok=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        restore_env(saved)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

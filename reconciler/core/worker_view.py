@@ -7,7 +7,7 @@ an agent still alive ``stopGrace`` after its TERM gets a KILL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.core.actions import Action, Phase, Verb, WorkerStatus
 from reconciler.core.model import Pipeline, Stage, Worker, WorkerState
@@ -26,6 +26,41 @@ class WorkerResult:
     teardown: tuple[Action, ...] = ()  # replacing an old placement: done even when queued
     stopping: bool = False  # the next step waits for the agent to exit
     replacing: bool = False  # repo, branch or base changed: the old worktree goes
+
+
+def started_state(
+    state: WorkerState, w: Worker, action: Action, now: float, *, worktree: str, repo_path: str
+) -> WorkerState:
+    """``state`` once ``action`` (a start-agent) has started its attempt at ``now``.
+
+    Errors, backoff and stop marks of the attempt before are cleared; where the
+    worker lives is kept, or filled in (``worktree``, ``repo_path``) when unknown.
+    """
+    assert action.stage is not None
+    new_stage = state.stage != action.stage
+    return replace(
+        state,
+        phase=Phase.RUNNING.value,
+        reason=action.reason,
+        stage=action.stage,
+        attempt=action.attempt,
+        restarts=action.restarts if action.restarts is not None else state.restarts,
+        run_hashes=dict(w.run_hashes),
+        attempt_started_at=now,
+        stage_started_at=now if new_stage else (state.stage_started_at or now),
+        backoff_until=None,
+        finished_at=None,
+        stop_sent_at=None,
+        errors=0,
+        error="",
+        error_at=None,
+        repo=state.repo or w.repo,
+        branch=state.branch or w.branch,
+        base=state.base or w.base,
+        worktree=state.worktree or worktree,
+        placement_hash=state.placement_hash or w.placement_hash,
+        repo_path=state.repo_path or repo_path,
+    )
 
 
 def halt(

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.actions import Action, Phase
+from reconciler.core.actions import Action
 from reconciler.core.agent_command import (
     OWNER_FILE,
     PROGRESS_FILE,
@@ -31,6 +31,7 @@ from reconciler.core.limits import worker_cost
 from reconciler.core.model import Desired, Stage, Worker, WorkerState
 from reconciler.core.observed import Pane
 from reconciler.core.summary import SummaryInput, build_summary
+from reconciler.core.worker_view import started_state
 from reconciler.data import packaged
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
@@ -38,7 +39,7 @@ from reconciler.loop.accounts import fold_cost
 from reconciler.loop.claude_launch import agent_extras, resolve_env, transcript, write_settings
 from reconciler.loop.pass_context import PassContext
 from reconciler.loop.secrets import mask
-from reconciler.loop.state_store import write_atomic, write_private
+from reconciler.loop.state_store import write_atomic
 
 RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
 LOG_TAIL_BYTES = 64 * 1024
@@ -57,6 +58,17 @@ def write_owner(worktree: Path, w: Worker, fleet: str) -> None:
     (worktree / SIGNALS_DIR).mkdir(parents=True, exist_ok=True)
 
 
+def _worker_stage(desired: Desired, action: Action) -> tuple[Worker, Stage]:
+    """The worker and the stage ``action`` starts (TemplateFailed: no such stage)."""
+    w = desired.workers[action.worker]
+    pipeline = desired.pipelines[w.pipeline]
+    index = pipeline.index(action.stage or "")
+    if index < 0:
+        msg = f'pipeline "{pipeline.name}" has no stage "{action.stage}"'
+        raise TemplateFailed(msg)
+    return w, pipeline.stages[index]
+
+
 def preflight(ap: PassContext, action: Action) -> None:
     """Render what starting ``action``'s stage would render, and write nothing.
 
@@ -64,13 +76,7 @@ def preflight(ap: PassContext, action: Action) -> None:
     that precedes a restart, so a broken template never costs a running agent.
     """
     desired = ap.desired
-    w = desired.workers[action.worker]
-    pipeline = desired.pipelines[w.pipeline]
-    index = pipeline.index(action.stage or "")
-    if index < 0:
-        msg = f'pipeline "{pipeline.name}" has no stage "{action.stage}"'
-        raise TemplateFailed(msg)
-    stage = pipeline.stages[index]
+    w, stage = _worker_stage(desired, action)
     ctx = prompt_context(desired, w, stage, action.attempt, ap.worktree(w.name))
     try:
         prompt = render(_read_template(desired.root, stage.prompt), ctx)
@@ -97,13 +103,7 @@ def start_agent(
     ``stop_old`` ends the agent now running: a bad edit does not kill a worker.
     """
     desired = ap.desired
-    w = desired.workers[action.worker]
-    pipeline = desired.pipelines[w.pipeline]
-    index = pipeline.index(action.stage or "")
-    if index < 0:
-        msg = f'pipeline "{pipeline.name}" has no stage "{action.stage}"'
-        raise TemplateFailed(msg)
-    stage = pipeline.stages[index]
+    w, stage = _worker_stage(desired, action)
     worktree = ap.worktree(w.name)
     state = ap.state(w.name)
     ctx = prompt_context(desired, w, stage, action.attempt, worktree)
@@ -148,7 +148,7 @@ def start_agent(
         "@orch-attempt": str(action.attempt),
     }
     env = {**resolve_env(launch.env, os.environ), **agent_extras(agent)}
-    write_private(env_file, env_file_text(env))
+    write_atomic(env_file, env_file_text(env), mode=0o600)  # it holds the agent's secrets
     if agent.profile == "claude":
         write_settings(Path(ctx["settings_file"]))
     stop_old()
@@ -160,37 +160,12 @@ def start_agent(
 
     def record() -> None:
         fold_cost(ap, w.name)  # the attempt that ends now: what it cost stays on record
-        state = ap.state(w.name)
-        now = ap.clock()
-        new_stage = state.stage != stage.name
-        ap.save(
-            replace(
-                state,
-                fleet=desired.config.fleet_name,
-                phase=Phase.RUNNING.value,
-                reason=action.reason,
-                stage=stage.name,
-                attempt=action.attempt,
-                restarts=action.restarts if action.restarts is not None else state.restarts,
-                run_hashes=dict(w.run_hashes),
-                attempt_started_at=now,
-                stage_started_at=now if new_stage else (state.stage_started_at or now),
-                backoff_until=None,
-                finished_at=None,
-                stop_sent_at=None,
-                errors=0,
-                error="",
-                error_at=None,
-                log=str(log_path),
-                session_id=session_id or state.session_id,
-                repo=state.repo or w.repo,
-                branch=state.branch or w.branch,
-                base=state.base or w.base,
-                worktree=state.worktree or str(worktree),
-                placement_hash=state.placement_hash or w.placement_hash,
-                repo_path=state.repo_path or str(desired.repos[w.repo].local_path),
-            )
-        )
+        repo_path = str(desired.repos[w.repo].local_path)
+        started = started_state(ap.state(w.name), w, action, ap.clock(),
+                                worktree=str(worktree), repo_path=repo_path)  # fmt: skip
+        fleet = desired.config.fleet_name
+        session = session_id or started.session_id
+        ap.save(replace(started, fleet=fleet, log=str(log_path), session_id=session))
 
     if window is None:  # new windows open together at the end of the pass
         session = desired.config.tmux_session

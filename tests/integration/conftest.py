@@ -17,7 +17,8 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from reconciler.core.rows import status_rows
 from reconciler.drivers.git import init_repo
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop import engine
+from reconciler.loop.events import Event
+from reconciler.loop.watch import StopFlag, Trigger, watch_loop
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 SESSION = "orch"
@@ -374,3 +377,60 @@ def fleet_factory(
 def fleet(fleet_factory: Callable[[str], Fleet]) -> Fleet:
     """A control repo at ``tmp_path/ctl``; tests write specs with ``base`` and ``workers``."""
     return fleet_factory("ctl")
+
+
+# -- the watch loop in a thread -------------------------------------------------------
+
+
+class WatchThread:
+    """watch_loop in a thread; every pass it runs is recorded in ``passes``."""
+
+    def __init__(self, fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.passes: list[engine.PassResult] = []
+        self.items: list[Event | str] = []
+        self.error: BaseException | None = None
+        real = engine.apply_pass
+
+        def recording(*args: Any, **kwargs: Any) -> engine.PassResult:
+            result = real(*args, **kwargs)
+            self.passes.append(result)
+            return result
+
+        monkeypatch.setattr(engine, "apply_pass", recording)
+        self.stop = StopFlag(Trigger())
+        self.root = fleet.root
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            watch_loop(self.root, allow_mass_prune=False, emit=self.items.append, stop=self.stop)
+        except BaseException as err:  # noqa: BLE001 - reported by close()
+            self.error = err
+
+    def notices(self, text: str = "") -> list[str]:
+        return [i for i in list(self.items) if isinstance(i, str) and text in i]
+
+    def close(self) -> None:
+        self.stop.requested = True
+        self.stop.trigger.poke("stop")
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "watch_loop did not stop"
+        assert self.error is None, self.error
+
+
+@pytest.fixture
+def watch_thread(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], WatchThread]]:
+    started: list[WatchThread] = []
+
+    def start() -> WatchThread:
+        w = WatchThread(fleet, monkeypatch)
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        if w.thread.is_alive():
+            w.close()

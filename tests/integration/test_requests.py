@@ -13,20 +13,18 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.loop.events import Event
 from reconciler.loop.requests import Request, RequestFailed, perform
 from reconciler.loop.state_store import reconciler_lock
-from reconciler.loop.watch import StopFlag, Trigger, watch_loop
 
 Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
+WatchThread = Any  # tests/integration/conftest.py:WatchThread
 Retry = Callable[..., Any]
 REQUEST_ID = re.compile(r"^\d{8}T\d{9}Z-[0-9a-f]{6}$")
 RESTARTED = re.compile(r"^\S+ w1 start-agent work#2: restart requested", re.MULTILINE)
@@ -58,45 +56,10 @@ def leftovers(fleet: Fleet) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
-class WatchThread:
-    """watch_loop in a thread, with its own stop flag; what it emits is kept."""
-
-    def __init__(self, root: Path) -> None:
-        self.items: list[Event | str] = []
-        self.error: BaseException | None = None
-        self.stop = StopFlag(Trigger())
-        self.thread = threading.Thread(target=self._run, args=(root,), daemon=True)
-        self.thread.start()
-
-    def _run(self, root: Path) -> None:
-        try:
-            watch_loop(root, allow_mass_prune=False, emit=self.items.append, stop=self.stop)
-        except BaseException as err:  # noqa: BLE001 - reported by close()
-            self.error = err
-
-    def notices(self, text: str = "") -> list[str]:
-        return [i for i in list(self.items) if isinstance(i, str) and text in i]
-
-    def close(self) -> None:
-        self.stop.requested = True
-        self.stop.trigger.poke("stop")
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive(), "watch_loop did not stop"
-        assert self.error is None, self.error
-
-
 @pytest.fixture
-def watcher(fleet: Fleet) -> Iterator[Callable[[], WatchThread]]:
-    started: list[WatchThread] = []
-
-    def start() -> WatchThread:
-        started.append(WatchThread(fleet.root))
-        return started[-1]
-
-    yield start
-    for w in started:
-        if w.thread.is_alive():
-            w.close()
+def watcher(watch_thread: Callable[[], WatchThread]) -> Callable[[], WatchThread]:
+    """watch_loop in a thread (conftest.py's ``watch_thread``)."""
+    return watch_thread
 
 
 def running(fleet: Fleet, watcher: Callable[[], WatchThread], retry: Retry, *names: str) -> Any:

@@ -31,11 +31,10 @@ from typing import Any
 import pytest
 
 from reconciler.loop import engine
-from reconciler.loop.events import Event
 from reconciler.loop.state_store import reconciler_lock
-from reconciler.loop.watch import StopFlag, Trigger, watch_loop
 
 Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
+WatchThread = Any  # tests/integration/conftest.py:WatchThread
 Retry = Callable[..., Any]
 TEARDOWN = {"stop-agent", "remove-worktree", "kill-window", "forget"}
 LONG = {"maxRestarts": 3, "backoff": {"initial": "1m", "max": "1m"}}
@@ -179,61 +178,7 @@ def watch_process(fleet: Fleet) -> Iterator[Callable[..., WatchProcess]]:
         w.kill()
 
 
-# -- the loop in a thread ---------------------------------------------------------------
-
-
-class WatchThread:
-    """watch_loop in a thread; every pass it runs is recorded in ``passes``."""
-
-    def __init__(self, fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.passes: list[engine.PassResult] = []
-        self.items: list[Event | str] = []
-        self.error: BaseException | None = None
-        real = engine.apply_pass
-
-        def recording(*args: Any, **kwargs: Any) -> engine.PassResult:
-            result = real(*args, **kwargs)
-            self.passes.append(result)
-            return result
-
-        monkeypatch.setattr(engine, "apply_pass", recording)
-        self.stop = StopFlag(Trigger())
-        self.root = fleet.root
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            watch_loop(self.root, allow_mass_prune=False, emit=self.items.append, stop=self.stop)
-        except BaseException as err:  # noqa: BLE001 - reported by close()
-            self.error = err
-
-    def notices(self, text: str = "") -> list[str]:
-        return [i for i in list(self.items) if isinstance(i, str) and text in i]
-
-    def close(self) -> None:
-        self.stop.requested = True
-        self.stop.trigger.poke("stop")
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive(), "watch_loop did not stop"
-        assert self.error is None, self.error
-
-
-@pytest.fixture
-def watch_thread(
-    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[], WatchThread]]:
-    started: list[WatchThread] = []
-
-    def start() -> WatchThread:
-        w = WatchThread(fleet, monkeypatch)
-        started.append(w)
-        return w
-
-    yield start
-    for w in started:
-        if w.thread.is_alive():
-            w.close()
+# -- the loop in a thread: WatchThread and watch_thread in conftest.py ---------------------
 
 
 def verbs(result: engine.PassResult, verb: str) -> list[str]:

@@ -38,6 +38,7 @@ from reconciler.core.model import (
     stable_hash,
 )
 from reconciler.core.observed import Observed, Pane, Signal, WorkerFiles, WorktreeEntry
+from reconciler.core.worker_view import started_state
 
 # A root that does not exist: the planner must never need the file system.
 ROOT = Path("/nonexistent/orch-plan-tests")
@@ -425,31 +426,11 @@ def simulate(
                     pane_pid=p.pane_pid + 1,
                     activity=now,
                 )
-            s = states.get(name) or WorkerState(name)
-            new_stage = s.stage != a.stage
-            states[name] = replace(
-                s,
-                phase=Phase.RUNNING.value,
-                reason=a.reason,
-                stage=a.stage,
-                attempt=a.attempt,
-                restarts=a.restarts if a.restarts is not None else s.restarts,
-                run_hashes=dict(w.run_hashes),
-                attempt_started_at=now,
-                stage_started_at=now if new_stage else (s.stage_started_at or now),
-                backoff_until=None,
-                finished_at=None,
-                stop_sent_at=None,
-                errors=0,
-                error="",
-                error_at=None,
-                repo=s.repo or w.repo,
-                branch=s.branch or w.branch,
-                base=s.base or w.base,
-                worktree=s.worktree or str(desired.worktree_path(w)),
-                placement_hash=s.placement_hash or w.placement_hash,
-                repo_path=s.repo_path or str(desired.repos[w.repo].local_path),
-            )
+            states[name] = started_state(
+                states.get(name) or WorkerState(name), w, a, now,
+                worktree=str(desired.worktree_path(w)),
+                repo_path=str(desired.repos[w.repo].local_path),
+            )  # fmt: skip
         elif a.verb is Verb.STOP_AGENT:
             # The agent obeys its TERM (or KILL) before the next pass looks.
             i = owned(name)
