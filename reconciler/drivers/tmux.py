@@ -14,36 +14,33 @@ hang the reconciler. orch's server never reads the user's tmux configuration
 (``-f /dev/null``): a ``base-index``, ``default-command`` or hook set there
 would change what orch observes and starts.
 
-libtmux and psutil are imported lazily (inside :meth:`Tmux._server` and on a
-timeout): CLI start-up time matters.
+tmux runs as a plain subprocess, and psutil is imported lazily (on a timeout):
+CLI start-up time matters.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reconciler.core.errors import DriverError
 from reconciler.drivers.tmux_argv import (
-    CHAIN_BYTES,
     WindowSpec,
     chain,
+    chain_batches,
     env_flags,
     escape_format,
     option_commands,
     pipe_command,
     window_commands,
 )
-
-if TYPE_CHECKING:
-    import libtmux
-    from libtmux.common import tmux_cmd
 
 __all__ = ["Tmux", "WindowSpec"]
 
@@ -85,35 +82,40 @@ class Tmux:
     def __init__(self, socket: str, timeout: float = 10.0) -> None:
         self.socket = socket
         self.timeout = timeout
-        self._server_obj: libtmux.Server | None = None
 
-    def _server(self) -> libtmux.Server:
-        if self._server_obj is None:
-            import libtmux
+    def _client(self, argv: Sequence[str]) -> tuple[list[str], list[str], int]:
+        """``tmux -L<socket> -f/dev/null argv`` (``-f`` counts when it starts the server).
 
-            # libtmux passes config_file as -f on every call; it counts when a call
-            # starts the server, which then reads nothing of the user's.
-            self._server_obj = libtmux.Server(socket_name=self.socket, config_file="/dev/null")
-        return self._server_obj
+        A plain subprocess: importing libtmux cost a CLI command more than the call.
+        """
+        done = subprocess.run(
+            [shutil.which("tmux") or "tmux", f"-L{self.socket}", "-f/dev/null", *argv],
+            capture_output=True, text=True, encoding="utf-8", errors="backslashreplace",
+            check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        stdout = done.stdout.split("\n")
+        while stdout and stdout[-1] == "":
+            stdout.pop()
+        return stdout, [line for line in done.stderr.split("\n") if line], done.returncode
 
     def _call(self, argv: Sequence[str]) -> tuple[list[str], list[str], int]:
         """Run one tmux invocation; return stdout lines, stderr lines and the exit code.
 
-        libtmux's ``tmux_cmd`` waits for its client without a limit, so the call
-        runs in a worker thread joined with ``timeout``. On a timeout the hung
-        client is killed (:meth:`_abandon`) and the worker left behind.
+        The client hands its stdout to the server, so a stopped server can keep
+        the client (and a wait on its pipes) forever: the call runs in a worker
+        thread joined with ``timeout``. On a timeout the hung client is killed
+        (:meth:`_abandon`) and the worker left behind.
 
         Raises
         ------
         DriverError
             ``"tmux <subcommand>: timed out after Ns"``.
         """
-        server = self._server()
-        outcome: list[tmux_cmd | Exception] = []
+        outcome: list[tuple[list[str], list[str], int] | Exception] = []
 
         def work() -> None:
             try:
-                outcome.append(server.cmd(*argv))
+                outcome.append(self._client(argv))
             except Exception as err:  # noqa: BLE001 - raised again in the caller's thread
                 outcome.append(err)
 
@@ -125,9 +127,11 @@ class Tmux:
             cmd = f"tmux {argv[0]}"
             raise DriverError(cmd, f"timed out after {self.timeout:g}s")
         result = outcome[0]
+        if isinstance(result, FileNotFoundError):
+            raise DriverError("tmux", "tmux is not installed (not found on PATH)")
         if isinstance(result, Exception):
             raise result
-        return list(result.stdout), list(result.stderr), int(result.returncode or 0)
+        return result
 
     def _abandon(self, worker: threading.Thread, argv: Sequence[str]) -> None:
         """Kill the tmux client ``worker`` waits for, trying for a bounded time.
@@ -309,22 +313,18 @@ class Tmux:
         """Open several windows, each as :meth:`start_window` does, in as few calls as fit.
 
         tmux carries a command line in one message of limited size, so the chain
-        is cut into calls of at most ``CHAIN_BYTES``. A failing call raises; the
-        windows of earlier calls exist.
+        is cut into calls of at most ``CHAIN_BYTES`` (a window's commands stay in
+        one call; see :func:`~reconciler.drivers.tmux_argv.chain_batches`). A
+        failing call raises; the windows of earlier calls exist.
         """
-        batch: list[list[str]] = []
-        size = 0
         for spec in specs:
             _prepare_spawn(spec.cwd, spec.log_path)
-            commands = window_commands(spec)
-            length = sum(len(part) + 1 for command in commands for part in command)
-            if batch and size + length > CHAIN_BYTES:
-                self.run(*chain(batch))
-                batch, size = [], 0
-            batch += commands
-            size += length
-        if batch:
-            self.run(*chain(batch))
+        try:
+            calls = chain_batches(window_commands(spec) for spec in specs)
+        except ValueError as err:
+            raise DriverError("tmux new-window", str(err)) from None
+        for argv in calls:
+            self.run(*argv)
 
     def respawn_window(
         self,

@@ -1,7 +1,8 @@
 """Take one snapshot of the world: the imperative half of observing.
 
-One ``tmux list-panes -a`` for every window, one ``git worktree list`` per
-repo, a few ``stat`` calls per worker. The activity tracker remembers, in
+One ``tmux list-panes -a`` for every window, the worktree metadata git keeps
+under each repo's ``.git/worktrees/`` (read as files: no git process), a few
+``stat`` calls per worker. The activity tracker remembers, in
 state/activity.json, how far each run log was read, so that log lines
 matching the Agent's quietPatterns (retries while an API fails) do not count
 as progress.
@@ -25,6 +26,7 @@ from reconciler.core.agent_command import (
     SIGNALS_DIR,
 )
 from reconciler.core.errors import DriverError
+from reconciler.core.git_worktrees import worktrees_from_files
 from reconciler.core.model import Desired, WorkerState
 from reconciler.core.observed import (
     PANE_FORMAT,
@@ -36,6 +38,7 @@ from reconciler.core.observed import (
     parse_worktrees,
 )
 from reconciler.drivers.git import Git, count_range
+from reconciler.drivers.git_meta import read_repo
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.accounts import load_accounts
 from reconciler.loop.activity import ActivityTracker
@@ -59,6 +62,8 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
         text = tmux.list_panes(PANE_FORMAT)
         panes = parse_panes(text)
     worktrees = _worktree_lists(_repo_paths(desired, states.values()))
+    for entries in worktrees.values():  # each reflog is found without reading <worktree>/.git
+        _REFLOGS.update((e.path, f"{e.admin}/logs/HEAD") for e in entries if e.admin)
     cfg = desired.config
     names = (
         set(desired.workers)
@@ -165,13 +170,21 @@ def _count_own_commits(
 
 def _repo_paths(desired: Desired, states: Iterable[WorkerState]) -> set[Path]:
     paths = {r.local_path for r in desired.repos.values()}
-    paths |= {Path(s.repo_path) for s in states if s.repo_path}
+    paths |= {Path(p) for p in {s.repo_path for s in states if s.repo_path}}  # a few repos
     return {p for p in paths if p.exists()}
 
 
 def _worktree_lists(paths: Iterable[Path]) -> dict[str, tuple[WorktreeEntry, ...]]:
+    """Each repo's worktrees, read from the files git keeps (no process); git for other layouts."""
     out = {}
     for path in sorted(paths):
+        try:
+            raw = read_repo(str(path))
+            if raw is not None:
+                out[str(path)] = worktrees_from_files(raw)
+                continue
+        except OSError:
+            pass  # unreadable metadata: git says why, or lists nothing
         try:
             out[str(path)] = parse_worktrees(Git(path).worktree_list())
         except DriverError:
@@ -205,16 +218,16 @@ def _first_line(path: Path) -> str | None:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def _mtime(path: Path) -> float | None:
+def _mtime(path: str | Path) -> float | None:
     try:
-        return path.stat().st_mtime
+        return os.stat(path).st_mtime
     except OSError:
         return None
 
 
 def read_signals(worktree: Path) -> dict[str, Signal]:
     """``.orch/signals/<stage>.done|.failed`` with their summaries (``.failed`` wins)."""
-    folder = worktree / SIGNALS_DIR
+    folder = f"{worktree}/{SIGNALS_DIR}"
     out: dict[str, Signal] = {}
     try:
         entries = list(os.scandir(folder))
@@ -228,7 +241,7 @@ def read_signals(worktree: Path) -> dict[str, Signal]:
             mtime = entry.stat().st_mtime
             body = ""
             if kind == "failed":  # only a failure's summary is ever shown
-                with Path(entry.path).open("rb") as fh:
+                with open(entry.path, "rb") as fh:
                     body = fh.read(MAX_SIGNAL_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
@@ -248,15 +261,15 @@ def _summary_of(body: str) -> str:
     return text
 
 
-_GITDIRS: dict[str, Path] = {}  # worktree -> its git dir; fixed while the worktree lives
+_REFLOGS: dict[str, str] = {}  # worktree -> its HEAD's reflog; fixed while the worktree lives
 
 
 def _commit_mtime(worktree: Path) -> float | None:
     """When the worktree's HEAD last moved: the mtime of its reflog (no git call)."""
     key = str(worktree)
-    cached = _GITDIRS.get(key)
+    cached = _REFLOGS.get(key)
     if cached is not None:
-        found = _mtime(cached / "logs" / "HEAD")
+        found = _mtime(cached)
         if found is not None:
             return found
     try:
@@ -268,8 +281,8 @@ def _commit_mtime(worktree: Path) -> float | None:
     gitdir = Path(pointer.removeprefix("gitdir:").strip())
     if not gitdir.is_absolute():
         gitdir = worktree / gitdir
-    _GITDIRS[key] = gitdir
-    return _mtime(gitdir / "logs" / "HEAD")
+    _REFLOGS[key] = str(gitdir / "logs" / "HEAD")
+    return _mtime(_REFLOGS[key])
 
 
 def read_worker_files(
@@ -293,19 +306,21 @@ def read_worker_files(
     log_activity, stream = tracker.log_activity(name, log, quiet, log_stat, claude is not None)
     if not (listed or (worktree / ".git").exists()):
         return WorkerFiles(path=str(worktree), activity=log_activity)
-    signals = read_signals(worktree)
-    progress = _mtime(worktree / PROGRESS_FILE)
+    present = _present(worktree)  # one listing of .orch/ saves a stat or open per file absent
+    signals = read_signals(worktree) if _name(SIGNALS_DIR) in present else {}
+    progress = _mtime(f"{worktree}/{PROGRESS_FILE}") if _name(PROGRESS_FILE) in present else None
     hook = tracker.hook_facts(name, worktree / HOOKS_FILE, *claude) if claude else None
     last_hook = hook.get("last") if hook else None
     times = [progress, _commit_mtime(worktree), log_activity, last_hook,
              *(s.mtime for s in signals.values())]  # fmt: skip
     known = [t for t in times if t is not None]
+    failed = _name(SETUP_FAILED_FILE) in present
     return WorkerFiles(
         worktree_exists=True,
         path=str(worktree),
         marker=_read_owner(worktree, fleet) if need_marker else name,
-        setup_done=(worktree / SETUP_DONE_FILE).exists(),
-        setup_failed=_first_line(worktree / SETUP_FAILED_FILE),
+        setup_done=_name(SETUP_DONE_FILE) in present,
+        setup_failed=_first_line(worktree / SETUP_FAILED_FILE) if failed else None,
         signals=signals,
         progress_mtime=progress,
         log_size=log_stat.st_size if log_stat else None,
@@ -316,10 +331,23 @@ def read_worker_files(
     )
 
 
+def _name(rel: str) -> str:
+    return rel.rpartition("/")[2]
+
+
+def _present(worktree: Path) -> set[str]:
+    """The names in the worktree's .orch/ folder (none when it cannot be listed)."""
+    try:
+        with os.scandir(f"{worktree}/.orch") as entries:
+            return {entry.name for entry in entries}
+    except OSError:
+        return set()
+
+
 def _stat(path: Path | None) -> os.stat_result | None:
     if path is None:
         return None
     try:
-        return path.stat()
+        return os.stat(path)
     except OSError:
         return None
