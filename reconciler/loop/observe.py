@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler.core import claude_stream, hooks
 from reconciler.core.agent_command import (
@@ -45,6 +47,7 @@ from reconciler.loop.activity import ActivityTracker
 from reconciler.loop.state_store import StateStore
 
 MAX_SIGNAL_BYTES = 64 * 1024
+T = TypeVar("T")
 
 
 def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool = True) -> Observed:
@@ -54,14 +57,15 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
     False, so that how far each run log was read is remembered.
     """
     states = store.load_all()
-    text = tmux.list_panes(PANE_FORMAT)
+    listing = _in_background(lambda: tmux.list_panes(PANE_FORMAT))  # tmux works, we read files
+    worktrees = _worktree_lists(_repo_paths(desired, states.values()))
+    text = listing()
     panes = parse_panes(text)
     lost = [p for p in panes if p.exit_unknown and p.server_pid]
     if lost:  # the server missed an exit: nudge it, then look once more
         tmux.reap(lost[0].server_pid or 0)
         text = tmux.list_panes(PANE_FORMAT)
         panes = parse_panes(text)
-    worktrees = _worktree_lists(_repo_paths(desired, states.values()))
     for entries in worktrees.values():  # each reflog is found without reading <worktree>/.git
         _REFLOGS.update((e.path, f"{e.admin}/logs/HEAD") for e in entries if e.admin)
     cfg = desired.config
@@ -135,6 +139,29 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
         corrupt=tuple((str(path), why) for path, why in store.corrupt),
         accounts=load_accounts(desired.state_dir),
     )
+
+
+def _in_background(fn: Callable[[], T]) -> Callable[[], T]:
+    """Start ``fn`` in a thread; the function returned waits for its result or raises its error."""
+    out: list[T] = []
+    err: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            err.append(e)
+
+    thread = threading.Thread(target=run, name="observe tmux", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if err:
+            raise err[0]
+        return out[0]
+
+    return result
 
 
 def _claude_attempt(
