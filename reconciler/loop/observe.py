@@ -1,8 +1,8 @@
 """Take one snapshot of the world: the imperative half of observing.
 
-One ``tmux list-panes -a`` for every window, the worktree metadata git keeps
-under each repo's ``.git/worktrees/`` (read as files: no git process), a few
-``stat`` calls per worker. The activity tracker remembers, in
+One ``tmux list-panes -a`` for every window (run while the worktree metadata
+git keeps under each repo's ``.git/worktrees/`` is read, as files: no git
+process), a few ``stat`` calls per worker. The activity tracker remembers, in
 state/activity.json, how far each run log was read, so that log lines
 matching the Agent's quietPatterns (retries while an API fails) do not count
 as progress.
