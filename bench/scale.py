@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import cProfile
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -44,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-import cli_startup  # bench/cli_startup.py: time_cmd
 import reconcile as common  # bench/reconcile.py: the fleet, floors, tmux helpers
 import watch as watch_bench  # bench/watch.py: the watch process, /proc readings
 
@@ -131,16 +131,36 @@ def one_more_add(repo: Path) -> tuple[float, int | None]:
     return ms, len(others)
 
 
+def cpu_ms() -> float:
+    """CPU ms so far of this process (all threads) and of its reaped children."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.process_time() + kids.ru_utime + kids.ru_stime) * 1000
+
+
+def timed(fn: Any, runs: int) -> tuple[float, float]:
+    """Median wall ms and median CPU ms (with children) of ``runs`` calls of ``fn``.
+
+    The CPU figure barely moves with the machine's load; the wall figure does.
+    """
+    walls, cpus = [], []
+    for _ in range(runs):
+        c0, t0 = cpu_ms(), time.perf_counter()
+        fn()
+        walls.append((time.perf_counter() - t0) * 1000)
+        cpus.append(cpu_ms() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def noop_tick(root: Path, sock: str, runs: int, profile: bool) -> dict[str, Any]:
     desired = engine.load(root)
     engine.make_plan(desired, engine.snapshot(desired))  # warm
-    ticks, actions = [], 0
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        plan = engine.make_plan(desired, engine.snapshot(desired))
-        ticks.append((time.perf_counter() - t0) * 1000)
-        actions = len(plan.actions)
-    floor = [common.floor_observe(root, sock) * 1000 for _ in range(runs)]
+    plans = []
+
+    def tick_once() -> None:
+        plans.append(engine.make_plan(desired, engine.snapshot(desired)))
+
+    tick, tick_cpu = timed(tick_once, runs)
+    floor, floor_cpu = timed(lambda: common.floor_observe(root, sock), runs)
     if profile:
         prof = cProfile.Profile()
         prof.enable()
@@ -148,8 +168,8 @@ def noop_tick(root: Path, sock: str, runs: int, profile: bool) -> dict[str, Any]
             engine.make_plan(desired, engine.snapshot(desired))
         prof.disable()
         common.profile_table(prof, f"no-op tick at {len(desired.workers)} workers", runs, 20)
-    return {"tick_ms": statistics.median(ticks), "floor_ms": statistics.median(floor),
-            "actions": actions}  # fmt: skip
+    return {"tick_ms": tick, "tick_cpu": tick_cpu, "floor_ms": floor, "floor_cpu": floor_cpu,
+            "actions": len(plans[-1].actions)}  # fmt: skip
 
 
 def processes(root: Path, env: dict[str, str], orch_cmd: list[str]) -> dict[str, float]:
@@ -159,10 +179,15 @@ def processes(root: Path, env: dict[str, str], orch_cmd: list[str]) -> dict[str,
     """
     engine.load(root, remember=True)
     env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    py = cli_startup.time_cmd([sys.executable, "-c", "pass"], env, 5)[0]
-    plan = cli_startup.time_cmd([*orch_cmd, "--root", str(root), "plan"], env, 5)[0]
-    status = cli_startup.time_cmd([*orch_cmd, "--root", str(root), "status"], env, 5)[0]
-    return {"python_ms": py, "plan_ms": plan, "status_ms": status}
+    out: dict[str, float] = {}
+    for key, argv in (("python", [sys.executable, "-c", "pass"]),
+                      ("plan", [*orch_cmd, "--root", str(root), "plan"]),
+                      ("status", [*orch_cmd, "--root", str(root), "status"])):  # fmt: skip
+        subprocess.run(argv, env=env, check=False, capture_output=True)  # warm: bytecode, cache
+        wall, cpu = timed(lambda a=argv: subprocess.run(a, env=env, check=False,
+                                                        capture_output=True), 5)  # fmt: skip
+        out[f"{key}_ms"], out[f"{key}_cpu"] = wall, cpu
+    return out
 
 
 def idle_watch(root: Path, sock: str, seconds: float) -> dict[str, Any]:
@@ -230,12 +255,17 @@ ROWS: list[tuple[str, Any]] = [
     ("(b) git worktree add, mean of the loop (ms)", lambda r: f"{r['add_ms_avg']:.1f}"),
     ("    one more add at N worktrees (ms)", lambda r: f"{r['add_one_ms']:.1f}"),
     ("    its file syscalls on other worktrees", lambda r: f"{r['add_opened']}"),
-    ("(c) no-op tick in-process (ms)", lambda r: f"{r['tick_ms']:.1f} ({r['actions']} actions)"),
-    ("    floor: list-panes + worktree list (ms)", lambda r: f"{r['floor_ms']:.1f}"),
-    ("(d) python -c pass (ms)", lambda r: f"{r['python_ms']:.0f}"),
-    ("    orch plan, a process (ms)", lambda r: f"{r['plan_ms']:.0f}"),
-    ("    orch status, a process (ms)",
-     lambda r: f"{r['status_ms']:.0f} (+{r['status_ms'] - r['python_ms']:.0f})"),
+    ("(c) no-op tick in-process (ms; CPU ms)",
+     lambda r: f"{r['tick_ms']:.1f}; {r['tick_cpu']:.0f} ({r['actions']} actions)"),
+    ("    floor: list-panes + worktree list",
+     lambda r: f"{r['floor_ms']:.1f}; {r['floor_cpu']:.0f}"),
+    ("    ratio (wall; CPU)", lambda r: f"{r['tick_ms'] / r['floor_ms']:.2f}x; "
+     f"{r['tick_cpu'] / max(r['floor_cpu'], 1e-9):.2f}x"),
+    ("(d) python -c pass (ms; CPU ms)", lambda r: f"{r['python_ms']:.0f}; {r['python_cpu']:.0f}"),
+    ("    orch plan, a process", lambda r: f"{r['plan_ms']:.0f}; {r['plan_cpu']:.0f}"),
+    ("    orch status, a process",
+     lambda r: f"{r['status_ms']:.0f}; {r['status_cpu']:.0f} "
+     f"(+{r['status_ms'] - r['python_ms']:.0f}; +{r['status_cpu'] - r['python_cpu']:.0f})"),
     ("(e) idle watch: CPU % of a core", lambda r: f"{r['cpu']:.2f}" if "cpu" in r else "-"),
     ("    peak RSS (MB)", lambda r: f"{r['rss_mb']:.0f}" if "rss_mb" in r else "-"),
     ("    threads", lambda r: f"{r['threads']}" if "threads" in r else r.get("error", "-")),
