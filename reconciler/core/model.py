@@ -137,7 +137,7 @@ class Worker:
     placement_hash: str = ""
     run_hashes: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property  # asked for every worker on every pass
     def run_hash(self) -> str:
         """One hash over agent, pipeline and vars: stored on the tmux window."""
         return stable_hash(dict(sorted(self.run_hashes.items())))

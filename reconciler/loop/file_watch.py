@@ -139,7 +139,11 @@ def _written_since(orch_dir: Path, since: float) -> bool:
 
 def worker_folders(result: PassResult) -> set[str]:
     """The .orch/ folder of every worker, desired or still known."""
-    desired = result.desired
-    worktrees = {str(desired.worktree_path(w)) for w in desired.workers.values()}
-    worktrees |= {s.worktree for s in result.observed.states.values() if s.worktree}
-    return {str(Path(w) / ".orch") for w in worktrees}
+    desired, states = result.desired, result.observed.states
+    worktrees = {s.worktree for s in states.values() if s.worktree}
+    worktrees |= {  # a path is resolved (file system calls) only for a worker not started yet
+        str(desired.worktree_path(w))
+        for name, w in desired.workers.items()
+        if not (name in states and states[name].worktree)
+    }
+    return {f"{w}/.orch" for w in worktrees}
