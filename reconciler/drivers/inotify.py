@@ -35,6 +35,7 @@ IN_CREATE = 0x100
 IN_DELETE = 0x200
 IN_DELETE_SELF = 0x400
 IN_MOVE_SELF = 0x800
+IN_Q_OVERFLOW = 0x4000
 IN_IGNORED = 0x8000
 IN_ISDIR = 0x40000000
 IN_ONLYDIR = 0x1000000
@@ -72,7 +73,8 @@ class FolderWatch:
     """Watch folders (each with its subfolders) and call ``on_change(folder)`` on a change.
 
     ``on_change`` runs in the one reader thread, with the watched folder (not the
-    subfolder) that changed.
+    subfolder) that changed; ``""`` when the kernel's queue overflowed and
+    events were lost.
     """
 
     def __init__(self, on_change: Callable[[str], None]) -> None:
@@ -175,6 +177,8 @@ class FolderWatch:
                 wd, mask, _, size = _HEADER.unpack_from(data, offset)
                 name = data[offset + _HEADER.size : offset + _HEADER.size + size].rstrip(b"\0")
                 offset += _HEADER.size + size
+                if mask & IN_Q_OVERFLOW:  # events were lost: say that something changed
+                    roots.append("")
                 where = self._wds.get(wd)
                 if where is None:
                     continue
