@@ -28,8 +28,8 @@ from reconciler.core.model import Desired
 from reconciler.loop import engine
 from reconciler.loop.desired_cache import fingerprint
 from reconciler.loop.events import Event
-from reconciler.loop.file_watch import Watcher, worker_folders
-from reconciler.loop.inbox import Inbox
+from reconciler.loop.file_watch import WorkerFolders
+from reconciler.loop.inbox import REQUESTS_DIR, Inbox, is_request_name
 from reconciler.loop.requests import serve
 from reconciler.loop.state_store import reconciler_lock
 
@@ -99,6 +99,81 @@ class StopFlag:
         return {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
+class _Watcher:
+    """watchdog observers on specs/, config/, state/requests/; workers' .orch/ folders."""
+
+    def __init__(self, root: Path, trigger: Trigger) -> None:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        class Handler(FileSystemEventHandler):
+            def __init__(self, reason: str) -> None:
+                self.reason = reason
+
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                trigger.poke(self.reason)
+
+        class RequestHandler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                path = event.dest_path or event.src_path  # a rename ends a request's writing
+                if event.event_type != "deleted" and is_request_name(Path(os.fsdecode(path)).name):
+                    trigger.poke("request")
+
+        self._handler = Handler
+        self.observer = Observer()
+        self.workers = WorkerFolders(trigger.poke, self.observer, Handler("signal"))
+        self.inputs: dict[str, Any] = {}  # folders of templates and items files
+        for name in ("specs", "config"):
+            folder = root / name
+            if folder.is_dir():
+                self.observer.schedule(Handler(name), str(folder), recursive=True)
+        requests = root / "state" / REQUESTS_DIR
+        requests.mkdir(parents=True, exist_ok=True)
+        self.observer.schedule(RequestHandler(), str(requests))
+        self.observer.start()
+
+    def follow_workers(self, folders: set[str], since: float) -> bool:
+        """Watch exactly these workers' .orch/ folders.
+
+        inotify reports nothing about files written before the watch began: True
+        when a newly watched folder already holds a signal or progress note
+        written since ``since`` (the start of the pass), so the caller runs again.
+        """
+        return self.workers.follow(folders, since)
+
+    def follow_inputs(self, root: Path, inputs: tuple[str, ...]) -> None:
+        """Watch the folders of the templates and items files the specs use (not recursive).
+
+        specs/ and config/ are watched already; a changed template reloads the specs.
+        """
+        folders = {str((root / rel).parent) for rel in inputs}
+        covered = (str(root / "specs"), str(root / "config"))
+        for folder in sorted(folders - set(self.inputs)):
+            if folder.startswith(covered) or not Path(folder).is_dir():
+                continue
+            self.inputs[folder] = self.observer.schedule(self._handler("specs"), folder)
+
+    def stop(self) -> None:
+        """Stop the observer threads."""
+        self.workers.stop()
+        self.observer.stop()
+        self.observer.join(timeout=5)
+
+
+def _worker_folders(result: engine.PassResult) -> set[str]:
+    """The .orch/ folder of every worker, desired or still known."""
+    desired, states = result.desired, result.observed.states
+    worktrees = {s.worktree for s in states.values() if s.worktree}
+    worktrees |= {  # a path is resolved (file system calls) only for a worker not started yet
+        str(desired.worktree_path(w))
+        for name, w in desired.workers.items()
+        if not (name in states and states[name].worktree)
+    }
+    return {f"{w}/.orch" for w in worktrees}
+
+
 def watch_loop(
     root: Path,
     *,
@@ -132,7 +207,7 @@ def _loop(
     clock: Callable[[], float],
     until: Callable[[engine.PassResult], bool] | None = None,
 ) -> None:
-    watcher = Watcher(root, trigger.poke)
+    watcher = _Watcher(root, trigger)
     side = _SideJobs(root, emit, clock)
     specs = SpecCache(root, emit)
     inbox = Inbox(root / "state")
@@ -181,7 +256,7 @@ def _one_pass(
     allow_mass_prune: bool,
     emit: Callable[[Event | str], None],
     clock: Callable[[], float],
-    watcher: Watcher,
+    watcher: _Watcher,
     trigger: Trigger,
     side: _SideJobs,
 ) -> tuple[float | None, engine.PassResult]:
@@ -199,7 +274,7 @@ def _one_pass(
             f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
             "guard; rerun with --allow-mass-prune"
         )
-    if watcher.follow_workers(worker_folders(result), started):
+    if watcher.follow_workers(_worker_folders(result), started):
         trigger.poke("new worker folders")
     side.after_pass(result)
     if result.plan.stopping:

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from reconciler.loop.file_watch import Watcher
+from reconciler.loop.watch import Trigger, _Watcher
 
 Fleet = Any  # tests/integration/conftest.py:Fleet
 WatchThread = Any  # tests/integration/conftest.py:WatchThread
@@ -28,19 +28,31 @@ def orch_dirs(base: Path, count: int) -> set[str]:
     return out
 
 
+class Pokes(Trigger):
+    """A Trigger that also keeps every reason it was poked with, for the test to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def poke(self, reason: str) -> None:
+        self.seen.append(reason)
+        super().poke(reason)
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+    def __contains__(self, reason: str) -> bool:
+        return reason in list(self.seen)
+
+
 def test_watcher_threads_are_bounded_and_independent_of_folders(
     tmp_path: Path, retry_until: Retry
 ) -> None:
-    pokes: list[str] = []
-    lock = threading.Lock()
-
-    def poke(reason: str) -> None:
-        with lock:
-            pokes.append(reason)
-
+    pokes = Pokes()
     (tmp_path / "ctl" / "specs").mkdir(parents=True)
     before = threading.active_count()
-    watcher = Watcher(tmp_path / "ctl", poke)
+    watcher = _Watcher(tmp_path / "ctl", pokes)
     try:
         watcher.follow_workers(orch_dirs(tmp_path / "wt", 20), time.time())
         with_20 = threading.active_count()
@@ -66,12 +78,13 @@ def test_watcher_threads_are_bounded_and_independent_of_folders(
         # a worker left the fleet: its folder is watched no more
         gone = str(tmp_path / "wt" / "w100" / ".orch")
         watcher.follow_workers(folders - {gone}, time.time())
-        assert watcher.folders is not None and gone not in watcher.folders.folders
+        inotify = watcher.workers.inotify
+        assert inotify is not None and gone not in inotify.folders
         pokes.clear()
         (tmp_path / "wt" / "w100" / ".orch" / "signals" / "s1.done").write_text("{}\n")
         (tmp_path / "wt" / "w101" / ".orch" / "progress.md").write_text("x")  # a marker event
         retry_until(lambda: "signal" in pokes, 5)
-        assert len(watcher.folders.folders) == 199
+        assert len(inotify.folders) == 199
     finally:
         watcher.stop()
     assert threading.active_count() <= before + 1  # the reader thread ended
@@ -79,7 +92,7 @@ def test_watcher_threads_are_bounded_and_independent_of_folders(
 
 def test_a_folder_with_signals_already_written_asks_for_another_pass(tmp_path: Path) -> None:
     (tmp_path / "ctl").mkdir()
-    watcher = Watcher(tmp_path / "ctl", lambda _: None)
+    watcher = _Watcher(tmp_path / "ctl", Trigger())
     try:
         since = time.time() - 5
         folders = orch_dirs(tmp_path / "wt", 3)
