@@ -317,13 +317,7 @@ def main() -> None:
           f"CHAIN_BYTES {CHAIN_BYTES}; temp {tmp}", flush=True)
     results: dict[int, dict[str, Any]] = {}
     try:
-        home = tmp / "home"
-        home.mkdir()
-        os.environ.pop("ORCH_ROOT", None)
-        os.environ.pop("TMUX", None)
-        os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-                          ORCH_TMUX_SOCKET=sock)  # fmt: skip
-        env = dict(os.environ)
+        env = common.isolate(tmp, sock)
         for n in args.sizes:
             results[n] = one_size(n, tmp, args, env, orch_cmd, seen)
         report(results)
