@@ -85,23 +85,37 @@ def floor_git(repo: Path, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def server_gone(sock: str, seconds: float = 5.0) -> None:
+    """Wait until no tmux server answers on ``sock`` (kill-server returns before it exits)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        err = common.tmux(sock, "list-sessions").stderr
+        if "no server running" in err or "error connecting" in err:
+            return
+        time.sleep(0.02)
+
+
 def floor_tmux(sock: str, wt_root: Path, n: int) -> dict[str, Any]:
     """The floor's windows: one chained call (ok or refused), then the batched calls."""
-    windows = [[["new-window", "-d", "-c", str(wt_root / f"w-{i}"), "exec sleep 3600"]]
-               for i in range(n)]  # fmt: skip
+    windows = [[["new-window", "-d", "-t", "floor:", "-c", str(wt_root / f"w-{i}"),
+                 "exec sleep 3600"]] for i in range(n)]  # fmt: skip
     one = ["new-session", "-d", "-s", "floor", ";", *chain(w[0] for w in windows)]
     t0 = time.perf_counter()
     done = common.tmux(sock, *one)
     one_s = time.perf_counter() - t0
     refused = done.stderr.strip() if done.returncode or done.stderr else ""
     common.tmux(sock, "kill-server")
+    server_gone(sock)
     calls = [["new-session", "-d", "-s", "floor"], *chain_batches(windows)]
+    failed = 0
     t0 = time.perf_counter()
     for argv in calls:
-        common.tmux(sock, *argv)
+        failed += bool(common.tmux(sock, *argv).returncode)
     batched_s = time.perf_counter() - t0
+    made = len(common.tmux(sock, "list-windows", "-t", "=floor", "-F", "x").stdout.split()) - 1
     return {"one_s": one_s, "one_bytes": packed_size(one), "refused": refused,
-            "batched_s": batched_s, "batched_calls": len(calls)}  # fmt: skip
+            "batched_s": batched_s, "batched_calls": len(calls), "batched_failed": failed,
+            "batched_windows": made}  # fmt: skip
 
 
 def one_more_add(repo: Path) -> tuple[float, int | None]:
@@ -251,7 +265,8 @@ ROWS: list[tuple[str, Any]] = [
      lambda r: (f"refused: {r['refused'][:24]}" if r["refused"] else f"{r['one_s']:.2f} s")
      + f" ({r['one_bytes']} B)"),
     ("    floor batched below CHAIN_BYTES",
-     lambda r: f"{r['batched_calls']} calls, {r['batched_s']:.2f} s"),
+     lambda r: f"{r['batched_calls']} calls, {r['batched_s']:.2f} s, "
+     f"{r['batched_windows']} windows"),
     ("(b) git worktree add, mean of the loop (ms)", lambda r: f"{r['add_ms_avg']:.1f}"),
     ("    one more add at N worktrees (ms)", lambda r: f"{r['add_one_ms']:.1f}"),
     ("    its file syscalls on other worktrees", lambda r: f"{r['add_opened']}"),
