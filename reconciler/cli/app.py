@@ -14,7 +14,17 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import demo, fleet, hook, operations, report, specs, status, tasks
+from reconciler.cli import (
+    demo,
+    fleet,
+    hook,
+    importer,
+    operations,
+    report,
+    specs,
+    status,
+    tasks,
+)
 from reconciler.cli.runner import CTX
 
 EPILOG_MAIN = """\
@@ -49,6 +59,7 @@ for group in (
     hook.commands,
     demo.commands,
     tasks.commands,
+    importer.commands,
 ):
     app.add_typer(group)
 
