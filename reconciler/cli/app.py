@@ -20,6 +20,7 @@ from reconciler.cli import (
     hook,
     importer,
     operations,
+    playbooks,
     report,
     specs,
     status,
@@ -60,6 +61,7 @@ for group in (
     demo.commands,
     tasks.commands,
     importer.commands,
+    playbooks.commands,
 ):
     app.add_typer(group)
 
