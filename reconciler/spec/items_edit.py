@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.spec.edit import EditRefused
-from reconciler.spec.yamlsource import parse_documents
+from reconciler.spec.edit import EditRefused, documents_data, scalar, value_of
 
 
 def _compose(text: str, path: str) -> list[yaml.Node]:
@@ -26,16 +25,6 @@ def _compose(text: str, path: str) -> list[yaml.Node]:
     except yaml.YAMLError as err:
         msg = f"{path}: cannot read the file as YAML: {err}"
         raise EditRefused(msg) from None
-
-
-def _scalar(node: yaml.Node | None) -> str | None:
-    return node.value if isinstance(node, yaml.ScalarNode) else None
-
-
-def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    return next((v for k, v in node.value if _scalar(k) == key), None)
 
 
 def _flow(item: Any, path: str) -> str:
@@ -88,14 +77,6 @@ def _insert(text: str, seq: yaml.SequenceNode, item: Any, path: str) -> str:
     return prefix + indent + "- " + flat + _eol(text) + text[end:]
 
 
-def _data(text: str, path: str) -> list[Any]:
-    docs, errors = parse_documents(path, text.encode("utf-8"))
-    if errors:
-        msg = f"the edited text does not parse: {errors[0]}"
-        raise EditRefused(msg)
-    return [d.data for d in docs]
-
-
 def append_to_items_file(text: str, item: Any, path: str) -> str:
     """An items file's ``text`` (one list) with ``item`` appended."""
     roots = _compose(text, path)
@@ -103,8 +84,8 @@ def append_to_items_file(text: str, item: Any, path: str) -> str:
         msg = f"{path}: an items file must hold one YAML/JSON list"
         raise EditRefused(msg)
     new = _insert(text, roots[0], item, path)
-    expected = [[*_data(text, path)[0], item]]
-    if _data(new, path) != expected:
+    expected = [[*documents_data(text, path)[0], item]]
+    if documents_data(new, path) != expected:
         msg = f"{path}: appending in the text would change more than the list; add the item by hand"
         raise EditRefused(msg)
     return new
@@ -113,18 +94,18 @@ def append_to_items_file(text: str, item: Any, path: str) -> str:
 def append_to_inline_items(text: str, set_name: str, item: Any, path: str) -> str:
     """A spec file's ``text`` with ``item`` appended to WorkerSet ``set_name``'s inline items."""
     for index, root in enumerate(_compose(text, path)):
-        if _scalar(_get(root, "kind")) != "WorkerSet":
+        if scalar(value_of(root, "kind")) != "WorkerSet":
             continue
-        if _scalar(_get(_get(root, "metadata"), "name")) != set_name:
+        if scalar(value_of(value_of(root, "metadata"), "name")) != set_name:
             continue
-        seq = _get(_get(root, "spec"), "items")
+        seq = value_of(value_of(root, "spec"), "items")
         if not isinstance(seq, yaml.SequenceNode):
             msg = f"{path}: WorkerSet/{set_name}: spec.items is not an inline list"
             raise EditRefused(msg)
         new = _insert(text, seq, item, path)
-        expected = copy.deepcopy(_data(text, path))
+        expected = copy.deepcopy(documents_data(text, path))
         expected[index]["spec"]["items"].append(item)
-        if _data(new, path) != expected:
+        if documents_data(new, path) != expected:
             msg = (
                 f"{path}:{seq.start_mark.line + 1}: WorkerSet/{set_name}: appending to its items "
                 "in the text would change more than the list (anchors?); add the item by hand"
