@@ -182,3 +182,14 @@ def test_an_assign_the_workerset_cannot_take_changes_nothing(control: Path) -> N
     assert done.returncode == 1
     assert done.stderr.startswith("error: the task does not fit WorkerSet demo: specs/fleet.yaml:")
     assert numstat(control) == {}
+
+
+def test_assign_refuses_a_set_that_would_put_the_task_on_another_repo(control: Path) -> None:
+    assert orch(control, "task", "add", "Port it", "--repo", "other").returncode == 0
+    git(control, "commit", "-qam", "a task for another repo")
+    done = orch(control, "task", "assign", "T-5", "--pipeline", "demo")
+    assert done.returncode == 1
+    assert "WorkerSet demo puts its workers on repo self, not other" in done.stderr
+    assert numstat(control) == {}
+    unknown = orch(control, "task", "assign", "T-5", "--pipeline", "nope")
+    assert unknown.returncode == 1 and 'unknown pipeline "nope" (known: demo)' in unknown.stderr
