@@ -30,7 +30,7 @@ _TASK = re.compile(
     r"(?: \(done (?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})\))?[ \t]*$"
 )
 # A list item that opens with a checkbox or an id: meant as a task.
-_LOOKS_LIKE = re.compile(r"^[ \t]*[-*+][ \t]+(?:\[[^\]]{0,1}\]|T-)", re.IGNORECASE)
+_LOOKS_LIKE = re.compile(r"^[ \t]*[-*+][ \t]+(?:\[[^\]]?\]|T-[0-9])", re.IGNORECASE)
 _ANY_ID = re.compile(r"\bT-([0-9]{1,9})\b")
 _REPO = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -137,6 +137,8 @@ def parse_file(status: str, path: str, text: str) -> TaskFile:
     >>> f = parse_file("backlog", "tasks/backlog.md", "# Backlog\\n- [ ] T-3 [app] Fix it\\n")
     >>> [(t.id, t.repo, t.text, t.line) for t in f.tasks]
     [('T-3', 'app', 'Fix it', 2)]
+    >>> parse_file("active", "a.md", "- T-shirt sizes\\n- [link](x)\\n").problems
+    ()
     >>> str(parse_file("active", "a.md", "- [ ] fix\\n").problems[0])
     'a.md:1: looks like a task but has no id: "- [ ] fix" (use "- [ ] T-<n> text")'
     """
