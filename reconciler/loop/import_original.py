@@ -56,14 +56,15 @@ def read_sources(src: Path) -> dict[str, Any]:
     return sources
 
 
-def find_clones(src: Path, out: Path, locals_: list[str]) -> dict[str, str]:
-    """Local path as written -> the path a Repo in ``out`` gives it, for clones that exist."""
-    found = {}
+def find_clones(src: Path, out: Path, locals_: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Local path as written -> the path a Repo in ``out`` gives it: of the clones, of all."""
+    clones, paths = {}, {}
     for local in locals_:
         path = (src / Path(local).expanduser()).resolve()
+        paths[local] = os.path.relpath(path, out.resolve())
         if (path / ".git").exists() or (path / "HEAD").is_file():
-            found[local] = os.path.relpath(path, out.resolve())
-    return found
+            clones[local] = paths[local]
+    return clones, paths
 
 
 def import_dir(
@@ -71,7 +72,8 @@ def import_dir(
 ) -> ImportReport:
     """Import the configuration in ``src`` into the control repo ``out``."""
     sources = read_sources(src)
-    result = import_original(sources, find_clones(src, out, locals_named(sources)), agent)
+    clones, paths = find_clones(src, out, locals_named(sources))
+    result = import_original(sources, clones, agent, paths)
     taken = sorted(rel for rel in result.files if (out / rel).exists())
     if taken and not force:
         msg = f"would overwrite {', '.join(taken)} in {out}; use --force, or --out elsewhere"

@@ -37,16 +37,21 @@ def locals_named(sources: Mapping[str, Any]) -> list[str]:
 
 
 def import_original(
-    sources: Mapping[str, Any], clones: Mapping[str, str], agent: str = "claude"
+    sources: Mapping[str, Any],
+    clones: Mapping[str, str],
+    agent: str = "claude",
+    paths: Mapping[str, str] | None = None,
 ) -> Imported:
     """The specs for ``sources`` (file name -> parsed JSON).
 
     ``clones``: local path as the JSON writes it -> the Repo ``path`` to write,
     for the clones that exist; a Repo whose clone is missing gets its remote as
     ``url``. Files other than repos.json, workflows.json and ``*-issues.json``
-    are listed as unmapped.
+    are listed as unmapped. ``paths``: local path as written -> the path from
+    the control repo, for every local (a missing clone without a remote keeps
+    it, so validation names where it looked).
     """
-    imp = Imported()
+    imp = Imported(paths=dict(paths or {}))
     if "repos.json" in sources:
         map_repos(imp, sources["repos.json"], clones)
     for name in sorted(sources):

@@ -51,6 +51,7 @@ class Imported:
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> Repo spec
     comments: dict[str, list[str]] = field(default_factory=dict)  # name -> comment lines
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> original record
+    paths: Mapping[str, str] = field(default_factory=dict)  # local as written -> path from root
 
     def skip(self, source: str, where: str, note: str) -> None:
         """Record one unmapped field."""
@@ -111,7 +112,7 @@ def add_repo(
             imp.skip(source, f"{where}.local", f"{local} is no git clone here; the Repo clones "
                      "the remote into state/repos/ instead")  # fmt: skip
     elif isinstance(local, str) and local:
-        spec["path"] = local
+        spec["path"] = imp.paths.get(local, local)
         imp.skip(source, f"{where}.local", f"{local} is no git clone here and there is no "
                  "remote: clone it there, or edit the Repo's path")  # fmt: skip
     else:

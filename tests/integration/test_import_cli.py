@@ -125,3 +125,18 @@ def test_the_shared_sample_imports_and_validates(tmp_path: Path) -> None:
     assert orch("--root", str(out), "validate").returncode == 0
     items = (out / "config" / "staking-automation-issues.yaml").read_text()
     assert items.index("issue: 12") < items.index("issue: 14") < items.index("issue: 15")
+
+
+def test_a_missing_clone_without_remote_is_named_where_it_was_looked_for(
+    sample: Path, tmp_path: Path
+) -> None:
+    repos = json.loads((sample / "repos.json").read_text())
+    del repos["repositories"][1]["remote"]
+    (sample / "repos.json").write_text(json.dumps(repos))
+    out = tmp_path / "ctl"
+    out.mkdir()
+    done = orch("--root", str(out), "import", str(sample))
+    assert done.returncode == 1
+    lib = tmp_path / "code" / "lib"
+    assert f'Repo/lib-go: path "../code/lib" does not exist (resolved to {lib})' in done.stderr
+    assert list(out.iterdir()) == []  # everything put back
