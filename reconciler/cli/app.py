@@ -14,7 +14,18 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import demo, fleet, hook, operations, report, specs, status
+from reconciler.cli import (
+    demo,
+    fleet,
+    hook,
+    importer,
+    operations,
+    playbooks,
+    report,
+    specs,
+    status,
+    tasks,
+)
 from reconciler.cli.runner import CTX
 
 EPILOG_MAIN = """\
@@ -48,6 +59,9 @@ for group in (
     report.commands,
     hook.commands,
     demo.commands,
+    tasks.commands,
+    importer.commands,
+    playbooks.commands,
 ):
     app.add_typer(group)
 

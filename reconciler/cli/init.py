@@ -41,7 +41,7 @@ def scaffold(directory: Path) -> Path:
         raise UsageError(msg)
     target.mkdir(parents=True, exist_ok=True)
     copy_tree(data.scaffold(), target)
-    for folder in ("tasks", "reports"):
+    for folder in ("reports",):
         (target / folder).mkdir(exist_ok=True)
         (target / folder / ".gitkeep").write_text("")
     try:
