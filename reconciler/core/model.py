@@ -43,7 +43,7 @@ class Repo:
 
     @property
     def local_path(self) -> Path:
-        """The clone on disk (``path``, or where ``url`` is cloned under state/)."""
+        """The clone on disk (``path``, or where ``url`` is cloned: ``clones/<name>``)."""
         assert self.path is not None, "a url Repo gets its path from the loader"
         return self.path
 

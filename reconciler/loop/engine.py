@@ -205,9 +205,12 @@ def apply_pass(
 ) -> PassResult:
     """One pass for a caller that already holds the lock (the watch loop)."""
     from reconciler.loop.apply import Applier  # not needed by plan and status: start-up time
+    from reconciler.loop.clones import migrate
 
     store = StateStore(desired.state_dir, desired.config.fleet_name)
+    moved = migrate(desired, clock())  # before anything looks for the clones
     observed, notes = _observe_for_pass(desired, store, clock())
+    notes = moved + notes
     the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune, now=clock())
     applier = Applier(
         desired,
