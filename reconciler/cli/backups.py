@@ -48,7 +48,9 @@ def backups(
     repo's default branch (and how many of them no branch reaches), the tracked
     files with uncommitted changes and the untracked files.
     """
-    if worker == "restore" and ref is not None:
+    if worker == "restore":
+        if ref is None:
+            fail(UsageError("orch backups restore REF: name the backup (orch backups lists them)"))
         _restore(ref, to, as_json)
         return
     if ref is not None or to is not None:

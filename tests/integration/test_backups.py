@@ -7,7 +7,6 @@ and restores their backups.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,11 @@ import pytest
 Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
 
 
-def commit(path: Path, name: str, text: str) -> str:
-    (path / name).write_text(text)
-    subprocess.run(["git", "-C", str(path), "add", name], check=True, capture_output=True)
-    subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", f"add {name}"], check=True)
-    return subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+def commit(fleet: Fleet, worktree: Path, name: str, text: str) -> None:
+    """A commit of one new file, as an agent makes it."""
+    (worktree / name).write_text(text)
+    fleet.git(worktree, "add", name)
+    fleet.git(worktree, "commit", "-q", "-m", f"add {name}")
 
 
 @pytest.fixture
@@ -32,8 +29,8 @@ def torn_down(fleet: Fleet) -> tuple[Fleet, list[Any]]:
     fleet.workers(["w1", "w2", "w3"])
     fleet.reconcile()
     wt = fleet.worktree("w1")
-    commit(wt, "a.txt", "a\n")
-    commit(wt, "b.txt", "b\n")
+    commit(fleet, wt, "a.txt", "a\n")
+    commit(fleet, wt, "b.txt", "b\n")
     (wt / "README.md").write_text("changed\n")
     (wt / "new.txt").write_text("untracked\n")
     fleet.workers(["w3"])
@@ -121,7 +118,7 @@ def test_commits_only_the_reflog_knew_count_as_on_no_branch(fleet: Fleet) -> Non
     fleet.reconcile()
     wt = fleet.worktree("w1")
     fleet.git(wt, "checkout", "-q", "--detach")
-    commit(wt, "lost.txt", "only the reflog knows me\n")
+    commit(fleet, wt, "lost.txt", "only the reflog knows me\n")
     fleet.git(wt, "checkout", "-q", "orch/w1")
     fleet.workers(["w2"])
     fleet.reconcile(allow_mass_prune=True)
@@ -140,3 +137,12 @@ def test_the_report_names_recent_backups(torn_down: tuple[Fleet, list[Any]]) -> 
     for e in events:
         if e.verb == "remove-worktree":
             assert f"`{e.worker}` `{e.detail['backup']}`" in text
+
+
+def test_no_backups_and_a_restore_without_ref(fleet: Fleet) -> None:
+    fleet.base("sleep.sh")
+    fleet.workers([])
+    done = fleet.cli("backups")
+    assert done.returncode == 0 and done.stdout.strip() == "no backups", done
+    missing = fleet.cli("backups", "restore")
+    assert missing.returncode == 1 and "name the backup" in missing.stderr, missing
