@@ -56,7 +56,8 @@ def reconcile_source(root: Path) -> str:
     import yaml
 
     try:
-        data = yaml.safe_load((root / CONFIG_FILE).read_bytes())
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # on every command: the fast one
+        data = yaml.load((root / CONFIG_FILE).read_bytes(), Loader=loader)
         source = data["reconcile"]["source"]
     except (OSError, yaml.YAMLError, TypeError, KeyError):
         return "worktree"

@@ -51,6 +51,7 @@ def test_uncommitted_edits_are_pending_until_committed(fleet: Fleet) -> None:
 
     plan = fleet.cli("plan")
     assert plan.returncode == 0, plan  # nothing to do: w2 is not committed
+    assert PENDING in plan.stderr
     status = fleet.cli("status")
     assert status.returncode == 0, status
     assert PENDING in status.stdout
