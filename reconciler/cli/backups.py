@@ -59,11 +59,12 @@ def backups(
 
 
 def _list(worker: str | None, as_json: bool) -> None:
-    from reconciler.loop import engine
-    from reconciler.loop.backups import list_backups
+    from reconciler.loop.backups import list_backups, load_for_backups
 
-    found = run(lambda: list_backups(engine.load(CTX.root, require_env=False), worker),
-                json_errors=as_json)  # fmt: skip
+    desired, warning = run(lambda: load_for_backups(CTX.root), json_errors=as_json)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+    found = run(lambda: list_backups(desired, worker), json_errors=as_json)
     if as_json:
         emit_json({"backups": [b.to_json() for b in found]})
         return
@@ -76,12 +77,12 @@ def _list(worker: str | None, as_json: bool) -> None:
 
 
 def _restore(ref: str, to: str | None, as_json: bool) -> None:
-    from reconciler.loop import engine
-    from reconciler.loop.backups import restore
+    from reconciler.loop.backups import load_for_backups, restore
 
-    backup, branch, path = run(
-        lambda: restore(engine.load(CTX.root, require_env=False), ref, to), json_errors=as_json
-    )
+    desired, warning = run(lambda: load_for_backups(CTX.root), json_errors=as_json)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+    backup, branch, path = run(lambda: restore(desired, ref, to), json_errors=as_json)
     if as_json:
         emit_json({"backup": backup.to_json(), "branch": branch, "repo": str(path)})
         return

@@ -12,11 +12,28 @@ from dataclasses import replace
 from pathlib import Path
 
 from reconciler.core.backups import Backup, find, parse_ref, restore_branch, split_files
-from reconciler.core.errors import DriverError, UsageError
+from reconciler.core.errors import DriverError, SpecErrors, UsageError
 from reconciler.core.model import Desired
 from reconciler.drivers import git_backup
 from reconciler.drivers.git import run_git
+from reconciler.loop import desired_cache, engine
 from reconciler.loop.state_store import StateStore
+
+
+def load_for_backups(root: Path) -> tuple[Desired, str | None]:
+    """The desired state whose repos hold the backups, and a warning when it is not current.
+
+    Backups matter most when something went wrong: with invalid specs, the last
+    valid desired state a reconcile remembered names the repos.
+    """
+    try:
+        return engine.load(root, require_env=False), None
+    except SpecErrors as err:
+        remembered = desired_cache.last(root.resolve())
+        if remembered is None:
+            raise
+        first = err.errors[0] if err.errors else "invalid"
+        return remembered, f"specs invalid ({first}); the repos of the last valid specs are listed"
 
 
 def fleet_repos(desired: Desired) -> dict[str, tuple[Path, str]]:

@@ -119,3 +119,15 @@ def write(desired: model.Desired, env: Mapping[str, str], source: str = "worktre
         write_atomic(desired.state_dir / CACHE_FILE, json.dumps(blob), mode=0o600)
     except (OSError, TypeError):
         return
+
+
+def last(root: Path) -> model.Desired | None:
+    """The last desired state a reconcile remembered, however stale (None without one).
+
+    For commands that must work while the specs are invalid (``orch backups``).
+    """
+    try:
+        desired = _decode(json.loads((root / "state" / CACHE_FILE).read_bytes())["desired"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return desired if isinstance(desired, model.Desired) else None

@@ -146,3 +146,19 @@ def test_no_backups_and_a_restore_without_ref(fleet: Fleet) -> None:
     assert done.returncode == 0 and done.stdout.strip() == "no backups", done
     missing = fleet.cli("backups", "restore")
     assert missing.returncode == 1 and "name the backup" in missing.stderr, missing
+
+
+def test_backups_are_listed_and_restored_while_the_specs_are_invalid(
+    torn_down: tuple[Fleet, list[Any]],
+) -> None:
+    fleet, _ = torn_down
+    assert fleet.cli("reconcile").returncode == 0  # a reconcile remembers the valid specs
+    fleet.write("specs/workers.yaml", "kind: Worker\n  broken: [\n")
+    done = fleet.cli("backups", "--json")
+    assert done.returncode == 0, done
+    assert "specs invalid (specs/workers.yaml:" in done.stderr
+    assert {b["worker"] for b in json.loads(done.stdout)["backups"]} == {"w1", "w2"}
+    [item] = [b for b in json.loads(done.stdout)["backups"] if b["worker"] == "w1"]
+    restored = fleet.cli("backups", "restore", item["ref"], "--to", "rescue")
+    assert restored.returncode == 0, restored
+    assert fleet.git(fleet.repo, "rev-parse", "rescue").stdout.strip() == item["commit"]
