@@ -103,17 +103,17 @@ def _observe_for_pass(
 
 def revision_info(root: Path) -> dict[str, object]:
     """The commit the specs come from, whether specs/ or config/ have local changes, and
-    (``reconcile.source: committed``) the edited files not applied: ``pending``."""
+    (``reconcile.source: committed``) the edited files not applied: ``pendingSpecs``."""
     from reconciler.drivers import gitops
 
     try:
         rev = gitops.revision(root)
         dirty = gitops.dirty(root)
     except DriverError:
-        return {"revision": None, "specsDirty": None, "pending": []}
+        return {"revision": None, "specsDirty": None, "pendingSpecs": []}
     revision = {"sha": rev[0], "subject": rev[1]} if rev else None
     pending = dirty if control_repo.is_committed(root) else []
-    return {"revision": revision, "specsDirty": bool(dirty), "pending": pending}
+    return {"revision": revision, "specsDirty": bool(dirty), "pendingSpecs": pending}
 
 
 def make_plan(

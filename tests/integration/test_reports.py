@@ -451,7 +451,7 @@ def test_revision_is_the_last_commit_touching_specs_or_config(ctl: Host) -> None
     assert engine.revision_info(ctl.root) == {
         "revision": {"sha": sha, "subject": "workers: w1"},
         "specsDirty": False,
-        "pending": [],
+        "pendingSpecs": [],
     }
     assert f'Specs at revision `{sha}` "workers: w1".' in ctl.report_text()
 

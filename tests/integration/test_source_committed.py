@@ -58,7 +58,8 @@ def test_uncommitted_edits_are_pending_until_committed(fleet: Fleet) -> None:
     assert [r["name"] for r in json.loads(fleet.cli("status", "--json").stdout)["workers"]] == [
         "w1"
     ]
-    assert json.loads(fleet.cli("status", "--json").stdout)["pending"] == ["specs/workers.yaml"]
+    as_json = json.loads(fleet.cli("status", "--json").stdout)
+    assert as_json["pendingSpecs"] == ["specs/workers.yaml"]
 
     commit(fleet, "w2")  # the saved files did not change: only HEAD did (a cache miss)
     plan = fleet.cli("plan")
