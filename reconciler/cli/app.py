@@ -15,6 +15,7 @@ import typer
 
 from reconciler import __version__
 from reconciler.cli import (
+    backups,
     demo,
     fleet,
     hook,
@@ -62,6 +63,7 @@ for group in (
     tasks.commands,
     importer.commands,
     playbooks.commands,
+    backups.commands,
 ):
     app.add_typer(group)
 

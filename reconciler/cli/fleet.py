@@ -58,7 +58,18 @@ def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -
             typer.echo(f"pending {line['worker']}: {line['reason']}")
         if not the_plan.actions and not the_plan.blocked and not pending:
             typer.echo("no changes: the fleet matches the specs")
+        _note_uncommitted()
     raise typer.Exit(2 if the_plan.actions or the_plan.blocked or pending else 0)
+
+
+def _note_uncommitted() -> None:
+    """With reconcile.source committed: the saved spec edits the plan leaves out (stderr)."""
+    from reconciler.loop.control_repo import pending_edits
+
+    edits = pending_edits(CTX.root)
+    if edits:
+        note = "not applied: reconcile.source is committed"
+        typer.echo(f"uncommitted spec changes: {', '.join(edits)} ({note})", err=True)
 
 
 def _pending_teardowns(the_plan: object) -> list[dict[str, str]]:

@@ -45,6 +45,10 @@ def status(as_json: JsonOpt = False) -> None:
         assert isinstance(rev, dict)
         dirty = "; specs/ or config/ has uncommitted changes" if revision["specsDirty"] else ""
         typer.echo(f'specs at {rev["sha"]} "{rev["subject"]}"{dirty}')
+    if revision.get("pendingSpecs"):
+        files = ", ".join(revision["pendingSpecs"])  # type: ignore[arg-type]
+        note = "not applied: reconcile.source is committed"
+        typer.echo(f"uncommitted spec changes: {files} ({note})")
     now = time.time()
     headers = [
         "NAME",

@@ -43,7 +43,7 @@ class Repo:
 
     @property
     def local_path(self) -> Path:
-        """The clone on disk (``path``, or where ``url`` is cloned under state/)."""
+        """The clone on disk (``path``, or where ``url`` is cloned: ``clones/<name>``)."""
         assert self.path is not None, "a url Repo gets its path from the loader"
         return self.path
 
@@ -173,6 +173,7 @@ class Config:
     reports_push: bool = False
     reports_author: str = "orch <orch@localhost>"
     reports_min_interval: float = 300.0
+    source: str = "worktree"  # reconcile.source: "committed" reads specs and config at HEAD
     start_interval: float = 2.0  # between starts of agents with a shared config file (claude)
     limits_pause: float = 900.0  # a usage limit without a reset time pauses its account this long
     limits_max_pause: float = 7200.0  # ...doubling while rejections go on, up to this

@@ -19,6 +19,7 @@ from reconciler.core.actions import Phase
 from reconciler.core.rows import stage_text
 
 RECENT_EVENTS = 20
+RECENT_BACKUPS = 10
 GENERATED_PREFIX = "Generated "
 
 
@@ -95,6 +96,23 @@ def _span(s: dict[str, Any]) -> dict[str, Any]:
     return {**s, "start": start, "end": end}
 
 
+def recent_backups(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The backup refs teardowns wrote, newest first (``orch backups restore`` takes them).
+
+    Examples
+    --------
+    >>> recent_backups([{"time": "2026-12-01T10:15:00Z", "worker": "w1",
+    ...                  "verb": "remove-worktree", "detail": {"backup": "refs/x"}}])
+    [{'time': '2026-12-01T10:15', 'worker': 'w1', 'ref': 'refs/x'}]
+    """
+    found = [
+        {"time": minute(e.get("time")), "worker": e.get("worker"), "ref": e["detail"]["backup"]}
+        for e in events
+        if isinstance(e.get("detail"), Mapping) and isinstance(e["detail"].get("backup"), str)
+    ]
+    return found[::-1][:RECENT_BACKUPS]
+
+
 def report_context(src: ReportInput) -> dict[str, Any]:
     """The names a report template sees."""
     counts = Counter(str(r["phase"]) for r in src.rows)
@@ -126,6 +144,7 @@ def report_context(src: ReportInput) -> dict[str, Any]:
         "workers": workers,
         "failures": failures,
         "events": events,
+        "backups": recent_backups(src.events),
         "gantt": _gantt(src.events),
     }
 

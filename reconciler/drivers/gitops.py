@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
 from pathlib import Path
 
 from reconciler.core.errors import DriverError
@@ -156,3 +157,49 @@ def _rebase_on_upstream(root: Path, cause: DriverError) -> None:
     finally:
         if stashed:
             run_git(root, "stash", "pop", "--index", "--quiet")
+
+
+def head_commit(root: Path) -> str:
+    """The commit HEAD names (DriverError when there is none)."""
+    return run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
+
+
+def committed_files(
+    root: Path, paths: tuple[str, ...] = ("specs", "config"), timeout: float = 60.0
+) -> dict[str, bytes]:
+    """The files under ``paths`` as committed at HEAD: relative path -> bytes.
+
+    Two git calls whatever their number: ``ls-tree`` names the blobs, one
+    ``cat-file --batch`` reads them all (bytes as committed, no decoding).
+    """
+    listing = run_git(root, "ls-tree", "-r", "-z", "HEAD", "--", *paths)  # relative to root
+    blobs = []
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        if path and meta.split()[1] == "blob":
+            blobs.append((path, meta.split()[2]))
+    if not blobs:
+        return {}
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "cat-file", "--batch"],
+            input="".join(f"{sha}\n" for _, sha in blobs).encode(),
+            capture_output=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as err:
+        raise DriverError("git cat-file", f"timed out after {timeout:g}s") from err
+    if done.returncode != 0:
+        raise DriverError("git cat-file", done.stderr.decode(errors="replace"))
+    out, pos, files = done.stdout, 0, {}
+    for path, _ in blobs:
+        header_end = out.index(b"\n", pos)
+        size = int(out[pos:header_end].split()[2])
+        files[path] = out[header_end + 1 : header_end + 1 + size]
+        pos = header_end + 1 + size + 1  # the content, then a newline
+    return files
+
+
+def git_dirs(root: Path) -> tuple[Path, Path]:
+    """(git dir, common git dir) of the control repo: HEAD is in the first, refs in the second."""
+    out = run_git(root, "rev-parse", "--absolute-git-dir", "--git-common-dir").splitlines()
+    return Path(out[0]), (root / out[1]).resolve()

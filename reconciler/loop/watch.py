@@ -26,7 +26,7 @@ from typing import Any
 
 from reconciler.core.errors import OrchError, SpecErrors
 from reconciler.core.model import Desired
-from reconciler.loop import engine
+from reconciler.loop import control_repo, engine
 from reconciler.loop.desired_cache import fingerprint
 from reconciler.loop.events import Event
 from reconciler.loop.inbox import REQUESTS_DIR, Inbox, is_request_name
@@ -107,13 +107,14 @@ class _Watcher:
         from watchdog.observers import Observer
 
         class Handler(FileSystemEventHandler):
-            def __init__(self, reason: str) -> None:
-                self.reason = reason
+            def __init__(self, reason: str, only: Callable[[str], bool] | None = None) -> None:
+                self.reason, self.only = reason, only
 
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type in ("opened", "closed_no_write"):
                     return
-                trigger.poke(self.reason)
+                if self.only is None or self.only(os.fsdecode(event.dest_path or event.src_path)):
+                    trigger.poke(self.reason)
 
         class RequestHandler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
@@ -125,6 +126,7 @@ class _Watcher:
         self.observer = Observer()
         self.watched: dict[str, Any] = {}
         self.inputs: dict[str, Any] = {}  # folders of templates and items files
+        self.commits: list[Any] = []  # .git folders, with reconcile.source: committed
         for name in ("specs", "config"):
             folder = root / name
             if folder.is_dir():
@@ -163,6 +165,17 @@ class _Watcher:
             if folder.startswith(covered) or not Path(folder).is_dir():
                 continue
             self.inputs[folder] = self.observer.schedule(self._handler("specs"), folder)
+
+    def follow_commits(self, root: Path) -> None:
+        """With ``reconcile.source: committed`` a commit (HEAD, refs) changes the specs."""
+        wanted = control_repo.is_committed(root)
+        if wanted == bool(self.commits):
+            return
+        for watch in self.commits:
+            self.observer.unschedule(watch)
+        folders = control_repo.commit_folders(root) if wanted else []
+        handler = self._handler("commit", control_repo.is_ref_change)
+        self.commits = [self.observer.schedule(handler, f, recursive=r) for f, r in folders]
 
     def stop(self) -> None:
         """Stop the observer thread."""
@@ -241,6 +254,7 @@ def _loop(
             try:
                 side.maybe_pull(desired)
                 desired = specs.current()
+                watcher.follow_commits(root)
                 if desired is not None:
                     watcher.follow_inputs(root, desired.inputs)
                     wait = desired.config.resync * random.uniform(0.9, 1.1)
@@ -316,7 +330,7 @@ class _SideJobs:
         if desired is None or not desired.config.git_pull or self.clock() < self.next_pull:
             return
         self.next_pull = self.clock() + desired.config.pull_interval
-        for line in pull_once(self.root):
+        for line in control_repo.pull_once(self.root):
             self.emit(line)
 
     def after_pass(self, result: engine.PassResult) -> None:
@@ -346,24 +360,6 @@ class _SideJobs:
             self.emit(f"report {done.path.name}: {done.note} ({done.commit[:10]})")
 
 
-def pull_once(root: Path) -> list[str]:
-    """One GitOps pull: fetch, then fast-forward unless specs/ or config/ have local edits."""
-    from reconciler.drivers import gitops
-
-    try:
-        gitops.fetch(root)
-        local = gitops.dirty(root)
-        if local:
-            files = ", ".join(local[:5])
-            return [f"warning: pull skipped: uncommitted changes in {files}; staying put"]
-        moved = gitops.fast_forward(root)
-    except OrchError as err:
-        return [f"warning: pull failed, staying at the current revision: {err}"]
-    if moved is None:
-        return []
-    return [f"pulled {moved[0][:7]}..{moved[1][:7]}"]
-
-
 class SpecCache:
     """The last valid desired state; specs are parsed again only when their files change."""
 
@@ -371,11 +367,12 @@ class SpecCache:
         self.root, self.emit = root, emit
         self.desired: Desired | None = None
         self.error: str | None = None
-        self.seen: tuple[tuple[str, int, int], ...] | None = None
+        self.seen: tuple[str, tuple[tuple[str, int, int], ...]] | None = None
 
     def current(self) -> Desired | None:
         """The specs as they are now, or the last valid ones (an error is told once)."""
-        seen = fingerprint(self.root, self.desired.inputs if self.desired else ())
+        inputs = self.desired.inputs if self.desired else ()
+        seen = (control_repo.source_stamp(self.root), fingerprint(self.root, inputs))
         if seen == self.seen:
             return self.desired
         self.seen = seen
@@ -393,5 +390,5 @@ class SpecCache:
         if self.error is not None:
             self.emit("specs valid again; reconciling")
         self.desired, self.error = fresh, None
-        self.seen = fingerprint(self.root, fresh.inputs)  # now with the inputs it names
+        self.seen = (seen[0], fingerprint(self.root, fresh.inputs))  # with the inputs it names
         return fresh

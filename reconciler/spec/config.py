@@ -27,6 +27,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("reconcile", "maxPruneFraction"): ("max_prune_fraction", float),
     ("reconcile", "stopGrace"): ("stop_grace", parse_duration),
     ("reconcile", "startInterval"): ("start_interval", parse_duration),
+    ("reconcile", "source"): ("source", str),
     ("limits", "pause"): ("limits_pause", parse_duration),
     ("limits", "maxPause"): ("limits_max_pause", parse_duration),
     ("budget", "usd"): ("fleet_budget_usd", lambda v: v if v is None else float(v)),
@@ -46,17 +47,41 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
 }
 
 
-def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecError]]:
+def reconcile_source(root: Path) -> str:
+    """``reconcile.source`` of the saved config/orch.yaml: ``worktree`` unless it says committed.
+
+    The switch is read from the saved file, so an edit of it takes effect
+    without a commit; anything unreadable is ``worktree`` (the loader reports it).
+    """
+    import yaml
+
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # on every command: the fast one
+        data = yaml.load((root / CONFIG_FILE).read_bytes(), Loader=loader)
+        source = data["reconcile"]["source"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return "worktree"
+    return "committed" if source == "committed" else "worktree"
+
+
+def load_config(
+    root: Path, env: Mapping[str, str], files: Mapping[str, bytes] | None = None
+) -> tuple[Config, list[SpecError]]:
     """Read ``root/config/orch.yaml`` (optional), then the per-workstation overrides.
 
-    The file is shared through git; ``ORCH_TMUX_SOCKET``, ``ORCH_HOST`` and
-    ``ORCH_RUN_UNPLACED`` (1/0) set what differs between workstations.
+    ``files``: the committed files (relative path -> bytes) to read instead of
+    the saved ones. The file is shared through git; ``ORCH_TMUX_SOCKET``,
+    ``ORCH_HOST`` and ``ORCH_RUN_UNPLACED`` (1/0) set what differs between
+    workstations.
     """
     path = root / CONFIG_FILE
     values: dict[str, Any] = {}
     errors: list[SpecError] = []
-    if path.is_file():
-        docs, errors = parse_documents(CONFIG_FILE, path.read_bytes())
+    text = files.get(CONFIG_FILE) if files is not None else None
+    if text is None and files is None and path.is_file():
+        text = path.read_bytes()
+    if text is not None:
+        docs, errors = parse_documents(CONFIG_FILE, text)
         docs = [d for d in docs if d.data is not None]
         if len(docs) > 1:
             errors.append(

@@ -105,21 +105,36 @@ def _collect(doc: Document, acc: Collected, worker_set: str | None) -> None:
     acc.valid.setdefault(str(kind), []).append((doc, worker_set))
 
 
+def _spec_texts(root: Path, files: Mapping[str, bytes] | None) -> list[tuple[str, bytes]]:
+    """(path relative to root, bytes) of every spec file: saved, or from ``files``."""
+    if files is None:
+        return [(str(p.relative_to(root)), p.read_bytes()) for p in spec_files(root)]
+    wanted = [rel for rel in files if rel.startswith(f"{SPECS_DIR}/")]
+    ordered = sorted(wanted, key=lambda rel: Path(rel).parts)  # as spec_files sorts paths
+    return [(rel, files[rel]) for rel in ordered if rel.endswith((".yaml", ".yml"))]
+
+
 def load_desired(
-    root: Path, env: Mapping[str, str] | None = None, *, require_env: bool = True
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_env: bool = True,
+    files: Mapping[str, bytes] | None = None,
 ) -> Desired:
     """Read, validate and cross-check every spec under ``root``; raise SpecErrors on any problem.
 
     ``require_env``: every ``${VAR}`` an Agent's env names must be set in ``env``.
     Commands that start no agent (status, get, cleanup) do without, so a secret
     missing from this shell does not keep them from looking at the fleet.
+    ``files``: the spec and config files as committed (path relative to root ->
+    bytes), read instead of the saved ones (``reconcile.source: committed``).
     """
     root = root.resolve()
     acc = Collected()
-    config, config_errors = load_config(root, env or {})
+    config, config_errors = load_config(root, env or {}, files)
     acc.errors.extend(config_errors)
-    for path in spec_files(root):
-        docs, errors = parse_documents(str(path.relative_to(root)), path.read_bytes())
+    for rel, text in _spec_texts(root, files):
+        docs, errors = parse_documents(rel, text)
         acc.errors.extend(errors)
         for doc in docs:
             if doc.data is not None:  # an empty document (a stray ---) is nothing

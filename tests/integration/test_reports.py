@@ -27,8 +27,8 @@ import yaml
 
 from reconciler.core.report import without_generated
 from reconciler.loop import engine
+from reconciler.loop.control_repo import pull_once
 from reconciler.loop.publish_report import build
-from reconciler.loop.watch import pull_once
 
 AGENT = Path(__file__).resolve().parents[1] / "agents" / "watch" / "sleep_long.sh"
 AUTHOR = "Report Bot <reports@example.invalid>"
@@ -451,6 +451,7 @@ def test_revision_is_the_last_commit_touching_specs_or_config(ctl: Host) -> None
     assert engine.revision_info(ctl.root) == {
         "revision": {"sha": sha, "subject": "workers: w1"},
         "specsDirty": False,
+        "pendingSpecs": [],
     }
     assert f'Specs at revision `{sha}` "workers: w1".' in ctl.report_text()
 

@@ -664,11 +664,11 @@ def test_repo_with_neither_path_nor_url(fleet: Fleet) -> None:
     assert "one of `path`" in err.message
 
 
-def test_repo_with_url_is_placed_under_state(fleet: Fleet) -> None:
+def test_repo_with_url_is_cloned_under_clones_not_state(fleet: Fleet) -> None:
     fleet.write("specs/repo.yaml", REPO.replace("path: .", "url: https://example.invalid/a.git"))
     repo = fleet.load().repos["app"]
     assert repo.url == "https://example.invalid/a.git"
-    assert repo.path == fleet.root.resolve() / "state" / "repos" / "app"
+    assert repo.path == fleet.root.resolve() / "clones" / "app"
 
 
 # A NUL byte ("\\0" in a double-quoted YAML string) or a 300-character component make
