@@ -33,7 +33,7 @@ def status(as_json: JsonOpt = False) -> None:
                     for p, why in observed.corrupt]  # fmt: skip
         from reconciler.loop.publish_report import read_memory
 
-        waiting = read_memory(desired).get("waiting") if desired.config.reports_commit else None
+        waiting = read_memory(desired).get("waiting")
         return rows, foreign_rows(observed), {**engine.revision_info(desired.root),
                                               "warnings": warnings,
                                               "reportWaiting": waiting}  # fmt: skip

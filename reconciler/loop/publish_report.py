@@ -4,7 +4,8 @@ A report is written only when its content changed (ignoring its "Generated"
 line) and committed only when it differs from the last committed one. Where:
 with ``reports.branch`` null, on the checked-out branch (the file in the work
 tree, then a plumbing commit of exactly those bytes; never while HEAD is
-detached or a merge or rebase is in progress: the report waits); else on a
+detached or a merge or rebase is in progress: the report waits; the watcher
+writes the file only to commit it, so it never shows as modified); else on a
 branch of orch's own, never checked out, the local copy kept under state/.
 When the watcher commits is decided in :mod:`reconciler.core.report_cadence`.
 """
@@ -127,6 +128,12 @@ def build(result: PassResult, now: float) -> tuple[str, list[dict[str, Any]]]:
     return render_report(_template(desired.root), src), rows
 
 
+def render(result: PassResult, now: float) -> tuple[str, list[dict[str, Any]]]:
+    """The report's text, secrets masked (a reason or a log tail may quote one), and the rows."""
+    text, rows = build(result, now)
+    return mask(text), rows
+
+
 def write_local(result: PassResult, now: float) -> tuple[Path, bool, str, list[dict[str, Any]]]:
     """Render and write the report when its content changed.
 
@@ -134,8 +141,7 @@ def write_local(result: PassResult, now: float) -> tuple[Path, bool, str, list[d
     old text, Generated line and all, when only that line would differ) and
     the status rows.
     """
-    text, rows = build(result, now)
-    text = mask(text)  # a reason or a log tail may quote a secret
+    text, rows = render(result, now)
     path = report_path(result.desired)
     old = path.read_text() if path.exists() else None
     if old is not None and without_generated(old) == without_generated(text):
@@ -165,8 +171,10 @@ def write_report(
     if not commit:
         return ReportResult(path, changed, None, "written" if changed else "unchanged")
     sha, note = publish(desired, text, rows, push=push)
-    if sha or note == "unchanged":
-        remember_commit(desired, text, now, made=sha is not None)
+    if note.startswith("waiting"):
+        remember_waiting(desired, note)
+    else:
+        remember_commit(desired, text, rows, now, made=sha is not None)
     return ReportResult(path, changed, sha, note)
 
 
@@ -199,6 +207,9 @@ def publish(
     if last is not None and without_generated(last) == without_generated(text):
         sha, note = None, "unchanged"
     elif branch is None:
+        path = root / rel  # the work tree's file is the committed one, byte for byte
+        if not path.is_file() or path.read_text() != text:
+            write_atomic(path, text)
         sha = gitops.commit_on_current_branch(root, files, message, cfg.reports_author)
         note = "committed"
     else:
@@ -234,15 +245,26 @@ def save_memory(desired: Desired, memory: dict[str, Any]) -> None:
     write_atomic(memory_file(desired), json.dumps(memory, sort_keys=True))
 
 
-def remember_commit(desired: Desired, text: str, now: float, *, made: bool) -> dict[str, Any]:
+def remember_commit(
+    desired: Desired, text: str, rows: list[dict[str, Any]], now: float, *, made: bool
+) -> dict[str, Any]:
     """Record that ``text`` is the committed report: a commit ``made`` now, or found equal.
 
+    The phases it shows are the watcher's baseline for urgent changes.
     Returns the memory as saved.
     """
     memory = read_memory(desired)
     if made or memory.get("committed_at") is None:
         memory["committed_at"] = now
         memory["urgent"] = []
-    memory.update(digest=digest(without_generated(text)), waiting=None)
+    phases = {str(r["name"]): str(r["phase"]) for r in rows}
+    memory.update(digest=digest(without_generated(text)), waiting=None, phases=phases)
     save_memory(desired, memory)
     return memory
+
+
+def remember_waiting(desired: Desired, note: str) -> None:
+    """Record why the report waits (`orch status` shows it until a report commit)."""
+    memory = read_memory(desired)
+    memory["waiting"] = note
+    save_memory(desired, memory)

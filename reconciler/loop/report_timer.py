@@ -22,6 +22,8 @@ from reconciler.loop.publish_report import (
     publish,
     read_memory,
     remember_commit,
+    remember_waiting,
+    render,
     report_rel,
     save_memory,
     write_local,
@@ -47,7 +49,10 @@ class ReportTimer:
             observed = engine.snapshot(desired)
             plan = engine.make_plan(desired, observed)
             result = engine.PassResult(desired, observed, plan, result.events)
-        _, _, text, rows = write_local(result, now)
+        if cfg.reports_branch is None:  # the work tree's file changes only with a commit
+            text, rows = render(result, now)
+        else:
+            _, _, text, rows = write_local(result, now)
         phases = {str(r["name"]): str(r["phase"]) for r in rows}
         memory = read_memory(desired)
         urgent = [float(t) for t in memory.get("urgent", [])]
@@ -78,12 +83,10 @@ class ReportTimer:
             self._once(f"warning: report: {err}")
             return now + RETRY_FAILED
         if note.startswith("waiting"):
-            memory = read_memory(desired)
-            memory["waiting"] = note
-            save_memory(desired, memory)
+            remember_waiting(desired, note)
             self._once(f"report {note}")
             return None  # tried again after the next pass
-        remember_commit(desired, text, now, made=sha is not None)
+        remember_commit(desired, text, rows, now, made=sha is not None)
         self.told = None
         if sha:
             self.emit(f"report {report_rel(desired)}: {note} ({sha[:10]})")

@@ -300,7 +300,10 @@ def test_report_commit_touches_only_reports_keeps_staged_changes_and_is_not_repe
     ctl.write("draft.md", "a new staged file\n")
     ctl.git("add", "README.md", "draft.md")
     ctl.write("notes.md", "unstaged edit\n")
+    ctl.write("scratch.txt", "untracked\n")
     staged_before = ctl.git("diff", "--cached")
+    index_before = ctl.git("ls-files", "-s").splitlines()
+    status_before = ctl.git("status", "--porcelain").splitlines()
     head = ctl.head()
 
     out = ctl.report("--commit")
@@ -321,6 +324,14 @@ def test_report_commit_touches_only_reports_keeps_staged_changes_and_is_not_repe
     assert "draft.md" not in ctl.git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
     # the report's own entries are clean in the index and the working tree
     assert ctl.git("status", "--porcelain", "--", "reports") == ""
+    # the index changed by the report's one entry, the status not at all
+    index_after = ctl.git("ls-files", "-s").splitlines()
+    blob = ctl.git("rev-parse", "HEAD:reports/status.md")
+    assert sorted([*index_before, f"100644 {blob} 0\treports/status.md"]) == sorted(index_after)
+    assert ctl.git("status", "--porcelain").splitlines() == [
+        x for x in status_before if "reports" not in x
+    ]
+    assert ctl.git("stash", "list") == ""
 
     # nothing changed: no commit
     head = ctl.head()
@@ -353,6 +364,41 @@ def test_an_explicit_commit_commits_whenever_the_content_changed(ctl: Host) -> N
     assert ctl.git("status", "--porcelain") == ""
     # only the Generated line would differ: nothing to commit
     assert ctl.report("--commit")["note"] == "unchanged"
+
+
+def test_the_report_waits_while_head_is_detached_or_a_merge_is_in_progress(ctl: Host) -> None:
+    running(ctl, ["w1"])
+    ctl.git("switch", "-q", "-c", "side")
+    ctl.write("notes.md", "side\n")
+    ctl.commit("side notes", "notes.md")
+    ctl.git("switch", "-q", "main")
+    ctl.write("notes.md", "main\n")
+    ctl.commit("main notes", "notes.md")
+    assert "CONFLICT" in ctl.git("merge", "side", check=False)  # the merge goes on
+    assert (ctl.root / ".git" / "MERGE_HEAD").exists()
+    head, status = ctl.head(), ctl.git("status", "--porcelain", "--", ".", ":!reports")
+
+    out = ctl.report("--commit")
+    assert out["commit"] is None
+    assert out["note"].startswith("waiting: a merge is in progress;"), out
+    assert ctl.head() == head
+    assert ctl.git("status", "--porcelain", "--", ".", ":!reports") == status
+    assert (ctl.root / ".git" / "MERGE_HEAD").exists()
+    assert "report waiting: a merge is in progress" in ctl.cli("status").stdout
+    assert ctl.status()["reportWaiting"].startswith("waiting: a merge is in progress")
+
+    ctl.git("merge", "--abort")
+    ctl.git("switch", "-q", "--detach")
+    detached = ctl.report("--commit")
+    assert detached["note"].startswith("waiting: HEAD is detached;"), detached
+    assert ctl.head() == head
+
+    ctl.git("switch", "-q", "main")
+    done = ctl.report("--commit")
+    assert done["commit"] and done["note"] == "committed", done
+    assert ctl.git("rev-parse", "HEAD^") == head
+    assert "waiting" not in ctl.cli("status").stdout
+    assert ctl.status()["reportWaiting"] is None
 
 
 def test_push_needs_a_branch_of_its_own(ctl: Host) -> None:
