@@ -2,9 +2,9 @@
 
 Two clocks. The regular one commits a changed report at most once per
 ``reports.minInterval``. An urgent event (a worker becoming Failed, or the
-fleet becoming settled: every worker terminal) starts a window of
-``reports.settle``; when it closes, one commit carries everything that changed
-in it, however many phases moved. An unchanged report (ignoring its
+fleet becoming settled: every worker final, see :mod:`reconciler.core.outcome`)
+starts a window of ``reports.settle``; when it closes, one commit carries
+everything that changed in it, however many phases moved. An unchanged report (ignoring its
 "Generated" line) is never committed.
 
 The invariant (checked by a hypothesis property): two report commits closer
@@ -20,12 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from reconciler.core.actions import Phase
+from reconciler.core.outcome import settled
 
 # A worker entering one of these phases wants a person's attention soon. The
 # one place to add more (a phase in which the agent waits for a person).
 URGENT_PHASES: frozenset[str] = frozenset({Phase.FAILED.value})
-# A worker in one of these phases changes no more by itself.
-TERMINAL_PHASES: frozenset[str] = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value})
 
 
 @dataclass(frozen=True)
@@ -35,17 +34,6 @@ class Decision:
     commit: bool
     due: float | None
     why: str
-
-
-def settled(phases: Mapping[str, str]) -> bool:
-    """Whether every worker is terminal (an empty fleet is not settled).
-
-    Examples
-    --------
-    >>> settled({"a": "Succeeded", "b": "Failed"}), settled({"a": "Running"}), settled({})
-    (True, False, False)
-    """
-    return bool(phases) and all(p in TERMINAL_PHASES for p in phases.values())
 
 
 def urgent_changes(old: Mapping[str, str] | None, new: Mapping[str, str]) -> list[str]:

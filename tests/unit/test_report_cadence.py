@@ -7,13 +7,8 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.report_cadence import (
-    URGENT_PHASES,
-    Decision,
-    decide,
-    settled,
-    urgent_changes,
-)
+from reconciler.core.outcome import exit_code, settled
+from reconciler.core.report_cadence import URGENT_PHASES, Decision, decide, urgent_changes
 
 MIN, SETTLE = 300.0, 30.0
 
@@ -69,6 +64,9 @@ def test_settled_and_urgent_changes() -> None:
     assert settled({"a": "Succeeded", "b": "Failed"})
     assert not settled({"a": "Succeeded", "b": "Running"})
     assert not settled({})
+    assert settled({"a": "Failed", "b": "Blocked"})  # a dependency failed: nothing moves it
+    assert (exit_code(["Succeeded"]), exit_code(["Failed", "Succeeded"])) == (0, 1)
+    assert exit_code(["Succeeded", "Backoff"]) is None
     old = {"a": "Running", "b": "Failed", "c": "Running"}
     assert urgent_changes(old, {"a": "Failed", "b": "Failed", "c": "Running"}) == ["a Failed"]
     assert urgent_changes(old, {"a": "Succeeded", "b": "Failed", "c": "Succeeded"}) == [
