@@ -72,7 +72,7 @@ def decide(
     *,
     committed_at: float | None,
     committed: str | None,
-    content: str,
+    content: str | None,
     urgent: Iterable[float],
     now: float,
     min_interval: float,
@@ -81,7 +81,9 @@ def decide(
     """Whether to commit the report now, and when to look again.
 
     ``committed_at``/``committed``: time and content (digest) of the last report
-    commit, None when there was none; ``content``: the report's content now;
+    commit, None when there was none; ``content``: the report's content now,
+    None when not rendered yet (taken as changed: the caller renders only
+    when the clocks say a commit is due, then asks again);
     ``urgent``: times of urgent events (earlier ones, before the last commit,
     are ignored); ``now``: the time.
 
@@ -100,7 +102,7 @@ def decide(
     ...        min_interval=300, settle=30)
     Decision(commit=False, due=None, why='unchanged')
     """
-    if committed is not None and content == committed:
+    if content is not None and content == committed:
         return Decision(False, None, "unchanged")
     if committed_at is None:
         return Decision(True, None, "first report")

@@ -174,7 +174,7 @@ def write_report(
     if note.startswith("waiting"):
         remember_waiting(desired, note)
     else:
-        remember_commit(desired, text, rows, now, made=sha is not None)
+        remember_commit(desired, text, rows, now)
     return ReportResult(path, changed, sha, note)
 
 
@@ -245,22 +245,17 @@ def save_memory(desired: Desired, memory: dict[str, Any]) -> None:
     write_atomic(memory_file(desired), json.dumps(memory, sort_keys=True))
 
 
-def remember_commit(
-    desired: Desired, text: str, rows: list[dict[str, Any]], now: float, *, made: bool
-) -> dict[str, Any]:
-    """Record that ``text`` is the committed report: a commit ``made`` now, or found equal.
+def remember_commit(desired: Desired, text: str, rows: list[dict[str, Any]], now: float) -> None:
+    """Record that ``text`` is the committed report as of ``now`` (committed, or found equal).
 
-    The phases it shows are the watcher's baseline for urgent changes.
-    Returns the memory as saved.
+    Restarts reports.minInterval and clears the urgent changes it covers; the
+    phases it shows are the watcher's baseline for new urgent changes.
     """
     memory = read_memory(desired)
-    if made or memory.get("committed_at") is None:
-        memory["committed_at"] = now
-        memory["urgent"] = []
+    memory.update(committed_at=now, urgent=[])
     phases = {str(r["name"]): str(r["phase"]) for r in rows}
     memory.update(digest=digest(without_generated(text)), waiting=None, phases=phases)
     save_memory(desired, memory)
-    return memory
 
 
 def remember_waiting(desired: Desired, note: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
@@ -120,6 +121,25 @@ steps = st.lists(
 )
 
 
+def walk(
+    w: Watcher, steps: list[tuple[float, bool, bool]], *, follow: bool
+) -> Iterator[float | None]:
+    """Tick ``w`` through ``steps``; yield each tick's due time.
+
+    With ``follow`` the watcher also comes back at each due time, as the loop does.
+    """
+    now = 0.0
+    for gap, change, urgent in steps:
+        now += gap
+        due = w.tick(now, change=change, urgent=urgent)
+        yield due
+        if follow and due is not None:
+            assert due > now
+            assert w.tick(due, change=False, urgent=False) is None  # it commits then
+            assert w.commits[-1] == due
+            now = due
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     steps=steps,
@@ -130,16 +150,8 @@ def test_commits_closer_than_min_interval_follow_a_settled_urgent_event(
     steps: list[tuple[float, bool, bool]], min_interval: float, settle: float
 ) -> None:
     w = Watcher(min_interval, settle)
-    now = 0.0
-    for gap, change, urgent in steps:
-        now += gap
-        due = w.tick(now, change=change, urgent=urgent)
-        if due is not None:  # a watcher that comes back when told gets its commit then
-            assert due > now
-            assert w.content != w.committed
-            if w.tick(due, change=False, urgent=False) is None:
-                assert w.commits[-1] == due
-            now = due
+    for _ in walk(w, steps, follow=True):
+        pass
     for first, second in zip(w.commits, w.commits[1:], strict=False):
         assert second > first
         if second < first + min_interval:  # as decide() adds them (floats)
@@ -153,15 +165,12 @@ def test_a_changed_report_is_never_left_uncommitted_past_min_interval(
     steps: list[tuple[float, bool, bool]],
 ) -> None:
     w = Watcher(MIN, SETTLE)
-    now = 0.0
-    for gap, change, urgent in steps:
-        now += gap
-        due = w.tick(now, change=change, urgent=urgent)
-        if w.content != w.committed:
-            assert due is not None
-            assert due <= w.commits[-1] + MIN
-            pending = [u for u in w.urgent if u > w.commits[-1]]
-            if pending:
-                assert due <= min(pending) + SETTLE
-        else:
+    for due in walk(w, steps, follow=False):
+        if w.content == w.committed:
             assert due is None
+            continue
+        assert due is not None
+        assert due <= w.commits[-1] + MIN
+        pending = [u for u in w.urgent if u > w.commits[-1]]
+        if pending:
+            assert due <= min(pending) + SETTLE
