@@ -388,6 +388,12 @@ def test_the_report_waits_while_head_is_detached_or_a_merge_is_in_progress(ctl: 
     assert ctl.status()["reportWaiting"].startswith("waiting: a merge is in progress")
 
     ctl.git("merge", "--abort")
+    assert "CONFLICT" in ctl.git("rebase", "side", check=False)  # the rebase stops
+    rebasing = ctl.report("--commit")
+    assert rebasing["note"].startswith("waiting: a rebase is in progress;"), rebasing
+    assert (ctl.root / ".git" / "rebase-merge").is_dir()
+    ctl.git("rebase", "--abort")
+    assert ctl.head() == head
     ctl.git("switch", "-q", "--detach")
     detached = ctl.report("--commit")
     assert detached["note"].startswith("waiting: HEAD is detached;"), detached
