@@ -26,6 +26,7 @@ from reconciler.cli import (
     specs,
     status,
     tasks,
+    wait,
 )
 from reconciler.cli.runner import CTX
 
@@ -56,6 +57,7 @@ for group in (
     specs.commands,
     fleet.commands,
     status.commands,
+    wait.commands,
     operations.commands,
     report.commands,
     hook.commands,

@@ -31,8 +31,12 @@ def status(as_json: JsonOpt = False) -> None:
         rows = status_rows(desired, observed, engine.make_plan(desired, observed))
         warnings = [f"state file {p} is unreadable ({why}); the next reconcile moves it aside"
                     for p, why in observed.corrupt]  # fmt: skip
+        from reconciler.loop.publish_report import read_memory
+
+        waiting = read_memory(desired).get("waiting")
         return rows, foreign_rows(observed), {**engine.revision_info(desired.root),
-                                              "warnings": warnings}  # fmt: skip
+                                              "warnings": warnings,
+                                              "reportWaiting": waiting}  # fmt: skip
 
     rows, foreign, revision = run(compute, json_errors=as_json)
     if as_json:
@@ -49,6 +53,8 @@ def status(as_json: JsonOpt = False) -> None:
         files = ", ".join(revision["pendingSpecs"])  # type: ignore[arg-type]
         note = "not applied: reconcile.source is committed"
         typer.echo(f"uncommitted spec changes: {files} ({note})")
+    if revision["reportWaiting"]:
+        typer.echo(f"report {revision['reportWaiting']}")
     now = time.time()
     headers = [
         "NAME",

@@ -174,6 +174,8 @@ class Config:
     reports_author: str = "orch <orch@localhost>"
     reports_min_interval: float = 300.0
     source: str = "worktree"  # reconcile.source: "committed" reads specs and config at HEAD
+    reports_settle: float = 30.0
+    reports_branch: str | None = None  # None: local commits on the current branch
     start_interval: float = 2.0  # between starts of agents with a shared config file (claude)
     limits_pause: float = 900.0  # a usage limit without a reset time pauses its account this long
     limits_max_pause: float = 7200.0  # ...doubling while rejections go on, up to this

@@ -110,6 +110,11 @@ def _verify(cwd: Path | str, rev: str) -> str | None:
     return out or None
 
 
+def verify(cwd: Path | str, rev: str) -> str | None:
+    """The object name ``rev`` resolves to in the repository at ``cwd``, or None."""
+    return _verify(cwd, rev)
+
+
 def count_range(cwd: Path | str, base: str, tip: str, timeout: float = DEFAULT_TIMEOUT) -> int:
     """How many commits ``base..tip`` holds in the repository at ``cwd``."""
     return int(run_git(cwd, "rev-list", "--count", f"{base}..{tip}", timeout=timeout) or 0)

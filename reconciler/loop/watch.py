@@ -293,7 +293,8 @@ def _one_pass(
     """One pass and what follows it; seconds until the next pass is due, if sooner than resync.
 
     Agents on their way out are followed up soon (never waited for in a pass);
-    a start held by startInterval or an account's pause is due when it ends.
+    a start held by startInterval or an account's pause is due when it ends,
+    and so is a report commit waiting for its interval or settle window.
     """
     started = time.time()
     result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
@@ -306,11 +307,12 @@ def _one_pass(
         )
     if watcher.follow_workers(_worker_folders(result), started):
         trigger.poke("new worker folders")
-    side.after_pass(result)
+    report_due = side.after_pass(result)
     if result.plan.stopping:
         return STOPPING_RECHECK, result
-    if result.plan.wake_at is not None:
-        return max(STOPPING_RECHECK, result.plan.wake_at - clock()), result
+    due = [t for t in (result.plan.wake_at, report_due) if t is not None]
+    if due:
+        return max(STOPPING_RECHECK, min(due) - clock()), result
     return None, result
 
 
@@ -320,10 +322,11 @@ class _SideJobs:
     def __init__(
         self, root: Path, emit: Callable[[Event | str], None], clock: Callable[[], float]
     ) -> None:
+        from reconciler.loop.report_timer import ReportTimer
+
         self.root, self.emit, self.clock = root, emit, clock
         self.next_pull = 0.0
-        self.report_at = 0.0
-        self.phases: dict[str, str] = {}
+        self.reports = ReportTimer(emit)
 
     def maybe_pull(self, desired: Desired | None) -> None:
         """Fetch and fast-forward the control repo every git.pullInterval (when git.pull)."""
@@ -333,31 +336,9 @@ class _SideJobs:
         for line in control_repo.pull_once(self.root):
             self.emit(line)
 
-    def after_pass(self, result: engine.PassResult) -> None:
-        """Write and commit the report when a phase changed or reports.minInterval passed."""
-        cfg = result.desired.config
-        if not cfg.reports_commit:
-            return
-        if result.events:  # the pass changed things: report what is now, not what was
-            desired = result.desired
-            observed = engine.snapshot(desired)
-            result = engine.PassResult(
-                desired, observed, engine.make_plan(desired, observed), result.events
-            )
-        phases = {n: s.phase.value for n, s in result.plan.statuses.items()}
-        now = self.clock()
-        if phases == self.phases and now - self.report_at < cfg.reports_min_interval:
-            return
-        from reconciler.loop.publish_report import write_report
-
-        try:
-            done = write_report(result, commit=True, push=cfg.reports_push, now=now)
-        except OrchError as err:
-            self.emit(f"warning: report: {err}")
-            return
-        self.phases, self.report_at = phases, now
-        if done.commit:
-            self.emit(f"report {done.path.name}: {done.note} ({done.commit[:10]})")
+    def after_pass(self, result: engine.PassResult) -> float | None:
+        """The report's turn (see :mod:`reconciler.loop.report_timer`); when it is due next."""
+        return self.reports.after_pass(result, self.clock())
 
 
 class SpecCache:

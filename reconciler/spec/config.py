@@ -40,6 +40,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("reports", "push"): ("reports_push", bool),
     ("reports", "author"): ("reports_author", str),
     ("reports", "minInterval"): ("reports_min_interval", parse_duration),
+    ("reports", "settle"): ("reports_settle", parse_duration),
+    ("reports", "branch"): ("reports_branch", lambda v: v),
     ("timeouts", "git"): ("git_timeout", parse_duration),
     ("timeouts", "network"): ("network_timeout", parse_duration),
     ("timeouts", "tmux"): ("tmux_timeout", parse_duration),
@@ -97,9 +99,8 @@ def load_config(
             errors = schema_errors(docs[0], "config", None)
             if not errors:
                 values = _flatten(docs[0].data)
-                problem = _reports_path_problem(values.get("reports_path", "reports/status.md"))
-                if problem:
-                    line, col = docs[0].mark(("reports", "path"))
+                for key, problem in _reports_problems(values):
+                    line, col = docs[0].mark(("reports", key))
                     errors.append(SpecError(CONFIG_FILE, line, col, None, problem))
     # Per-workstation overrides: the config file is shared through git.
     if env.get("ORCH_TMUX_SOCKET"):
@@ -133,6 +134,30 @@ def default_fleet_name(root: Path) -> str:
     slug = re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-_")[:40] or "fleet"
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:6]
     return f"{slug}-{digest}"
+
+
+def _reports_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key under reports, problem) for each reports setting that cannot work."""
+    out = []
+    path_problem = _reports_path_problem(values.get("reports_path", "reports/status.md"))
+    if path_problem:
+        out.append(("path", path_problem))
+    branch = values.get("reports_branch")
+    if branch is not None and (branch == "HEAD" or not _BRANCH.fullmatch(branch)):
+        out.append(("branch", f'reports.branch "{branch}" is not a usable branch name'))
+    if values.get("reports_push") and branch is None:
+        why = (
+            "reports.push needs reports.branch (a branch of its own, e.g. orch/status): "
+            "pushing the current branch would push your own unpushed commits"
+        )
+        out.append(("push", why))
+    return out
+
+
+# A git branch name orch accepts: no "..", "@{", "//", leading "-" or ".", ".lock" end.
+_BRANCH = re.compile(
+    r"(?!.*\.\.)(?!.*@\{)(?!.*//)(?![-./])(?!.*/\.)[A-Za-z0-9._/-]+(?<![./])(?<!\.lock)"
+)
 
 
 def _reports_path_problem(path: str) -> str | None:
