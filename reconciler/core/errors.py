@@ -123,7 +123,8 @@ class MassPruneBlocked(OrchError):
         super().__init__(
             f"refusing to remove {count} of {total} workers in one pass "
             f"(more than reconcile.maxPruneFraction={fraction}); "
-            "rerun with --allow-mass-prune if this is intended"
+            "rerun with --allow-mass-prune if this is intended, or approve it once "
+            "with `orch approve-prune`"
         )
 
 

@@ -90,8 +90,12 @@ def cache_key(root: Path, env: Mapping[str, str], inputs: tuple[str, ...]) -> st
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def read(root: Path, env: Mapping[str, str]) -> model.Desired | None:
-    """The remembered desired state of ``root``, or None when it may be stale."""
+def read(root: Path, env: Mapping[str, str], *, stale_ok: bool = False) -> model.Desired | None:
+    """The remembered desired state of ``root``, or None when it may be stale.
+
+    ``stale_ok``: the last valid state even when the specs changed since (what
+    `orch status` shows while the specs are invalid).
+    """
     try:
         data = json.loads((root / "state" / CACHE_FILE).read_bytes())
         desired = _decode(data["desired"])
@@ -99,7 +103,7 @@ def read(root: Path, env: Mapping[str, str]) -> model.Desired | None:
         return None
     if not isinstance(desired, model.Desired):
         return None
-    if data.get("key") != cache_key(root, env, desired.inputs):
+    if not stale_ok and data.get("key") != cache_key(root, env, desired.inputs):
         return None
     return desired
 
