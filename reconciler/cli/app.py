@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import demo, fleet, hook, operations, report, specs, status
+from reconciler.cli import demo, fleet, hook, inspect_worker, operations, report, specs, status
 from reconciler.cli.runner import CTX
 
 EPILOG_MAIN = """\
@@ -44,6 +44,7 @@ for group in (
     specs.commands,
     fleet.commands,
     status.commands,
+    inspect_worker.commands,
     operations.commands,
     report.commands,
     hook.commands,

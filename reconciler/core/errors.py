@@ -130,3 +130,14 @@ class MassPruneBlocked(OrchError):
 
 class UsageError(OrchError):
     """A command was called with something that does not exist or does not fit."""
+
+
+class UnknownWorker(UsageError):
+    """A command named a worker orch neither has in its specs nor knows; close names suggested."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see orch status"
+        super().__init__(f'no worker "{name}" in the specs or known to orch{hint}')

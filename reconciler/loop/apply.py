@@ -27,7 +27,7 @@ from reconciler.drivers.tmux import Tmux, WindowSpec
 from reconciler.loop.accounts import ACCOUNT_HANDLERS, fold_cost
 from reconciler.loop.events import Event
 from reconciler.loop.pass_context import RepoPrep
-from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent
+from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent, worktree_of
 from reconciler.loop.state_store import StateStore, write_atomic
 from reconciler.loop.worktree_actions import WORKTREE_HANDLERS
 
@@ -175,13 +175,7 @@ class Applier:
 
     def worktree(self, name: str) -> Path:
         """Where the worker's worktree is: from state, the observation, or the spec."""
-        state = self.states.get(name)
-        if state and state.worktree:
-            return Path(state.worktree)
-        files = self.observed.files.get(name)
-        if files and files.path:
-            return Path(files.path)
-        return self.desired.worktree_path(self.worker(name))
+        return worktree_of(self.desired, self.observed, self.states.get(name), name)
 
     def repo_path(self, name: str, worktree: Path) -> Path:
         """The repository a worker's worktree belongs to, even after it left the specs."""

@@ -1,0 +1,61 @@
+"""`orch render` and `orch describe` against a real fleet (real tmux, real git, the real CLI).
+
+render must print exactly what the agent then receives: the fake agent
+tests/agents/record_prompt.sh records its stdin (the prompt) and its argv.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+Retry = Callable[..., Any]
+
+
+def rendered(fleet: Any, *args: str) -> dict[str, Any]:
+    done = fleet.cli("render", *args, "--json")
+    assert done.returncode == 0, done
+    return json.loads(done.stdout)
+
+
+def test_render_prints_what_the_agent_then_receives(fleet: Any, retry_until: Retry) -> None:
+    fleet.base("record_prompt.sh", args=["--flag", "{{ stage }} of {{ worker }}"],
+               stages=[fleet.stage("plan"), fleet.stage("build")])  # fmt: skip
+    fleet.workers({"w1": {"vars": {"topic": "tidy up"}}})
+
+    first = rendered(fleet, "w1")
+    assert (first["stage"], first["attempt"], first["restart"]) == ("plan", 1, False)
+    assert not fleet.worktree("w1").exists()  # nothing was started or written
+    assert not (fleet.root / "state" / "logs").exists()
+    fleet.reconcile()
+    received = retry_until(fleet.received("w1", "plan", 1), seconds=20, message="plan 1 prompt")
+    assert received == first["prompt"]
+    assert "var topic = tidy up" in received
+    assert fleet.received_args("w1", "plan", 1) == first["argv"][2:]  # after `sh script`
+    assert first["argv"][2:] == ["--flag", "plan of w1"]
+    assert first["promptFile"] == fleet.state("w1")["log"].replace(".log", ".prompt.md")
+
+    # The restart prompt `orch restart` gives: the summary of the worktree as it is now.
+    again = rendered(fleet, "w1", "--restart")
+    assert (again["stage"], again["attempt"], again["restart"]) == ("plan", 2, True)
+    assert "restart requested" in again["prompt"]
+    assert fleet.cli("restart", "w1").returncode == 0
+    received = retry_until(fleet.received("w1", "plan", 2), seconds=20, message="plan 2 prompt")
+    assert received == again["prompt"]
+
+    text = fleet.cli("render", "w1", "--stage", "build")
+    assert text.returncode == 0, text
+    assert text.stdout.startswith("# w1: stage build, attempt #1, agent fake\n")
+    assert text.stdout.endswith(rendered(fleet, "w1", "--stage", "build")["prompt"])
+
+
+def test_render_unknown_worker_or_stage_exits_1_naming_what_exists(fleet: Any) -> None:
+    fleet.base("sleep.sh", stages=[fleet.stage("plan"), fleet.stage("build")])
+    fleet.workers(["alpha", "beta"])
+    done = fleet.cli("render", "alpah")
+    assert done.returncode == 1, done
+    assert 'no worker "alpah"' in done.stderr and "did you mean alpha" in done.stderr
+    done = fleet.cli("render", "alpha", "--stage", "deploy")
+    assert done.returncode == 1, done
+    assert 'no stage "deploy"; its stages: plan, build' in done.stderr
