@@ -76,4 +76,4 @@ def render_text(out: dict[str, Any]) -> str:
         *(f"# env {key}={value}" for key, value in out["env"].items()),
         "# prompt:",
     ]
-    return "\n".join(lines) + "\n" + out["prompt"]
+    return "\n".join(lines) + "\n" + str(out["prompt"])
