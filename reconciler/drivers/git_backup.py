@@ -130,3 +130,19 @@ def bundle_repo(repo: Path, dest: Path, message: str, timeout: float = DEFAULT_T
     dest.parent.mkdir(parents=True, exist_ok=True)
     run_git(repo, "bundle", "create", "--quiet", str(dest), "--all", timeout=timeout)
     return True
+
+
+
+def list_backups(
+    repo: Path, prefix: str, timeout: float = DEFAULT_TIMEOUT
+) -> list[tuple[str, str]]:
+    """Refs under ``prefix`` (``refs/orch/backups/<worker>/``) and their commits, by name.
+
+    Their names end in the UTC time of the backup, so by name is oldest first.
+    """
+    out = run_git(
+        repo, "for-each-ref", "--sort=refname", "--format=%(refname)%09%(objectname)", prefix,
+        timeout=timeout,
+    )  # fmt: skip
+    rows = (line.split("\t") for line in out.splitlines())
+    return [(r[0], r[1]) for r in rows if len(r) == 2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Retry = Callable[..., Any]
@@ -59,3 +60,52 @@ def test_render_unknown_worker_or_stage_exits_1_naming_what_exists(fleet: Any) -
     done = fleet.cli("render", "alpha", "--stage", "deploy")
     assert done.returncode == 1, done
     assert 'no stage "deploy"; its stages: plan, build' in done.stderr
+
+
+def test_describe_shows_spec_branch_attempts_backups_events_and_logs(
+    fleet: Any, retry_until: Retry
+) -> None:
+    fleet.base("sleep.sh", stages=[fleet.stage("plan"), fleet.stage("build")])
+    fleet.workers({"w1": {"vars": {"topic": "tidy"}}})
+    fleet.reconcile()
+    assert fleet.cli("restart", "w1").returncode == 0  # plan #1 replaced by plan #2
+    worktree = fleet.worktree("w1")
+    fleet.git(worktree, "commit", "-q", "--allow-empty", "-m", "work")
+    (worktree / ".orch" / "signals" / "plan.done").write_text("")
+    fleet.reconcile()  # stops plan #2, starts build #1
+
+    done = fleet.cli("describe", "w1", "--json")
+    assert done.returncode == 0, done
+    out = json.loads(done.stdout)
+    assert out["spec"]["stages"] == ["plan", "build"] and out["spec"]["vars"] == {"topic": "tidy"}
+    assert out["spec"]["source"].startswith("specs/workers.yaml:")
+    assert (out["worktree"], out["branch"], out["base"]) == (str(worktree), "orch/w1", "main")
+    assert (out["ahead"], out["behind"]) == (1, 0)
+    assert [(a["stage"], a["attempt"], a["outcome"]) for a in out["attempts"]] == [
+        ("plan", 1, "restarted"), ("plan", 2, "done"), ("build", 1, "running"),
+    ]  # fmt: skip
+    assert out["attempts"][0]["reason"] == "restart requested"
+    assert all(a["start"] for a in out["attempts"])
+    assert all(a["end"] for a in out["attempts"][:2]) and out["attempts"][2]["end"] is None
+    assert [Path(log["path"]).name for log in out["logs"]] == ["plan-1.log", "plan-2.log",
+                                                                "build-1.log"]  # fmt: skip
+    assert out["events"][-1]["verb"] == "start-agent" and out["events"][-1]["stage"] == "build"
+    assert out["backups"] == []
+    assert (out["restarts"], out["restartsTotal"]) == (0, 1)
+
+    assert fleet.cli("cleanup", "w1", "--yes").returncode == 0
+    out = json.loads(fleet.cli("describe", "w1", "--json").stdout)
+    assert len(out["backups"]) == 1
+    assert out["backups"][0]["ref"].startswith("refs/orch/backups/w1/")
+    head = fleet.git(fleet.repo, "rev-parse", "orch/w1").stdout.strip()
+    assert out["backups"][0]["commit"] == head  # a clean worktree: the backup is its HEAD
+    assert out["attempts"][-1]["outcome"] == "removed"
+
+    text = fleet.cli("describe", "w1").stdout
+    for heading in ("Name:      w1", "Branch:    orch/w1 (base main): 1 ahead, 0 behind",
+                    "Attempts:", "Backups:", "  refs/orch/backups/w1/", "Logs:", "Events:"):
+        assert heading in text, (heading, text)  # fmt: skip
+
+    done = fleet.cli("describe", "w2")
+    assert done.returncode == 1, done
+    assert 'no worker "w2"' in done.stderr and "did you mean w1" in done.stderr
