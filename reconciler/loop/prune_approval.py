@@ -13,7 +13,6 @@ import contextlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from reconciler.core.actions import Plan
 from reconciler.core.duration import utc_iso
@@ -32,15 +31,6 @@ def read(state_dir: Path) -> frozenset[str]:
     if not isinstance(workers, list):
         return frozenset()
     return frozenset(w for w in workers if isinstance(w, str))
-
-
-def details(state_dir: Path) -> dict[str, Any] | None:
-    """The approval file's content (workers, when, by whom), or None."""
-    try:
-        data = json.loads((state_dir / APPROVAL_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def write(state_dir: Path, workers: Iterable[str], now: float, by: str) -> None:
