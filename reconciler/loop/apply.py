@@ -146,9 +146,12 @@ class Applier:
         error: str | None = None,
         detail: dict[str, object] | None = None,
     ) -> Event:
-        verb = action.verb.value
+        verb, attempt = action.verb.value, action.attempt
         if action.verb is Verb.SET_PHASE and action.phase:
             verb = f"phase {action.phase.value}"
+            state = self.states.get(action.worker)
+            if not attempt and state and state.stage == action.stage:
+                attempt = state.attempt  # which attempt ended so (orch describe reads it)
         return Event(
             self.clock(),
             action.worker,
@@ -158,7 +161,7 @@ class Applier:
             error,
             detail or {},
             stage=action.stage,
-            attempt=action.attempt,
+            attempt=attempt,
         )
 
     # -- helpers ------------------------------------------------------------

@@ -109,3 +109,21 @@ def test_describe_shows_spec_branch_attempts_backups_events_and_logs(
     done = fleet.cli("describe", "w2")
     assert done.returncode == 1, done
     assert 'no worker "w2"' in done.stderr and "did you mean w1" in done.stderr
+
+
+def test_describe_a_crashed_attempt_is_failed_with_its_reason(
+    fleet: Any, retry_until: Retry
+) -> None:
+    fleet.base("crash.sh")
+    fleet.workers(["w1"])
+    fleet.reconcile()
+    retry_until(fleet.dead_window("w1"), seconds=20, message="the agent to crash")
+    fleet.reconcile()  # sees the crash: Backoff
+
+    out = json.loads(fleet.cli("describe", "w1", "--json").stdout)
+    [first] = out["attempts"]
+    assert (first["stage"], first["attempt"], first["outcome"]) == ("work", 1, "failed")
+    assert "exit" in first["reason"] and first["end"]
+    # The phase event names the attempt it ended.
+    backoff = [e for e in out["events"] if e["verb"] == "phase Backoff"]
+    assert backoff and (backoff[0]["stage"], backoff[0]["attempt"]) == ("work", 1)
