@@ -40,6 +40,8 @@ def describe_text(out: dict[str, Any]) -> str:
 
 def _head(out: dict[str, Any]) -> list[str]:
     """Name, phase, stage, spec, and where the worker lives."""
+    import json
+
     from reconciler.core.rows import restarts_text
 
     row, spec = out["status"] or {}, out["spec"] or {}
@@ -53,7 +55,7 @@ def _head(out: dict[str, Any]) -> list[str]:
         lines.append(f"Spec:      {spec['source']}: repo {spec['repo']}, "
                      f"pipeline {spec['pipeline']} ({stages}), agent {spec['agent']}")  # fmt: skip
         keys = ("vars", "dependsOn", "host", "suspend", "workerSet")
-        lines.extend(f"  {key}: {spec[key]}" for key in keys if spec.get(key))
+        lines.extend(f"  {key}: {json.dumps(spec[key])}" for key in keys if spec.get(key))
     ahead = "" if out["ahead"] is None else f": {out['ahead']} ahead, {out['behind']} behind"
     lines.append(f"Worktree:  {out['worktree'] or '-'}")
     lines.append(f"Repo:      {out['repoPath'] or '-'}")

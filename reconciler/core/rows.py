@@ -28,9 +28,9 @@ def status_rows(
         worker = desired.workers.get(name)
         state = observed.states.get(name)
         window = observed.window_of(name)
-        phase, reason = st.phase.value, st.reason
+        phase, reason, attempt = st.phase.value, st.reason, st.attempt
         if not reconciling and st.phase is Phase.PROVISIONING and state is None and not window:
-            phase, reason = Phase.PENDING.value, NOT_STARTED
+            phase, reason, attempt = Phase.PENDING.value, NOT_STARTED, 0
         if state and state.worktree:
             worktree = state.worktree
         elif worker:
@@ -44,7 +44,7 @@ def status_rows(
                 "stage": st.stage,
                 "stageIndex": st.stage_index,
                 "stages": st.stages,
-                "attempt": st.attempt,
+                "attempt": attempt,
                 "restarts": st.restarts,
                 "restartsTotal": max(st.restarts, state.restarts_total if state else 0),
                 "lastActivity": utc_iso(st.last_activity),

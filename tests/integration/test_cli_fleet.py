@@ -120,7 +120,7 @@ def test_status_json_rows(fleet: Fleet) -> None:
         ("w1", "Pending", None, None),
         ("w2", "Pending", None, None),
     ]
-    assert all(r["reason"].startswith("not started: no reconciler running")
+    assert all(r["reason"].startswith("not started: no reconciler running") and r["attempt"] == 0
                for r in before["workers"])  # fmt: skip
     assert before["reconciler"]["running"] is False
     fleet.reconcile()
