@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from reconciler.core.attempts import attempts
 from reconciler.core.model import WorkerState
 
@@ -67,3 +70,33 @@ def test_the_state_file_says_how_the_last_attempt_stands() -> None:
     assert outcomes(events, backoff)[0][2:] == ("failed", None, "stalled for 10m")
     other = WorkerState("w", phase="Backoff", stage="build", attempt=1, reason="x")
     assert outcomes(events, other)[0][2] == "running"  # not the attempt the state holds
+
+
+VERBS = (
+    "start-agent", "stop-agent", "complete-stage", "phase Backoff", "phase Failed",
+    "phase Succeeded", "phase Running", "remove-worktree", "forget", "create-worktree",
+)  # fmt: skip
+
+
+def test_property_one_attempt_per_start_every_one_but_the_last_ended() -> None:
+    event = st.fixed_dictionaries({
+        "verb": st.sampled_from(VERBS), "stage": st.sampled_from(("plan", "build")),
+        "attempt": st.integers(1, 3), "ok": st.booleans(),
+    })  # fmt: skip
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.lists(event, max_size=30))
+    def check(events: list[dict[str, Any]]) -> None:
+        timed = [{**e, "time": f"T{i:03d}", "reason": f"r{i}"} for i, e in enumerate(events)]
+        got = attempts(timed)
+        starts = [e for e in timed if e["verb"] == "start-agent" and e["ok"]]
+        assert [(a["stage"], a["attempt"], a["start"]) for a in got] == [
+            (e["stage"], e["attempt"], e["time"]) for e in starts
+        ]
+        for a in got[:-1]:  # a later start ends every earlier attempt
+            assert a["end"] is not None and a["outcome"] != "running", a
+        for a in got:
+            assert (a["end"] is None) == (a["outcome"] == "running"), a
+            assert a["end"] is None or a["end"] >= a["start"], a
+
+    check()
