@@ -48,10 +48,9 @@ def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -
         for action in the_plan.actions:
             typer.echo(action.describe())
         if the_plan.blocked:
-            typer.echo(
-                f"blocked by the mass-prune guard: removing {the_plan.prune_count} of "
-                f"{the_plan.prune_total} workers needs --allow-mass-prune:"
-            )
+            from reconciler.core.plan import blocked_note
+
+            typer.echo(f"{blocked_note(the_plan)}:")
             for action in the_plan.blocked:
                 typer.echo(f"  (blocked) {action.describe()}")
         for line in pending:

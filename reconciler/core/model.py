@@ -240,7 +240,8 @@ class WorkerState:
     reason: str = ""
     stage: str | None = None
     attempt: int = 0
-    restarts: int = 0
+    restarts: int = 0  # of the current stage (maxRestarts counts these)
+    restarts_total: int = 0  # every restart of every stage, kept when a stage advances
     created_at: float | None = None
     stage_started_at: float | None = None
     attempt_started_at: float | None = None

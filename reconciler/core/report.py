@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.actions import Phase
-from reconciler.core.rows import stage_text
+from reconciler.core.rows import restarts_text, stage_text
 
 RECENT_EVENTS = 20
 RECENT_BACKUPS = 10
+_TEARDOWN = ("remove-worktree", "kill-window", "forget")  # a worker's run ends with any of them
 GENERATED_PREFIX = "Generated "
 
 
@@ -75,6 +76,8 @@ def _gantt(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     "end": e["time"],
                 }
             )
+        elif e.get("verb") in _TEARDOWN and stages and stages[-1]["status"] == "active":
+            stages[-1].update(status="done", end=e["time"])  # removed: its bar ends here
         elif str(e.get("verb", "")).startswith("phase ") and stages:
             final = e["verb"].removeprefix("phase ")
             if final in (Phase.SUCCEEDED.value, Phase.FAILED.value):
@@ -119,6 +122,7 @@ def report_context(src: ReportInput) -> dict[str, Any]:
     order = [p.value for p in Phase]
     workers = [
         {**r, "stage_text": stage_text(r), "activity": minute(r.get("lastActivity")),
+         "restarts_text": restarts_text(r),
          "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd"))}
         for r in src.rows
     ]  # fmt: skip

@@ -120,6 +120,15 @@ def count_range(cwd: Path | str, base: str, tip: str, timeout: float = DEFAULT_T
     return int(run_git(cwd, "rev-list", "--count", f"{base}..{tip}", timeout=timeout) or 0)
 
 
+def ahead_behind(
+    cwd: Path | str, base: str, tip: str, timeout: float = DEFAULT_TIMEOUT
+) -> tuple[int, int]:
+    """Commits ``tip`` has that ``base`` lacks, and the reverse: one ``rev-list`` call."""
+    out = run_git(cwd, "rev-list", "--left-right", "--count", f"{tip}...{base}", timeout=timeout)
+    ahead, _, behind = out.partition("\t")
+    return int(ahead or 0), int(behind or 0)
+
+
 def init_repo(path: Path, branch: str = "main") -> None:
     """Create a git repository at ``path`` with one empty commit on ``branch``.
 

@@ -124,7 +124,8 @@ def write(desired: model.Desired, env: Mapping[str, str], source: str = "worktre
 def last(root: Path) -> model.Desired | None:
     """The last desired state a reconcile remembered, however stale (None without one).
 
-    For commands that must work while the specs are invalid (``orch backups``).
+    For commands that must work while the specs are invalid (``orch backups``,
+    ``orch status``).
     """
     try:
         desired = _decode(json.loads((root / "state" / CACHE_FILE).read_bytes())["desired"])

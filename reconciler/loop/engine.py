@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.core.actions import Plan
+from reconciler.core.actions import Plan, Verb
 from reconciler.core.errors import DriverError, MassPruneBlocked
 from reconciler.core.model import Desired
 from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
 from reconciler.drivers.tmux import Tmux
-from reconciler.loop import control_repo, desired_cache, secrets
+from reconciler.loop import control_repo, desired_cache, prune_approval, reconciler_info, secrets
 from reconciler.loop.events import Event, append_events
 from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
@@ -123,13 +123,14 @@ def make_plan(
     allow_mass_prune: bool = False,
     now: float | None = None,
 ) -> Plan:
-    """The plan for this moment."""
+    """The plan for this moment (honouring an `orch approve-prune` in state/)."""
     return plan(
         desired,
         observed,
         time.time() if now is None else now,
         host=host_name(desired),
         allow_mass_prune=allow_mass_prune,
+        approved=prune_approval.read(desired.state_dir),
     )
 
 
@@ -226,6 +227,9 @@ def apply_pass(
     )
     events = notes + applier.apply(the_plan.actions)
     append_events(desired.state_dir, events)
+    gone = [e.worker for e in events if e.verb == Verb.FORGET.value and e.ok]
+    prune_approval.settle(desired.state_dir, prune_approval.read(desired.state_dir), the_plan, gone)
+    reconciler_info.record_pass(desired.state_dir, clock(), len(the_plan.actions), len(events))
     return PassResult(desired, observed, the_plan, tuple(events))
 
 

@@ -90,3 +90,23 @@ def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:
         if isinstance(event, dict):
             out.append(event)
     return out
+
+
+def worker_events(state_dir: Path, worker: str) -> list[dict[str, Any]]:
+    """Every recorded event of ``worker``, oldest first (the rotated file first)."""
+    out = []
+    for name in (EVENTS_FILE + ".1", EVENTS_FILE):
+        try:
+            text = (state_dir / name).read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if f'"{worker}"' not in line:
+                continue  # cheap: most lines are other workers'
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("worker") == worker:
+                out.append(event)
+    return out

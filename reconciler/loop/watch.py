@@ -26,6 +26,7 @@ from typing import Any
 
 from reconciler.core.errors import OrchError, SpecErrors
 from reconciler.core.model import Desired
+from reconciler.core.plan import blocked_note
 from reconciler.loop import control_repo, engine
 from reconciler.loop.desired_cache import fingerprint
 from reconciler.loop.events import Event
@@ -301,10 +302,7 @@ def _one_pass(
     for event in result.events:
         emit(event)
     if result.plan.blocked:
-        emit(
-            f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
-            "guard; rerun with --allow-mass-prune"
-        )
+        emit(f"warning: {blocked_note(result.plan)}")
     if watcher.follow_workers(_worker_folders(result), started):
         trigger.poke("new worker folders")
     report_due = side.after_pass(result)
