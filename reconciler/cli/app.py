@@ -14,7 +14,17 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import demo, fleet, hook, operations, report, specs, status
+from reconciler.cli import (
+    demo,
+    fleet,
+    hook,
+    operations,
+    report,
+    repos,
+    specs,
+    status,
+    workflows,
+)
 from reconciler.cli.runner import CTX
 
 EPILOG_MAIN = """\
@@ -46,6 +56,8 @@ for group in (
     status.commands,
     operations.commands,
     report.commands,
+    repos.commands,
+    workflows.commands,
     hook.commands,
     demo.commands,
 ):

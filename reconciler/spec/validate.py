@@ -106,13 +106,19 @@ def _collect(doc: Document, acc: Collected, worker_set: str | None) -> None:
 
 
 def load_desired(
-    root: Path, env: Mapping[str, str] | None = None, *, require_env: bool = True
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_env: bool = True,
+    require_repos: bool = True,
 ) -> Desired:
     """Read, validate and cross-check every spec under ``root``; raise SpecErrors on any problem.
 
     ``require_env``: every ``${VAR}`` an Agent's env names must be set in ``env``.
     Commands that start no agent (status, get, cleanup) do without, so a secret
     missing from this shell does not keep them from looking at the fleet.
+    ``require_repos``: every Repo ``path`` must be a git repository on disk;
+    `orch repos` and `orch run` do without, and report a missing one as a row.
     """
     root = root.resolve()
     acc = Collected()
@@ -137,7 +143,9 @@ def load_desired(
             tuple(d.data["metadata"]["name"] for d in generated),
             build.source_of(doc),
         )
-    desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
+    desired = _assemble(
+        root, acc, sets, config, env or {} if require_env else None, require_repos=require_repos
+    )
     if acc.errors:
         raise SpecErrors(acc.errors)
     return desired
@@ -149,6 +157,8 @@ def _assemble(
     sets: dict[str, WorkerSet],
     config: Any,
     env: Mapping[str, str] | None,
+    *,
+    require_repos: bool = True,
 ) -> Desired:
     raw = {
         f"{k}/{d.data['metadata']['name']}": d.data["spec"]
@@ -168,7 +178,8 @@ def _assemble(
         worker = build.build_worker(doc, repos.get(doc.data["spec"]["repo"]), raw, ws)
         workers[worker.name] = worker
         checks.check_references(doc, worker, acc)
-    acc.errors.extend(checks.check_repos(repos, acc))
+    if require_repos:
+        acc.errors.extend(checks.check_repos(repos, acc))
     acc.errors.extend(checks.check_pipelines(pipelines, acc, root))
     acc.errors.extend(checks.check_cycles(workers, acc))
     acc.errors.extend(checks.check_branches(workers, acc))
