@@ -94,7 +94,7 @@ Examples:
 
 {_NOTES}""",
 )
-def test_workflow(
+def run_test_workflow(
     repos: ReposArg = None,
     all_repos: AllOpt = False,
     worker: WorkerOpt = None,
@@ -170,8 +170,8 @@ def _summary(report: WorkflowReport) -> None:
     typer.echo(table(["TARGET", "RESULT", "DURATION", "ATTEMPTS", "LOG"], rows))
     if report.skipped:
         typer.echo(f'skipped (no workflow "{report.workflow}"): {", ".join(report.skipped)}')
-    failed = sum(not r.ok for r in report.runs)
-    typer.echo(f"{len(report.runs) - failed} passed, {failed} not; runs in {report.folder}")
+    passed = sum(r.ok for r in report.runs)
+    typer.echo(f"{passed} of {len(report.runs)} passed; runs in {report.folder}")
 
 
 def _seconds(value: float) -> str:

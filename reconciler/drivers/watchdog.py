@@ -9,9 +9,10 @@ then SIGKILL after ``grace`` (:func:`reconciler.drivers.proc.stop_process_group`
 Processes the command left running in its group when it exited are stopped
 the same way: a workflow's background jobs do not outlive it.
 
-The leader's exit is noticed with ``waitid(WNOWAIT)`` and it is reaped only
-after its group was dealt with, so its pid (the group's id) cannot be reused
-by an unrelated process while we signal it.
+After the leader exits and is reaped, ``killpg(pid, 0)`` says whether anything
+is left in its group, without a scan of every process (the usual case:
+nothing). The group's id cannot go to another process while the group has
+members (POSIX: a process id is not reused while a group of that id exists).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from reconciler.core.errors import DriverError
-from reconciler.drivers.proc import stop_process_group, tree_alive
+from reconciler.drivers.proc import stop_process_group
 
 _POLL = 0.5  # longest wait between looks at the leader, the clock and ``cancel``
 _CHUNK = 65536
@@ -109,11 +110,25 @@ def run_watched(
         with proc.stdout:
             killed, last = _pump(proc, out, lines, start, stall, timeout, cancel)
         lines.close()
-        if killed or tree_alive(proc.pid):  # the leader is not reaped yet: its pid is ours
+        if killed:
             stop_process_group(proc.pid, grace=grace)
         code = proc.wait()
+        if not killed and _group_left(proc.pid):
+            with contextlib.suppress(DriverError):  # members we may not signal stay
+                stop_process_group(proc.pid, grace=grace)
         end = time.monotonic()
         return Finished(code, killed, end - start, end - last)
+
+
+def _group_left(pgid: int) -> bool:
+    """Whether process group ``pgid`` still has a member (its leader is gone)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _pump(
@@ -140,7 +155,7 @@ def _pump(
             return "stall", last
         if now - start >= timeout:
             return "timeout", last
-        if _exited(proc.pid):
+        if proc.poll() is not None:
             _drain(fd, out, lines)
             return None, last
         wait = max(0.0, min(_POLL, stall - (now - last), timeout - (now - start)))
@@ -152,13 +167,6 @@ def _pump(
             if chunk:
                 last = time.monotonic()
                 _copy(chunk, out, lines)
-
-
-def _exited(pid: int) -> bool:
-    """Whether ``pid`` (our child) has exited, without reaping it."""
-    with contextlib.suppress(ChildProcessError):
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    return True
 
 
 def _copy(chunk: bytes, out: BinaryIO, lines: _Lines) -> None:

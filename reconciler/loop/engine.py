@@ -50,13 +50,11 @@ def load(
     *,
     remember: bool = False,
     require_env: bool = True,
-    require_repos: bool = True,
 ) -> Desired:
     """The validated desired state of ``root`` (raises SpecErrors).
 
-    ``require_env``, ``require_repos``: as in
-    :func:`~reconciler.spec.validate.load_desired`; only commands that start no
-    agent pass False (``require_repos``: those that report a missing repo).
+    ``require_env``: as in :func:`~reconciler.spec.validate.load_desired`; only
+    commands that start no agent pass False.
 
     Commands that only read take it from :mod:`~reconciler.loop.desired_cache`
     when nothing it was built from changed; a reconcile (``remember``) always
@@ -68,9 +66,7 @@ def load(
         if cached is not None:
             secrets.remember(cached, env)
             return cached
-    desired = load_desired(
-        root, env, require_env=require_env or remember, require_repos=require_repos or remember
-    )
+    desired = load_desired(root, env, require_env=require_env or remember)
     secrets.remember(desired, env)
     if remember:
         desired_cache.write(desired, env)

@@ -1,40 +1,62 @@
 """Every Repo of the specs at a glance, and fast-forwarding the clean ones.
 
-Each repo costs one ``git status --porcelain=v2 --branch`` and one ``git log
--1``; the repos are read at once in a thread pool, so twenty take about as
-long as the slowest. A Repo given by ``url`` lives where the loop clones it
-(``state/repos/<name>``, :func:`reconciler.spec.build.build_repo`); until a
-worker needs it, its row says it is not cloned yet, and `orch repos pull`
-clones it. A missing or broken repo is a row with an error, never a crash.
+Each repo costs one ``git status --porcelain=v2 --branch``, plus one ``git log
+-1`` when its HEAD is a commit not seen before (commits never change: the
+last one of each repo is kept in ``state/repo-commits.json``); the repos are
+read at once in a thread pool, so twenty take about as long as the slowest.
+A Repo given by ``url`` lives where the loop clones it (``state/repos/<name>``,
+:func:`reconciler.spec.build.build_repo`); until a worker needs it, its row
+says it is not cloned yet, and `orch repos pull` clones it. A missing or
+broken repo is a row with an error, never a crash.
 
 These are the functions the CLI calls (and an MCP server may call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from reconciler.core.errors import DriverError
-from reconciler.core.git_status import LOG_ARGS, STATUS_ARGS, parse_last_commit, parse_status
+from reconciler.core.git_status import (
+    LOG_ARGS,
+    STATUS_ARGS,
+    LastCommit,
+    parse_last_commit,
+    parse_status,
+)
 from reconciler.core.model import Desired, Repo
 from reconciler.core.repo_rows import PullResult, RepoRow, pull_verdict, select_repos
 from reconciler.drivers import repo_git, shell
+from reconciler.loop.state_store import write_atomic
 
 T = TypeVar("T")
 R = TypeVar("R")
 MAX_THREADS = 16
+COMMITS_FILE = "repo-commits.json"  # state/: commit id -> [committer time, subject]
 
 
 def load_specs(root: Path) -> Desired:
     """The specs as `orch repos` and `orch run` read them: no Agent secret is needed, and a
-    Repo whose path is missing is kept (its row, or its run, says so) instead of refused."""
-    from reconciler.loop import engine
+    Repo whose path is missing is kept (its row, or its run, says so) instead of refused.
 
-    return engine.load(root, require_env=False, require_repos=False)
+    The specs a reconcile remembered are used when nothing changed since, as
+    `orch status` does; the loop's engine is not imported (start-up time).
+    """
+    from reconciler.loop import desired_cache
+
+    cached = desired_cache.read(root.resolve(), os.environ)
+    if cached is not None:
+        return cached
+    from reconciler.spec.validate import load_desired  # jsonschema, yaml: only when needed
+
+    return load_desired(root, os.environ, require_env=False, require_repos=False)
 
 
 def parallel(fn: Callable[[T], R], items: Sequence[T], threads: int = MAX_THREADS) -> list[R]:
@@ -60,10 +82,32 @@ def repo_rows(desired: Desired, names: Iterable[str] = ()) -> list[RepoRow]:
     """
     repos = select_repos(desired.repos, names)
     timeout = desired.config.git_timeout
-    return parallel(lambda repo: _row(desired, repo, timeout), repos)
+    known = _read_commits(desired.state_dir)
+    rows = parallel(lambda repo: _row(desired, repo, timeout, known), repos)
+    _write_commits(desired.state_dir, known, rows)
+    return rows
 
 
-def _row(desired: Desired, repo: Repo, timeout: float) -> RepoRow:
+def _read_commits(state_dir: Path) -> dict[str, LastCommit]:
+    """The commits read before, by id (a commit never changes): no ``git log`` for them."""
+    try:
+        data = json.loads((state_dir / COMMITS_FILE).read_text())
+        return {oid: LastCommit(oid, float(t), str(subject)) for oid, (t, subject) in data.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def _write_commits(state_dir: Path, known: dict[str, LastCommit], rows: list[RepoRow]) -> None:
+    """Keep the last commit of each row (only those: the file stays one entry a repo)."""
+    now = {row.last_commit.sha: row.last_commit for row in rows if row.last_commit}
+    if set(now) == set(known):
+        return
+    with contextlib.suppress(OSError):  # a cache: a read-only state/ only costs a git call
+        text = json.dumps({oid: [c.time, c.subject] for oid, c in sorted(now.items())})
+        write_atomic(state_dir / COMMITS_FILE, text + "\n")
+
+
+def _row(desired: Desired, repo: Repo, timeout: float, known: Mapping[str, LastCommit]) -> RepoRow:
     path = repo.local_path
     base = RepoRow(
         name=repo.name,
@@ -77,8 +121,9 @@ def _row(desired: Desired, repo: Repo, timeout: float) -> RepoRow:
         return replace(base, error=missing)
     try:
         status = parse_status(repo_git.git_output(path, STATUS_ARGS, timeout))
-        log = repo_git.git_output(path, LOG_ARGS, timeout) if status.oid else ""
-        last = parse_last_commit(log)
+        last = known.get(status.oid or "")
+        if status.oid and last is None:
+            last = parse_last_commit(repo_git.git_output(path, LOG_ARGS, timeout))
     except (DriverError, ValueError) as err:
         return replace(base, error=str(err))
     return replace(base, status=status, last_commit=last)

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.core.git_status import LastCommit
 from reconciler.drivers.git import init_repo
 from reconciler.loop.repos import load_specs, pull_repos, repo_rows
 
@@ -166,3 +167,24 @@ def test_pull_of_an_unknown_repo_is_a_usage_error_and_a_missing_one_fails(tmp_pa
     assert unknown.stderr.strip() == 'error: unknown repo "nope" (repos in the specs: gone)'
     missing = orch(root, "repos", "pull")
     assert missing.returncode == 1 and "does not exist" in missing.stdout
+
+
+def test_last_commits_are_remembered_by_id_and_a_new_head_is_read(tmp_path: Path) -> None:
+    origin_and_clones(tmp_path, "app")
+    root = control(tmp_path, {"app": {"path": "../app"}})
+    [first] = repo_rows(load_specs(root))
+    assert first.last_commit is not None and first.last_commit.subject == "first"
+    cache = root / "state" / "repo-commits.json"
+    # A commit never changes, so what is remembered for its id is what the row shows:
+    # proof that no `git log` ran for it.
+    cache.write_text(json.dumps({first.last_commit.sha: [1.0, "as remembered"]}))
+    [again] = repo_rows(load_specs(root))
+    assert again.last_commit == LastCommit(first.last_commit.sha, 1.0, "as remembered")
+    new = commit(tmp_path / "app", "b.txt", "b\n", "second")
+    [moved] = repo_rows(load_specs(root))
+    assert moved.last_commit is not None
+    assert (moved.last_commit.sha, moved.last_commit.subject) == (new, "second")
+    assert list(json.loads(cache.read_text())) == [new]  # one entry a repo
+    cache.write_text("{not json")
+    [broken] = repo_rows(load_specs(root))
+    assert broken.last_commit is not None and broken.last_commit.subject == "second"
