@@ -31,6 +31,7 @@ A repo that is missing, not cloned yet or broken is a row with its error.""",
 )
 commands.add_typer(group, name="repos")
 
+SUBJECT = 60  # characters of a commit subject in the table (--json has it whole)
 HEADERS = ["REPO", "BRANCH", "CHANGES", "UPSTREAM", "WORKTREES", "WORKERS", "LAST COMMIT"]
 
 
@@ -61,7 +62,10 @@ def _cells(row: RepoRow, now: float) -> list[object]:
     if s is None:
         return [row.name, "-", "-", "-", row.worktrees, row.workers, f"error: {row.error}"]
     branch = s.branch or (f"(detached {s.oid[:10]})" if s.oid else "-")
-    last = f"{format_age(now - c.time)} ago  {c.subject}" if c else "(no commits)"
+    last = "(no commits)"
+    if c is not None:
+        subject = c.subject if len(c.subject) <= SUBJECT else c.subject[: SUBJECT - 1] + "…"
+        last = f"{format_age(now - c.time)} ago  {subject}"
     return [row.name, branch, s.changes_text(), s.sync_text(), row.worktrees, row.workers, last]
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from reconciler.loop.workflows import WorkflowReport
 
 commands = typer.Typer()
+T = TypeVar("T")
 
 _NOTES = """\
 The command is the Repo's spec.workflows entry, a jinja2 template over repo,
@@ -136,13 +139,31 @@ def _go(
         return run_workflows(desired, workflow, repos or (), all_repos=all_repos,
                              workers=workers or (), options=options, on_line=show)  # fmt: skip
 
-    report = run(go, json_errors=as_json)
+    report = run(lambda: _interruptible(go), json_errors=as_json)
     if as_json:
         emit_json(report.to_json())
     else:
         _summary(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _interruptible(fn: Callable[[], T]) -> T:
+    """``fn()``, with SIGTERM and SIGHUP raising KeyboardInterrupt as Ctrl-C does.
+
+    The commands run in sessions of their own, out of reach of the terminal's
+    signals: on any of these, the run kills them before orch exits.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    saved = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return fn()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _options(

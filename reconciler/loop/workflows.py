@@ -91,6 +91,8 @@ def select_targets(
     without a worktree yet, or a named repo without the workflow.
     """
     names, worker_names = list(repos), list(dict.fromkeys(workers))
+    if names and all_repos:
+        raise UsageError("name repos or pass --all, not both")
     if worker_names and (names or all_repos):
         raise UsageError("name repos (or --all) or --worker, not both")
     if worker_names:

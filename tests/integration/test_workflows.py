@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 import yaml
 
 from reconciler.core.workflows import WorkflowOptions
@@ -186,3 +189,25 @@ def test_the_watchdog_ends_what_a_command_left_running(tmp_path: Path) -> None:
     chatty = run_watched("while :; do echo x; sleep 0.1; done", tmp_path, tmp_path / "log2",
                          stall=30, timeout=1.0)  # fmt: skip
     assert chatty.killed == "timeout" and 1.0 <= chatty.duration < 10
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_kills_its_commands_first(
+    tmp_path: Path, sig: signal.Signals, retry_until: Callable[..., object]
+) -> None:
+    pids = tmp_path / "pids"
+    root = control(tmp_path, {n: {"test": f"sleep 300 & echo $! >> {pids}; wait"} for n in "ab"})
+    orch_bin = str(Path(sys.executable).parent / "orch")
+    proc = subprocess.Popen([orch_bin, "--root", str(root), "test", "--all", "-j", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        retry_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, 30)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert err.strip().endswith("interrupted") and "Traceback" not in err
+    sleepers = [int(p) for p in pids.read_text().split()]
+    assert not any(alive(p) for p in sleepers)
