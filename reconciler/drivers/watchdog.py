@@ -48,7 +48,6 @@ class Finished:
     exit_code: int
     killed: str | None
     duration: float
-    idle: float  # seconds since the last output when it ended
 
 
 class _Lines:
@@ -108,7 +107,7 @@ def run_watched(
         lines = _Lines(on_line)
         start = time.monotonic()
         with proc.stdout:
-            killed, last = _pump(proc, out, lines, start, stall, timeout, cancel)
+            killed = _pump(proc, out, lines, start, stall, timeout, cancel)
         lines.close()
         if killed:
             stop_process_group(proc.pid, grace=grace)
@@ -116,8 +115,7 @@ def run_watched(
         if not killed and _group_left(proc.pid):
             with contextlib.suppress(DriverError):  # members we may not signal stay
                 stop_process_group(proc.pid, grace=grace)
-        end = time.monotonic()
-        return Finished(code, killed, end - start, end - last)
+        return Finished(code, killed, time.monotonic() - start)
 
 
 def _group_left(pgid: int) -> bool:
@@ -139,10 +137,10 @@ def _pump(
     stall: float,
     timeout: float,
     cancel: threading.Event | None,
-) -> tuple[str | None, float]:
+) -> str | None:
     """Copy output until the leader exits, or until there is a reason to kill it.
 
-    Returns the reason (None: it exited by itself) and when output last came.
+    Returns the reason (None: it exited by itself).
     """
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -150,14 +148,14 @@ def _pump(
     while True:
         now = time.monotonic()
         if cancel is not None and cancel.is_set():
-            return "cancelled", last
+            return "cancelled"
         if now - last >= stall:
-            return "stall", last
+            return "stall"
         if now - start >= timeout:
-            return "timeout", last
+            return "timeout"
         if proc.poll() is not None:
             _drain(fd, out, lines)
-            return None, last
+            return None
         wait = max(0.0, min(_POLL, stall - (now - last), timeout - (now - start)))
         if eof:  # the pipe is closed: only the leader's exit is left to wait for
             time.sleep(min(wait, 0.02))

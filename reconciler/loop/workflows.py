@@ -39,7 +39,7 @@ from reconciler.core.workflows import (
 )
 from reconciler.drivers import repo_git
 from reconciler.drivers.watchdog import run_watched
-from reconciler.loop.repos import missing_reason
+from reconciler.loop.repos import missing_reason, parallel
 from reconciler.loop.state_store import write_atomic
 
 LineSink = Callable[[str, str], None]  # (target, line): one line of output, or an [orch] note
@@ -178,7 +178,7 @@ def run_workflows(
     targets, skipped = select_targets(
         desired, workflow, repos, all_repos=all_repos, workers=workers
     )
-    commands = [render_command(t, workflow, dict(options.vars)) for t in targets]
+    commands = parallel(lambda t: render_command(t, workflow, dict(options.vars)), targets)
     folder = _run_folder(desired.state_dir / "runs", workflow)
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, min(options.jobs, len(targets))))
