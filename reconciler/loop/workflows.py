@@ -158,6 +158,7 @@ def run_workflows(
     workers: Iterable[str] = (),
     options: WorkflowOptions | None = None,
     on_line: LineSink | None = None,
+    cancel: threading.Event | None = None,
 ) -> WorkflowReport:
     """Run ``workflow`` on the repos named (or all that have it), or in workers' worktrees.
 
@@ -165,7 +166,8 @@ def run_workflows(
     watchdog after ``options.stall`` seconds without output or
     ``options.timeout`` in all, and such an attempt is retried up to
     ``options.retries`` times. A target whose folder is missing is a run with
-    an error. Ctrl-C (KeyboardInterrupt) ends every running command first.
+    an error. Ctrl-C (KeyboardInterrupt) ends every running command first;
+    so does setting ``cancel`` from another thread (their runs are ``cancelled``).
 
     Raises
     ------
@@ -180,7 +182,7 @@ def run_workflows(
     )
     commands = parallel(lambda t: render_command(t, workflow, dict(options.vars)), targets)
     folder = _run_folder(desired.state_dir / "runs", workflow)
-    cancel = threading.Event()
+    cancel = cancel or threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, min(options.jobs, len(targets))))
     futures = [
         pool.submit(_run_target, t, workflow, cmd, options, folder, on_line, cancel)

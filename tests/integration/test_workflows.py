@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -211,3 +212,21 @@ def test_an_interrupted_run_kills_its_commands_first(
     assert err.strip().endswith("interrupted") and "Traceback" not in err
     sleepers = [int(p) for p in pids.read_text().split()]
     assert not any(alive(p) for p in sleepers)
+
+
+def test_cancel_from_another_thread_ends_the_runs(
+    tmp_path: Path, retry_until: Callable[..., object]
+) -> None:
+    pids = tmp_path / "pids"
+    root = control(tmp_path, {"app": {"test": f"sleep 300 & echo $! >> {pids}; wait"}})
+    cancel = threading.Event()
+    reports: list[Any] = []
+    thread = threading.Thread(target=lambda: reports.append(
+        run_workflows(load_specs(root), "test", ["app"], cancel=cancel)))  # fmt: skip
+    thread.start()
+    retry_until(pids.exists, 30)
+    cancel.set()
+    thread.join(30)
+    [run] = reports[0].runs
+    assert [a.result for a in run.attempts] == ["cancelled"]  # and not retried
+    assert not alive(int(pids.read_text()))
