@@ -12,8 +12,8 @@ run, rounds interleaved, medians in ms:
   - `orch repos` as a process (Python start-up, the specs, two git calls per
     repo in a thread pool, the table) with the specs remembered as a reconcile
     leaves them (state/desired.json) and, for information, without;
-  - for information: `repo_rows()` in-process (the git part alone) and
-    ``python -c pass``.
+  - for information: `repo_rows()` in-process (the git part alone),
+    `orch --help` (the CLI's start-up) and ``python -c pass``.
 
 Prints each figure, the ratio `orch repos` / loop, and PASS/MISS for the
 target (at most the loop's time). The CLI runs with bytecode caching on (as
@@ -140,7 +140,9 @@ def measure(root: Path, repos: list[Path], orch: str, env: dict[str, str],
              else ""))  # fmt: skip
     cold_env = {**env, "ORCH_BENCH_COLD": "1"}  # another ORCH_* value: the cache misses
     desired_cache.write(desired, env)  # as `orch reconcile` leaves it
-    figures: dict[str, list[float]] = {"loop": [], "orch": [], "cold": [], "rows": [], "py": []}
+    figures: dict[str, list[float]] = {
+        "loop": [], "orch": [], "cold": [], "rows": [], "py": [], "help": [],
+    }  # fmt: skip
     for fn in (lambda: run(loop, env), lambda: run(cli, env), lambda: repo_rows(desired)):
         fn()  # warm-up: page cache, git's index stat data
     for _ in range(args.rounds):
@@ -149,12 +151,14 @@ def measure(root: Path, repos: list[Path], orch: str, env: dict[str, str],
         figures["cold"].append(timed(lambda: run(cli, cold_env)))
         figures["rows"].append(timed(lambda: repo_rows(desired)))
         figures["py"].append(timed(lambda: run([sys.executable, "-c", "pass"], env)))
+        figures["help"].append(timed(lambda: run([orch, "--help"], env)))
     med = {k: statistics.median(v) for k, v in figures.items()}
     rounds = f"median of {args.rounds}"
     print(f"shell loop of git status (floor)          {med['loop']:8.1f} ms  ({rounds})")
     print(f"orch repos (specs remembered)             {med['orch']:8.1f} ms  ({rounds})")
     print(f"orch repos (specs parsed)                 {med['cold']:8.1f} ms  (for information)")
     print(f"repo_rows() in-process (the git part)     {med['rows']:8.1f} ms  (for information)")
+    print(f"orch --help (the CLI's own start-up)      {med['help']:8.1f} ms  (for information)")
     print(f"python -c pass                            {med['py']:8.1f} ms  (for information)")
     ratio = med["orch"] / med["loop"]
     verdict = "PASS" if ratio <= TARGET_RATIO else "MISS"
