@@ -91,6 +91,7 @@ def run_watched(
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
+        start = time.monotonic()  # before the spawn: the command may run before Popen returns
         try:
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
@@ -105,7 +106,6 @@ def run_watched(
             raise DriverError(command, str(err)) from err
         assert proc.stdout is not None
         lines = _Lines(on_line)
-        start = time.monotonic()
         with proc.stdout:
             killed = _pump(proc, out, lines, start, stall, timeout, cancel)
         lines.close()
