@@ -24,10 +24,12 @@ from reconciler.cli import (
     operations,
     playbooks,
     report,
+    repos,
     specs,
     status,
     tasks,
     wait,
+    workflows,
 )
 from reconciler.cli.runner import CTX
 
@@ -62,6 +64,8 @@ for group in (
     inspect_worker.commands,
     operations.commands,
     report.commands,
+    repos.commands,
+    workflows.commands,
     hook.commands,
     demo.commands,
     tasks.commands,

@@ -120,6 +120,7 @@ def load_desired(
     *,
     require_env: bool = True,
     files: Mapping[str, bytes] | None = None,
+    require_repos: bool = True,
 ) -> Desired:
     """Read, validate and cross-check every spec under ``root``; raise SpecErrors on any problem.
 
@@ -128,6 +129,8 @@ def load_desired(
     missing from this shell does not keep them from looking at the fleet.
     ``files``: the spec and config files as committed (path relative to root ->
     bytes), read instead of the saved ones (``reconcile.source: committed``).
+    ``require_repos``: every Repo ``path`` must be a git repository on disk;
+    `orch repos` and `orch run` do without, and report a missing one as a row.
     """
     root = root.resolve()
     acc = Collected()
@@ -152,7 +155,9 @@ def load_desired(
             tuple(d.data["metadata"]["name"] for d in generated),
             build.source_of(doc),
         )
-    desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
+    desired = _assemble(
+        root, acc, sets, config, env or {} if require_env else None, require_repos=require_repos
+    )
     if acc.errors:
         raise SpecErrors(acc.errors)
     return desired
@@ -164,6 +169,8 @@ def _assemble(
     sets: dict[str, WorkerSet],
     config: Any,
     env: Mapping[str, str] | None,
+    *,
+    require_repos: bool = True,
 ) -> Desired:
     raw = {
         f"{k}/{d.data['metadata']['name']}": d.data["spec"]
@@ -183,7 +190,8 @@ def _assemble(
         worker = build.build_worker(doc, repos.get(doc.data["spec"]["repo"]), raw, ws)
         workers[worker.name] = worker
         checks.check_references(doc, worker, acc)
-    acc.errors.extend(checks.check_repos(repos, acc))
+    if require_repos:
+        acc.errors.extend(checks.check_repos(repos, acc))
     acc.errors.extend(checks.check_pipelines(pipelines, acc, root))
     acc.errors.extend(checks.check_cycles(workers, acc))
     acc.errors.extend(checks.check_branches(workers, acc))
