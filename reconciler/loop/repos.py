@@ -4,7 +4,7 @@ Each repo costs one ``git status --porcelain=v2 --branch``, plus one ``git log
 -1`` when its HEAD is a commit not seen before (commits never change: the
 last one of each repo is kept in ``state/repo-commits.json``); the repos are
 read at once in a thread pool, so twenty take about as long as the slowest.
-A Repo given by ``url`` lives where the loop clones it (``state/repos/<name>``,
+A Repo given by ``url`` lives where the loop clones it (``clones/<name>``,
 :func:`reconciler.spec.build.build_repo`); until a worker needs it, its row
 says it is not cloned yet, and `orch repos pull` clones it. A missing or
 broken repo is a row with an error, never a crash.

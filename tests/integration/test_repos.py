@@ -152,7 +152,7 @@ def test_pull_fast_forwards_a_clean_behind_repo_and_leaves_the_others(tmp_path: 
     assert results["diverged"].reason.startswith("diverged: 1 ahead, 1 behind origin/main")
     assert git(tmp_path / "diverged", "rev-parse", "HEAD") == local
     assert results["remote"].result == "cloned" and results["remote"].after == new
-    assert git(root / "state" / "repos" / "remote", "rev-parse", "HEAD") == new
+    assert git(root / "clones" / "remote", "rev-parse", "HEAD") == new
 
     again = orch(root, "repos", "pull", "behind", "dirty")
     assert again.returncode == 0, again.stderr
