@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import demo, fleet, hook, operations, report, specs, status
+from reconciler.cli import dashboard, demo, fleet, hook, mcp, operations, report, specs, status
 from reconciler.cli.runner import CTX
 
 EPILOG_MAIN = """\
@@ -48,6 +48,8 @@ for group in (
     report.commands,
     hook.commands,
     demo.commands,
+    dashboard.commands,
+    mcp.commands,
 ):
     app.add_typer(group)
 

@@ -31,19 +31,9 @@ def report(
     its "Generated" line, and then nothing is written or committed. Commits go
     through a temporary index, so what you have staged stays staged.
     """
-    from reconciler.loop import engine
-    from reconciler.loop.publish_report import write_report
+    from reconciler.loop.views import report as render
 
-    def go() -> object:
-        desired = engine.load(CTX.root, require_env=False)
-        observed = engine.snapshot(desired)
-        result = engine.PassResult(desired, observed, engine.make_plan(desired, observed), ())
-        return write_report(result, commit=commit or push, push=push, force=force)
-
-    from reconciler.loop.publish_report import ReportResult
-
-    done = run(go, json_errors=as_json)
-    assert isinstance(done, ReportResult)
+    done = run(lambda: render(CTX.root, commit=commit, push=push, force=force), json_errors=as_json)
     if as_json:
         emit_json(done.to_json())
         return

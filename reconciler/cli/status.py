@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -22,28 +22,20 @@ commands = typer.Typer()
 )
 def status(as_json: JsonOpt = False) -> None:
     """One row a worker: phase, stage, attempt, restarts, last activity, branch, window, reason."""
-    from reconciler.core.rows import foreign_rows, stage_text, status_rows
-    from reconciler.loop import engine
+    from reconciler.core.duration import iso_age
+    from reconciler.core.rows import stage_text
+    from reconciler.loop.views import fleet_status
 
-    def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, object]]:
-        desired = engine.load(CTX.root, require_env=False)
-        observed = engine.snapshot(desired)
-        rows = status_rows(desired, observed, engine.make_plan(desired, observed))
-        warnings = [f"state file {p} is unreadable ({why}); the next reconcile moves it aside"
-                    for p, why in observed.corrupt]  # fmt: skip
-        return rows, foreign_rows(observed), {**engine.revision_info(desired.root),
-                                              "warnings": warnings}  # fmt: skip
-
-    rows, foreign, revision = run(compute, json_errors=as_json)
+    data = run(lambda: fleet_status(CTX.root), json_errors=as_json)
     if as_json:
-        emit_json({"workers": rows, "foreign": foreign, **revision})
+        emit_json(data)
         return
-    for warning in revision["warnings"]:  # type: ignore[attr-defined]
+    rows, foreign = data["workers"], data["foreign"]
+    for warning in data["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
-    if revision["revision"]:
-        rev = revision["revision"]
-        assert isinstance(rev, dict)
-        dirty = "; specs/ or config/ has uncommitted changes" if revision["specsDirty"] else ""
+    if data["revision"]:
+        rev = data["revision"]
+        dirty = "; specs/ or config/ has uncommitted changes" if data["specsDirty"] else ""
         typer.echo(f'specs at {rev["sha"]} "{rev["subject"]}"{dirty}')
     now = time.time()
     headers = [
@@ -68,7 +60,7 @@ def status(as_json: JsonOpt = False) -> None:
                 stage,
                 r["attempt"],
                 r["restarts"],
-                _ago(_age(r["lastActivity"], now)),
+                _ago(iso_age(r["lastActivity"], now)),
                 "-" if r["costUsd"] is None else f"${r['costUsd']:.2f}",
                 r["branch"],
                 r["window"],
@@ -87,14 +79,6 @@ def _ago(seconds: float | None) -> str:
     from reconciler.core.duration import format_age
 
     return "-" if seconds is None else f"{format_age(seconds)} ago"
-
-
-def _age(iso: object, now: float) -> float | None:
-    if not isinstance(iso, str):
-        return None
-    import calendar
-
-    return now - calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 @commands.command(epilog="Examples: orch logs w1 -n 50; orch logs w1 -f")

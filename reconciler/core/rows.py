@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.actions import Plan
+from reconciler.core.actions import Phase, Plan
 from reconciler.core.duration import utc_iso
 from reconciler.core.limits import worker_cost
 from reconciler.core.model import Desired, WorkerState
@@ -60,6 +60,16 @@ def _session(state: WorkerState | None, files: WorkerFiles | None) -> str | None
     hooks = files.hooks if files else None
     found = (stream and stream.session_id) or (hooks and hooks.session_id)
     return found or (state.session_id if state else None)
+
+
+def pending_teardowns(the_plan: Plan) -> list[dict[str, str]]:
+    """Workers on their way out that this pass leaves alone (a retry is due later)."""
+    acting = {a.worker for a in the_plan.actions}
+    return [
+        {"worker": s.name, "reason": s.reason}
+        for s in the_plan.statuses.values()
+        if s.phase is Phase.TERMINATING and s.name not in acting
+    ]
 
 
 def foreign_rows(observed: Observed) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """One reconcile pass end to end: load, lock, observe, plan, apply, record.
 
-The functions here are what the CLI (and later the watch loop, the dashboard
-and the MCP server) call; they return data and never print.
+The functions here are what the CLI, the watch loop, the dashboard and the
+MCP server call; they return data and never print.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop import desired_cache, secrets
-from reconciler.loop.events import Event, append_events
+from reconciler.loop.events import Event, append_events, record_pass
 from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
 from reconciler.spec.validate import load_desired
@@ -219,6 +219,7 @@ def apply_pass(
     )
     events = notes + applier.apply(the_plan.actions)
     append_events(desired.state_dir, events)
+    record_pass(desired.state_dir, clock(), len(the_plan.actions))
     return PassResult(desired, observed, the_plan, tuple(events))
 
 

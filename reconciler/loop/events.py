@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.core.duration import utc_iso
 from reconciler.loop.secrets import redactor
+from reconciler.loop.state_store import write_atomic
 
 EVENTS_FILE = "events.jsonl"
 ROTATE_BYTES = 10 * 1024 * 1024
@@ -90,3 +91,21 @@ def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:
         if isinstance(event, dict):
             out.append(event)
     return out
+
+
+LAST_PASS_FILE = "last-pass.json"
+
+
+def record_pass(state_dir: Path, ts: float, actions: int) -> None:
+    """Note when a pass ran (state/last-pass.json), for the dashboard's header."""
+    data = {"time": utc_iso(ts), "ts": ts, "actions": actions}
+    write_atomic(state_dir / LAST_PASS_FILE, json.dumps(data))
+
+
+def last_pass(state_dir: Path) -> float | None:
+    """When the last pass ran, if one left its note."""
+    try:
+        ts = json.loads((state_dir / LAST_PASS_FILE).read_text()).get("ts")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(ts) if isinstance(ts, int | float) else None

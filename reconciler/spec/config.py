@@ -21,6 +21,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("fleet", "name"): ("fleet_name", lambda v: v),
     ("tmux", "socket"): ("tmux_socket", str),
     ("tmux", "session"): ("tmux_session", lambda v: v),
+    ("tmux", "dashboard"): ("tmux_dashboard", bool),
     ("worktrees", "root"): ("worktrees_root", str),
     ("reconcile", "resync"): ("resync", parse_duration),
     ("reconcile", "debounce"): ("debounce", parse_duration),

@@ -360,6 +360,7 @@ def fleet_factory(
             tmux:
               socket: {tmux_socket}
               session: {SESSION}
+              dashboard: false  # tests that want it turn it on
             reconcile:
               maxPruneFraction: 0.5
             """,

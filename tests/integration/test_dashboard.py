@@ -1,0 +1,133 @@
+"""`orch dashboard` in the fleet session's `dashboard` window, read with capture-pane.
+
+The reconciler starts the dashboard when it creates the session (tmux.dashboard);
+these tests read what the real pane shows, on the test's private tmux server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
+Retry = Callable[..., Any]
+
+
+def with_dashboard(fleet: Fleet, workers: list[str], agent: str = "sleep.sh") -> None:
+    """Specs with ``workers``, and a config whose session runs the dashboard."""
+    fleet.write(
+        "config/orch.yaml",
+        f"""\
+        tmux: {{socket: {fleet.socket}, session: {fleet.session}, dashboard: true}}
+        reports: {{commit: false}}
+        """,
+    )
+    fleet.base(agent)
+    fleet.workers(workers)
+
+
+def screen(fleet: Fleet) -> str:
+    """What the dashboard window shows now."""
+    done = fleet.tmux("capture-pane", "-p", "-t", f"{fleet.session}:dashboard", check=False)
+    return done.stdout
+
+
+def row(text: str, worker: str) -> str:
+    """The dashboard line of ``worker`` (empty when it is not shown)."""
+    return next((line for line in text.splitlines() if line.startswith(f"{worker} ")), "")
+
+
+def test_the_dashboard_window_shows_workers_and_a_phase_change_within_2s(
+    fleet: Fleet, retry_until: Retry
+) -> None:
+    with_dashboard(fleet, ["alpha", "beta"])
+    fleet.reconcile()
+
+    def both() -> str | None:
+        text = screen(fleet)
+        return text if "Running" in row(text, "alpha") and row(text, "beta") else None
+
+    shown = retry_until(both, 20, message="both workers on the dashboard")
+    assert "2 workers: 2 Running" in shown
+    assert "start-agent work#1: new worker" in shown  # the newest events, at the bottom
+    assert max(len(line) for line in shown.splitlines()) <= 80  # the window's width
+
+    fleet.tmux("resize-window", "-t", f"{fleet.session}:dashboard", "-x", "150", "-y", "40")
+    retry_until(  # redrawn at the new size, with room for the agent's last log line
+        lambda: "sleep agent: worker alpha, stage work, attempt 1" in row(screen(fleet), "alpha"),
+        5,
+        message="the full last line after resizing",
+    )
+
+    pid = int(fleet.window("beta")["pane_pid"])
+    os.kill(pid, signal.SIGKILL)  # the agent dies: the next observation sees its exit
+    changed = retry_until(lambda: fleet.status()["beta"]["phase"] != "Running", 10)
+    assert changed
+    phase = fleet.status()["beta"]["phase"]
+    seen_at = time.monotonic()
+    retry_until(lambda: phase in row(screen(fleet), "beta"), 2.0, message=f"beta {phase}")
+    assert time.monotonic() - seen_at <= 2.0
+    assert "Running" in row(screen(fleet), "alpha")
+
+
+def test_a_dashboard_that_dies_leaves_a_shell_and_the_reconciler_goes_on(
+    fleet: Fleet, retry_until: Retry
+) -> None:
+    with_dashboard(fleet, ["alpha"])
+    fleet.reconcile()
+    retry_until(lambda: row(screen(fleet), "alpha"), 20, message="the dashboard drawn")
+    [dash] = [w for w in fleet.windows() if w["window_name"] == "dashboard"]
+    [child] = psutil.Process(int(dash["pane_pid"])).children()  # the dashboard's python
+
+    child.kill()  # as if it crashed
+
+    retry_until(lambda: "orch dashboard exited" in screen(fleet), 10, message="the note")
+    assert f"--root {fleet.root} dashboard" in screen(fleet).replace("\n", "")
+    fleet.workers(["alpha", "gamma"])
+    result = fleet.reconcile()  # nothing waits for the dashboard
+    assert [e.worker for e in result.events if e.verb == "start-agent"] == ["gamma"]
+    after = [w for w in fleet.windows() if w["window_name"] == "dashboard"]
+    assert [(w["window_id"], w["pane_dead"]) for w in after] == [(dash["window_id"], "0")]
+
+
+def test_dashboard_once_prints_one_frame(fleet: Fleet) -> None:
+    fleet.base("sleep.sh")
+    fleet.workers(["alpha", "beta"])
+    fleet.reconcile()
+
+    done = fleet.cli("dashboard", "--once")
+
+    assert done.returncode == 0, done
+    lines = done.stdout.splitlines()
+    assert lines[1] == "2 workers: 2 Running"
+    assert row(done.stdout, "alpha").split()[:3] == ["alpha", "Running", "work"]
+    assert "last pass 0s ago" in lines[0] or "last pass 1s ago" in lines[0]
+
+
+def test_dashboard_once_with_broken_specs_says_where_and_exits_1(fleet: Fleet) -> None:
+    fleet.base("sleep.sh")
+    fleet.write("specs/broken.yaml", "kind: [\n")
+
+    done = fleet.cli("dashboard", "--once")
+
+    assert done.returncode == 1, done
+    assert done.stdout == "", done
+    assert done.stderr.startswith("specs/broken.yaml:"), done
+
+
+def test_the_live_dashboard_keeps_going_when_the_specs_break(
+    fleet: Fleet, retry_until: Retry
+) -> None:
+    with_dashboard(fleet, ["alpha"])
+    fleet.reconcile()
+    retry_until(lambda: row(screen(fleet), "alpha"), 20, message="the dashboard drawn")
+
+    fleet.write("specs/broken.yaml", "kind: [\n")
+
+    text = retry_until(lambda: (t := screen(fleet)) and "! specs/broken.yaml:" in t and t, 10)
+    assert "Running" in row(text, "alpha")  # the last rows stay, under the error
