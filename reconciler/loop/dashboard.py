@@ -8,7 +8,6 @@ never takes the control repo's lock, so it never holds up a reconciler.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import socket
@@ -25,7 +24,7 @@ from reconciler.core.rows import status_rows
 from reconciler.core.summary import strip_ansi
 from reconciler.drivers.proc import pid_alive
 from reconciler.loop import engine
-from reconciler.loop.events import EVENTS_FILE, last_pass
+from reconciler.loop.events import last_pass, read_events
 from reconciler.loop.logs import tail_lines
 from reconciler.loop.state_store import lock_holder
 
@@ -86,7 +85,7 @@ class Sampler:
             fleet=self.fleet,
             last_lines={n: line for n, (_, line) in self.lines.items()},
             growth={n: tuple(g) for n, g in self.growth.items()},
-            events=read_last_events(state, 8),
+            events=read_events(state, 8),
             revision=rev if isinstance(rev, dict) else None,
             specs_dirty=bool(self.revision.get("specsDirty")),
             last_pass=last_pass(state),
@@ -136,23 +135,6 @@ def _log_line(path: Path) -> str:
         return _last_line(tail_lines(path, 20, block=8192))
     except OSError:
         return ""
-
-
-def read_last_events(state_dir: Path, count: int) -> list[dict[str, Any]]:
-    """The newest ``count`` events of state/events.jsonl, reading only its end."""
-    try:
-        lines = tail_lines(state_dir / EVENTS_FILE, count, block=16384)
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            out.append(event)
-    return out
 
 
 def watcher(state_dir: Path) -> str | None:
