@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from reconciler.core.duration import format_age, iso_age
@@ -166,36 +165,67 @@ def _header(frame: Frame) -> list[Text]:
     return lines
 
 
-def _table(frame: Frame, rows: Sequence[Mapping[str, Any]]) -> Table:
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=True)
-    for name, kwargs in (
-        ("NAME", {"no_wrap": True, "max_width": 28}),
-        ("PHASE", {"no_wrap": True}),
-        ("STAGE", {"no_wrap": True, "max_width": 20}),
-        ("ATT", {"justify": "right"}),
-        ("RST", {"justify": "right"}),
-        ("ACTIVE", {"justify": "right", "no_wrap": True}),
-        ("LOG", {"no_wrap": True}),
-        ("COST", {"justify": "right", "no_wrap": True}),
-        ("LAST LINE", {"no_wrap": True, "overflow": "ellipsis", "ratio": 1}),
-    ):
-        table.add_column(name, **kwargs)
-    for r in rows:
-        name, phase = str(r["name"]), str(r["phase"])
-        age = iso_age(r.get("lastActivity"), frame.now)
-        cost = r.get("costUsd")
-        table.add_row(
-            name,
-            Text(phase, style=PHASE_STYLE.get(phase, "")),
-            stage_text(r),
-            str(r.get("attempt") or "-"),
-            str(r.get("restarts") or 0),
-            format_age(age),
-            Text(sparkline(frame.growth.get(name, ())), style="cyan"),
-            "-" if cost is None else f"${cost:.2f}",
-            Text(frame.last_lines.get(name, ""), style="dim"),
-        )
-    return table
+# (header, widest it may get, right-aligned); LAST LINE takes what is left of the width.
+COLUMNS = (
+    ("NAME", 28, False),
+    ("PHASE", 12, False),
+    ("STAGE", 20, False),
+    ("ATT", 4, True),
+    ("RST", 4, True),
+    ("ACTIVE", 6, True),
+    ("LOG", 10, False),
+    ("COST", 9, True),
+)
+
+
+def _cells(frame: Frame, r: Mapping[str, Any]) -> list[str]:
+    name, cost = str(r["name"]), r.get("costUsd")
+    return [
+        name,
+        str(r["phase"]),
+        stage_text(r),
+        str(r.get("attempt") or "-"),
+        str(r.get("restarts") or 0),
+        format_age(iso_age(r.get("lastActivity"), frame.now)),
+        sparkline(frame.growth.get(name, ())),
+        "-" if cost is None else f"${cost:.2f}",
+    ]
+
+
+def _fit(text: str, width: int, right: bool) -> str:
+    """``text`` in exactly ``width`` columns: cut with an ellipsis, padded."""
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def _table(frame: Frame, rows: Sequence[Mapping[str, Any]]) -> list[Text]:
+    """A header line and one line a row, in columns fitted to their content.
+
+    Plain lines, not a rich Table: laying out a table of 100 rows each second
+    costs more than observing the fleet does.
+    """
+    cells = [_cells(frame, r) for r in rows]
+    widths = [
+        min(cap, max(len(head), *(len(c[i]) for c in cells)))
+        for i, (head, cap, _) in enumerate(COLUMNS)
+    ]
+    header = Text(style="bold", no_wrap=True, overflow="ellipsis")
+    for (head, _, right), width in zip(COLUMNS, widths, strict=True):
+        header.append(_fit(head, width, right) + "  ")
+    header.append("LAST LINE")
+    lines = [header]
+    for r, row_cells in zip(rows, cells, strict=True):
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for i, ((_, _, right), width) in enumerate(zip(COLUMNS, widths, strict=True)):
+            style = PHASE_STYLE.get(row_cells[1], "") if i == 1 else "cyan" if i == 6 else ""
+            line.append(_fit(row_cells[i], width, right), style=style)
+            line.append("  ")
+        line.append(frame.last_lines.get(str(r["name"]), ""), style="dim")
+        lines.append(line)
+    for line in lines:
+        line.truncate(frame.width, overflow="ellipsis")
+    return lines
 
 
 def event_line(event: Mapping[str, Any]) -> Text:
@@ -222,7 +252,7 @@ def render(frame: Frame) -> RenderableType:
     events = list(frame.events)[-min(EVENT_LINES, max(frame.height // 4, 1)) :]
     room = frame.height - len(header) - 1 - (len(events) + 1 if events else 0)
     shown, more = fit_rows(frame.rows, max(room, 1))
-    parts: list[RenderableType] = [*header, _table(frame, shown)] if shown else [*header]
+    parts: list[RenderableType] = [*header, *(_table(frame, shown) if shown else [])]
     if more:
         parts.append(Text(more, style="dim"))
     if events:
