@@ -50,8 +50,9 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
 def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecError]]:
     """Read ``root/config/orch.yaml`` (optional), then the per-workstation overrides.
 
-    The file is shared through git; ``ORCH_TMUX_SOCKET``, ``ORCH_HOST`` and
-    ``ORCH_RUN_UNPLACED`` (1/0) set what differs between workstations.
+    The file is shared through git; ``ORCH_TMUX_SOCKET``, ``ORCH_HOST``,
+    ``ORCH_RUN_UNPLACED`` and ``ORCH_DASHBOARD`` (1/0) set what differs
+    between workstations.
     """
     path = root / CONFIG_FILE
     values: dict[str, Any] = {}
@@ -85,8 +86,9 @@ def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecEr
             values["host_name"] = env["ORCH_HOST"]
         else:
             errors.append(SpecError("ORCH_HOST", 1, 1, None, "letters, digits, '.', '_', '-' only"))
-    if env.get("ORCH_RUN_UNPLACED"):
-        values["run_unplaced"] = env["ORCH_RUN_UNPLACED"].strip().lower() in ("1", "true", "yes")
+    for var, key in (("ORCH_RUN_UNPLACED", "run_unplaced"), ("ORCH_DASHBOARD", "tmux_dashboard")):
+        if env.get(var):
+            values[key] = env[var].strip().lower() in ("1", "true", "yes")
     if not values.get("fleet_name"):
         values["fleet_name"] = default_fleet_name(root)
     if not values.get("tmux_session"):

@@ -360,7 +360,6 @@ def fleet_factory(
             tmux:
               socket: {tmux_socket}
               session: {SESSION}
-              dashboard: false  # tests that want it turn it on
             reconcile:
               maxPruneFraction: 0.5
             """,

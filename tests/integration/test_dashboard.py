@@ -13,13 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
+import pytest
 
 Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
 Retry = Callable[..., Any]
 
 
-def with_dashboard(fleet: Fleet, workers: list[str], agent: str = "sleep.sh") -> None:
-    """Specs with ``workers``, and a config whose session runs the dashboard."""
+def with_dashboard(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, workers: list[str]) -> None:
+    """Specs with ``workers`` (sleep.sh), and a config whose session runs the dashboard.
+
+    The suite sets ORCH_DASHBOARD=0 (tests/conftest.py); the config decides here.
+    """
+    monkeypatch.delenv("ORCH_DASHBOARD")
     fleet.write(
         "config/orch.yaml",
         f"""\
@@ -27,7 +32,7 @@ def with_dashboard(fleet: Fleet, workers: list[str], agent: str = "sleep.sh") ->
         reports: {{commit: false}}
         """,
     )
-    fleet.base(agent)
+    fleet.base("sleep.sh")
     fleet.workers(workers)
 
 
@@ -43,9 +48,9 @@ def row(text: str, worker: str) -> str:
 
 
 def test_the_dashboard_window_shows_workers_and_a_phase_change_within_2s(
-    fleet: Fleet, retry_until: Retry
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, retry_until: Retry
 ) -> None:
-    with_dashboard(fleet, ["alpha", "beta"])
+    with_dashboard(fleet, monkeypatch, ["alpha", "beta"])
     fleet.reconcile()
 
     def both() -> str | None:
@@ -76,9 +81,9 @@ def test_the_dashboard_window_shows_workers_and_a_phase_change_within_2s(
 
 
 def test_a_dashboard_that_dies_leaves_a_shell_and_the_reconciler_goes_on(
-    fleet: Fleet, retry_until: Retry
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, retry_until: Retry
 ) -> None:
-    with_dashboard(fleet, ["alpha"])
+    with_dashboard(fleet, monkeypatch, ["alpha"])
     fleet.reconcile()
     retry_until(lambda: row(screen(fleet), "alpha"), 20, message="the dashboard drawn")
     [dash] = [w for w in fleet.windows() if w["window_name"] == "dashboard"]
@@ -121,9 +126,9 @@ def test_dashboard_once_with_broken_specs_says_where_and_exits_1(fleet: Fleet) -
 
 
 def test_the_live_dashboard_keeps_going_when_the_specs_break(
-    fleet: Fleet, retry_until: Retry
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, retry_until: Retry
 ) -> None:
-    with_dashboard(fleet, ["alpha"])
+    with_dashboard(fleet, monkeypatch, ["alpha"])
     fleet.reconcile()
     retry_until(lambda: row(screen(fleet), "alpha"), 20, message="the dashboard drawn")
 

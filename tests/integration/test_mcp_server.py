@@ -58,7 +58,7 @@ def committed_fleet(fleet: Fleet, workers: list[str]) -> None:
     fleet.write(
         "config/orch.yaml",
         f"""\
-        tmux: {{socket: {fleet.socket}, session: {fleet.session}, dashboard: false}}
+        tmux: {{socket: {fleet.socket}, session: {fleet.session}}}
         reconcile: {{resync: 30s, debounce: 100ms}}
         reports: {{commit: false}}
         """,
