@@ -73,7 +73,7 @@ class Sampler:
         error = None
         try:
             self._refresh(now)
-        except OrchError as err:
+        except (OrchError, OSError) as err:  # the next refresh tries again
             if not keep_going:
                 raise
             error = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -55,10 +55,10 @@ def test_the_dashboard_window_shows_workers_and_a_phase_change_within_2s(
 
     def both() -> str | None:
         text = screen(fleet)
-        return text if "Running" in row(text, "alpha") and row(text, "beta") else None
+        return text if "2 workers: 2 Running" in text and "start-agent" in text else None
 
-    shown = retry_until(both, 20, message="both workers on the dashboard")
-    assert "2 workers: 2 Running" in shown
+    shown = retry_until(both, 20, message="both workers running on the dashboard")
+    assert "Running" in row(shown, "alpha") and "Running" in row(shown, "beta")
     assert "start-agent work#1: new worker" in shown  # the newest events, at the bottom
     assert max(len(line) for line in shown.splitlines()) <= 80  # the window's width
 

@@ -122,6 +122,13 @@ def test_a_hundred_workers_fit_the_terminal_with_a_summary_of_the_rest() -> None
     assert "100 workers: 3 Failed, 97 Running" in lines[1]
 
 
+def test_a_tiny_window_still_gets_the_header_and_a_summary() -> None:
+    events = [{"time": "2027-01-15T08:00:01Z", "worker": "a", "verb": "x", "reason": "y"}]
+    lines = render_text(frame([worker("a"), worker("b")], height=5, events=events)).splitlines()
+    assert len(lines) <= 5
+    assert lines[1:3] == ["2 workers: 2 Running", "... 2 more: 2 Running"]
+
+
 def test_a_narrow_terminal_truncates_lines_instead_of_wrapping() -> None:
     name = "a-worker-with-a-long-name"
     text = render_text(frame([worker(name)], width=50, height=20, last_lines={name: "y" * 200}))
