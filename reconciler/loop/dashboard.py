@@ -60,7 +60,8 @@ class Sampler:
     root: Path
     sizes: dict[str, int] = field(default_factory=dict)
     growth: dict[str, deque[int]] = field(default_factory=dict)
-    lines: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (log size, line)
+    # name -> (log, its size, its last line): read again only when the log changed
+    lines: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     revision: dict[str, object] = field(default_factory=dict)
     fleet: str = ""
@@ -83,7 +84,7 @@ class Sampler:
             rows=self.rows,
             now=now,
             fleet=self.fleet,
-            last_lines={n: line for n, (_, line) in self.lines.items()},
+            last_lines={n: line for n, (_, _, line) in self.lines.items()},
             growth={n: tuple(g) for n, g in self.growth.items()},
             events=read_events(state, 8),
             revision=rev if isinstance(rev, dict) else None,
@@ -107,6 +108,10 @@ class Sampler:
 
     def _logs(self, observed: Observed) -> None:
         """Log growth since the last refresh, and the last line of each log that grew."""
+        names = {str(row["name"]) for row in self.rows}
+        for memory in (self.sizes, self.growth, self.lines):
+            for gone in set(memory) - names:  # removed workers
+                del memory[gone]
         for row in self.rows:
             name = str(row["name"])
             files, state = observed.files.get(name), observed.states.get(name)
@@ -115,10 +120,11 @@ class Sampler:
             self.sizes[name] = size
             self.growth.setdefault(name, deque(maxlen=HISTORY)).append(max(grew, 0))
             stream = files.stream if files else None
-            if stream is not None and stream.last_text.strip():
-                self.lines[name] = (size, _last_line(stream.last_text.splitlines()))
-            elif state and state.log and self.lines.get(name, (-1, ""))[0] != size:
-                self.lines[name] = (size, _log_line(Path(state.log)))
+            log = state.log if state and state.log else ""
+            if stream is not None and stream.last_text.strip():  # claude: its last text
+                self.lines[name] = ("", size, _last_line(stream.last_text.splitlines()))
+            elif log and self.lines.get(name, ("", -1, ""))[:2] != (log, size):
+                self.lines[name] = (log, size, _log_line(Path(log)))
 
 
 def _last_line(lines: list[str]) -> str:

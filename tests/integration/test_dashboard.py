@@ -136,3 +136,31 @@ def test_the_live_dashboard_keeps_going_when_the_specs_break(
 
     text = retry_until(lambda: (t := screen(fleet)) and "! specs/broken.yaml:" in t and t, 10)
     assert "Running" in row(text, "alpha")  # the last rows stay, under the error
+
+
+def test_the_sampler_measures_log_growth_and_forgets_removed_workers(
+    fleet: Fleet, retry_until: Retry
+) -> None:
+    from reconciler.loop.dashboard import Sampler
+
+    fleet.base("sleep.sh")
+    fleet.workers(["alpha", "beta"])
+    fleet.reconcile()
+    sampler = Sampler(fleet.root)
+    log = fleet.logs("alpha") / "work-1.log"
+    retry_until(lambda: log.is_file() and log.stat().st_size > 0, 10, message="alpha's log")
+    sampler.frame(time.time(), 120, 40)
+
+    with log.open("a") as fh:  # as the agent would: 300 bytes, then a last line
+        fh.write("x" * 299 + "\nthe newest line\n")
+    frame = sampler.frame(time.time(), 120, 40)
+
+    assert frame.growth["alpha"][-1] == 300 + len("the newest line\n")
+    assert frame.growth["beta"][-1] == 0
+    assert frame.last_lines["alpha"] == "the newest line"
+
+    fleet.workers(["beta"])
+    fleet.reconcile()
+    frame = sampler.frame(time.time(), 120, 40)
+    assert [r["name"] for r in frame.rows] == ["beta"]
+    assert set(frame.growth) == set(frame.last_lines) == {"beta"}
