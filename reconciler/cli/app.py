@@ -16,11 +16,13 @@ import typer
 from reconciler import __version__
 from reconciler.cli import (
     backups,
+    dashboard,
     demo,
     fleet,
     hook,
     importer,
     inspect_worker,
+    mcp,
     operations,
     playbooks,
     report,
@@ -72,6 +74,8 @@ for group in (
     importer.commands,
     playbooks.commands,
     backups.commands,
+    dashboard.commands,
+    mcp.commands,
 ):
     app.add_typer(group)
 

@@ -29,19 +29,13 @@ MassPruneOpt = Annotated[
 )
 def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -> None:
     """Print exactly the actions `orch reconcile` would take now, and change nothing."""
-    from reconciler.loop import engine
+    from reconciler.core.rows import pending_teardowns
+    from reconciler.loop.views import current_plan
 
-    def compute() -> object:
-        desired = engine.load(CTX.root)
-        return engine.make_plan(
-            desired, engine.snapshot(desired), allow_mass_prune=allow_mass_prune
-        )
-
-    from reconciler.core.actions import Plan
-
-    the_plan = run(compute, json_errors=as_json)
-    assert isinstance(the_plan, Plan)
-    pending = _pending_teardowns(the_plan)
+    the_plan = run(
+        lambda: current_plan(CTX.root, allow_mass_prune=allow_mass_prune), json_errors=as_json
+    )
+    pending = pending_teardowns(the_plan)
     if as_json:
         emit_json({**the_plan.to_json(), "pending": pending})
     else:
@@ -69,19 +63,6 @@ def _note_uncommitted() -> None:
     if edits:
         note = "not applied: reconcile.source is committed"
         typer.echo(f"uncommitted spec changes: {', '.join(edits)} ({note})", err=True)
-
-
-def _pending_teardowns(the_plan: object) -> list[dict[str, str]]:
-    """Workers on their way out that this pass leaves alone (a retry is due later)."""
-    from reconciler.core.actions import Phase, Plan
-
-    assert isinstance(the_plan, Plan)
-    acting = {a.worker for a in the_plan.actions}
-    return [
-        {"worker": s.name, "reason": s.reason}
-        for s in the_plan.statuses.values()
-        if s.phase is Phase.TERMINATING and s.name not in acting
-    ]
 
 
 @commands.command(

@@ -33,19 +33,9 @@ def report(
     the current branch) and stash are never touched. On the current branch no
     commit is made while HEAD is detached or a merge or rebase is in progress.
     """
-    from reconciler.loop import engine
-    from reconciler.loop.publish_report import write_report
+    from reconciler.loop.views import report as render
 
-    def go() -> object:
-        desired = engine.load(CTX.root, require_env=False)
-        observed = engine.snapshot(desired)
-        result = engine.PassResult(desired, observed, engine.make_plan(desired, observed), ())
-        return write_report(result, commit=commit or push, push=push)
-
-    from reconciler.loop.publish_report import ReportResult
-
-    done = run(go, json_errors=as_json)
-    assert isinstance(done, ReportResult)
+    done = run(lambda: render(CTX.root, commit=commit, push=push), json_errors=as_json)
     if as_json:
         emit_json(done.to_json())
         return

@@ -47,6 +47,7 @@ SPECS_INVALID = 4  # status shown, from the last valid specs or from what is obs
 
 
 def _print_status(view: Any) -> None:
+    from reconciler.core.duration import iso_age
     from reconciler.core.rows import restarts_text, stage_text
 
     for warning in view.warnings:
@@ -75,7 +76,7 @@ def _print_status(view: Any) -> None:
                "WINDOW", "REASON"]  # fmt: skip
     body = [
         [r["name"], r["phase"], stage_text(r), r["attempt"], restarts_text(r),
-         _ago(_age(r["lastActivity"], now)),
+         _ago(iso_age(r["lastActivity"], now)),
          "-" if r["costUsd"] is None else f"${r['costUsd']:.2f}", r["branch"], r["window"],
          r["reason"]]
         for r in view.rows
@@ -104,14 +105,6 @@ def _ago(seconds: float | None) -> str:
     from reconciler.core.duration import format_age
 
     return "-" if seconds is None else f"{format_age(seconds)} ago"
-
-
-def _age(iso: object, now: float) -> float | None:
-    if not isinstance(iso, str):
-        return None
-    import calendar
-
-    return now - calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 @commands.command(epilog="Examples: orch logs w1 -n 50; orch logs w1 -f")

@@ -159,6 +159,7 @@ class Config:
     fleet_name: str = "orch"  # the loader derives it from the control repo when not set
     tmux_socket: str = "orch"
     tmux_session: str = "orch"  # the loader defaults it to the fleet's name
+    tmux_dashboard: bool = True  # the session's `dashboard` window runs `orch dashboard`
     worktrees_root: str = "worktrees"
     resync: float = 10.0
     debounce: float = 0.2

@@ -120,6 +120,16 @@ def restarts_text(row: Mapping[str, Any]) -> str:
     return str(now) if total <= now else f"{now} ({total} total)"
 
 
+def pending_teardowns(the_plan: Plan) -> list[dict[str, str]]:
+    """Workers on their way out that this pass leaves alone (a retry is due later)."""
+    acting = {a.worker for a in the_plan.actions}
+    return [
+        {"worker": s.name, "reason": s.reason}
+        for s in the_plan.statuses.values()
+        if s.phase is Phase.TERMINATING and s.name not in acting
+    ]
+
+
 def foreign_rows(observed: Observed) -> list[dict[str, Any]]:
     """Windows on orch's socket that are not this fleet's: listed, never touched."""
     return [

@@ -25,6 +25,7 @@ from reconciler.drivers import proc
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
 from reconciler.loop.accounts import ACCOUNT_HANDLERS, fold_cost
+from reconciler.loop.dashboard import window_command
 from reconciler.loop.events import Event
 from reconciler.loop.pass_context import RepoPrep
 from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent, worktree_of
@@ -232,7 +233,9 @@ class Applier:
 
 
 def _ensure_session(ap: Applier, action: Action) -> dict[str, object]:
-    created = ap.tmux.ensure_session(ap.desired.config.tmux_session)
+    cfg = ap.desired.config
+    command = window_command(ap.desired) if cfg.tmux_dashboard else []
+    created = ap.tmux.ensure_session(cfg.tmux_session, command)
     return {"created": created}
 
 

@@ -1,7 +1,7 @@
 """One reconcile pass end to end: load, lock, observe, plan, apply, record.
 
-The functions here are what the CLI (and later the watch loop, the dashboard
-and the MCP server) call; they return data and never print.
+The functions here are what the CLI, the watch loop, the dashboard and the
+MCP server call; they return data and never print.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.duration import utc_iso
+from reconciler.loop.logs import tail_lines
 from reconciler.loop.secrets import redactor
 
 EVENTS_FILE = "events.jsonl"
@@ -76,9 +77,8 @@ def append_events(state_dir: Path, events: list[Event]) -> None:
 
 def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:
     """The last ``limit`` events, oldest first; lines that are not events are skipped."""
-    path = state_dir / EVENTS_FILE
     try:
-        lines = path.read_bytes().decode("utf-8", "replace").splitlines()[-limit:]
+        lines = tail_lines(state_dir / EVENTS_FILE, limit)  # only the end of a large file
     except OSError:
         return []
     out = []

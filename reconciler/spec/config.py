@@ -21,6 +21,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("fleet", "name"): ("fleet_name", lambda v: v),
     ("tmux", "socket"): ("tmux_socket", str),
     ("tmux", "session"): ("tmux_session", lambda v: v),
+    ("tmux", "dashboard"): ("tmux_dashboard", bool),
     ("worktrees", "root"): ("worktrees_root", str),
     ("reconcile", "resync"): ("resync", parse_duration),
     ("reconcile", "debounce"): ("debounce", parse_duration),
@@ -73,7 +74,8 @@ def load_config(
 
     ``files``: the committed files (relative path -> bytes) to read instead of
     the saved ones. The file is shared through git; ``ORCH_TMUX_SOCKET``,
-    ``ORCH_HOST`` and ``ORCH_RUN_UNPLACED`` (1/0) set what differs between
+    ``ORCH_HOST``,
+    ``ORCH_RUN_UNPLACED`` and ``ORCH_DASHBOARD`` (1/0) set what differs between
     workstations.
     """
     path = root / CONFIG_FILE
@@ -110,8 +112,9 @@ def load_config(
             values["host_name"] = env["ORCH_HOST"]
         else:
             errors.append(SpecError("ORCH_HOST", 1, 1, None, "letters, digits, '.', '_', '-' only"))
-    if env.get("ORCH_RUN_UNPLACED"):
-        values["run_unplaced"] = env["ORCH_RUN_UNPLACED"].strip().lower() in ("1", "true", "yes")
+    for var, key in (("ORCH_RUN_UNPLACED", "run_unplaced"), ("ORCH_DASHBOARD", "tmux_dashboard")):
+        if env.get(var):
+            values[key] = env[var].strip().lower() in ("1", "true", "yes")
     if not values.get("fleet_name"):
         values["fleet_name"] = default_fleet_name(root)
     if not values.get("tmux_session"):
