@@ -26,9 +26,13 @@ def _load(require_env: bool = False) -> object:
 def validate(as_json: JsonOpt = False) -> None:
     """Check every spec and config/orch.yaml; print ALL problems as file:line:col.
 
-    Exit 0 when valid, 1 when not (nothing is ever changed by this command).
+    Prompt and report templates are compiled and rendered for each worker, and
+    each Agent's argv is checked. Exit 0 when valid, 1 when not (nothing is ever
+    changed by this command). An agent program missing on this machine is a
+    warning (a CI machine may lack the agent's CLI); a start there would fail.
     """
     from reconciler.core.model import Desired
+    from reconciler.spec.argv import missing_programs
 
     desired = run(lambda: _load(require_env=True), json_errors=as_json)
     assert isinstance(desired, Desired)
@@ -38,10 +42,13 @@ def validate(as_json: JsonOpt = False) -> None:
         "pipelines": len(desired.pipelines),
         "agents": sum(1 for a in desired.agents.values() if not a.builtin),
     }
+    warnings = missing_programs(desired, os.environ)
     if as_json:
-        emit_json({"ok": True, **counts})
-    else:
-        typer.echo("ok: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        emit_json({"ok": True, **counts, "warnings": [w.as_dict() for w in warnings]})
+        return
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo("ok: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
 
 KINDS_HELP = "repo, agent, pipeline, worker, workerset, or config (config/orch.yaml)"

@@ -15,7 +15,13 @@ from typing import Any
 
 from reconciler.core.errors import DriverError
 from reconciler.core.model import Desired
-from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
+from reconciler.core.report import (
+    TEMPLATE,
+    ReportInput,
+    commit_message,
+    render_report,
+    without_generated,
+)
 from reconciler.core.rows import status_rows
 from reconciler.data import packaged
 from reconciler.drivers import gitops
@@ -26,7 +32,6 @@ from reconciler.loop.logs import tail_lines
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
 
-TEMPLATE = "reports/templates/status.md.j2"
 MEMORY = "report.json"
 
 

@@ -102,10 +102,25 @@ def _explain(err: Any) -> list[tuple[PathKey, str]]:
     if kind == "type":
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return [(where, f"{field} must be {_article(want)}, not {_type_name(err.instance)}")]
+        text = f"{field} must be {_article(want)}, not {_type_name(err.instance)}"
+        return [(where, text + _duration_hint(err.schema, err.instance))]
     if kind == "const":
         return [(where, f"{field} must be {json.dumps(err.validator_value, ensure_ascii=False)}")]
     return [(where, f"{field}: {err.message}")]
+
+
+def _duration_hint(schema: Any, value: Any) -> str:
+    """A number where a duration belongs: which string was probably meant.
+
+    >>> _duration_hint({"pattern": "^(...|[0-9]+ms)$"}, 60)
+    '; did you mean "60s"? (a duration needs its unit: s, m, h or ms)'
+    >>> _duration_hint({"pattern": "^[a-z]$"}, 60), _duration_hint({"pattern": "ms)"}, True)
+    ('', '')
+    """
+    is_duration = isinstance(schema, dict) and "ms)" in str(schema.get("pattern", ""))
+    if not is_duration or isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    return f'; did you mean "{value:g}s"? (a duration needs its unit: s, m, h or ms)'
 
 
 def _field(where: PathKey) -> str:

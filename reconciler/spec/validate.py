@@ -23,10 +23,13 @@ from reconciler.core.model import (
 )
 from reconciler.core.profiles import builtin_agents
 from reconciler.spec import build, checks
+from reconciler.spec.argv import check_agent_argv
 from reconciler.spec.checks import Collected
+from reconciler.spec.collapse import collapse
 from reconciler.spec.config import load_config
 from reconciler.spec.expand import expand_worker_set
 from reconciler.spec.schemas import schema_errors
+from reconciler.spec.templates import check_templates
 from reconciler.spec.yamlsource import Document, parse_documents
 
 SPECS_DIR = "specs"
@@ -124,23 +127,38 @@ def load_desired(
         for doc in docs:
             if doc.data is not None:  # an empty document (a stray ---) is nothing
                 _collect(doc, acc, None)
+    sets = _expand_sets(acc, root)
+    desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
+    acc.errors.extend(check_templates(desired))
+    acc.errors.extend(check_agent_argv(desired, acc))
+    if acc.errors:
+        members = {name: ws.name for ws in sets.values() for name in ws.workers}
+        raise SpecErrors(collapse(acc.errors, members))
+    return desired
+
+
+def _expand_sets(acc: Collected, root: Path) -> dict[str, WorkerSet]:
+    """Expand every valid WorkerSet into Worker documents, collected like written ones."""
+    # A WorkerSet that failed its schema makes workers whose names nobody knows.
+    valid = {id(d) for d, _ in acc.valid.get("WorkerSet", [])}
+    acc.unknown_workers = any(
+        kind == "WorkerSet" and id(doc) not in valid for (kind, _), doc in acc.declared.items()
+    )
     sets: dict[str, WorkerSet] = {}
     for doc, _ in acc.valid.pop("WorkerSet", []):
-        generated, errors = expand_worker_set(doc, root)
-        acc.errors.extend(errors)
+        made = expand_worker_set(doc, root)
+        acc.errors.extend(made.errors)
+        acc.unknown_workers |= not made.complete
         set_name = doc.data["metadata"]["name"]
-        for wdoc in generated:
+        for failed in made.failed:  # declared, so a dependency on it adds no second error
+            acc.declared.setdefault(("Worker", failed.data["metadata"]["name"]), failed)
+        for wdoc in made.workers:
             _collect(wdoc, acc, set_name)
+        names = tuple(d.data["metadata"]["name"] for d in made.workers)
         sets[set_name] = WorkerSet(
-            set_name,
-            doc.data["spec"].get("parallelism"),
-            tuple(d.data["metadata"]["name"] for d in generated),
-            build.source_of(doc),
+            set_name, doc.data["spec"].get("parallelism"), names, build.source_of(doc)
         )
-    desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
-    if acc.errors:
-        raise SpecErrors(acc.errors)
-    return desired
+    return sets
 
 
 def _assemble(

@@ -100,7 +100,7 @@ def root(tmp_path: Path) -> Path:
     (ctl / "specs").mkdir()
     (ctl / "specs" / "fleet.yaml").write_text(FLEET)
     (ctl / "prompts").mkdir()
-    (ctl / "prompts" / "plan.md.j2").write_text("Plan {{ vars.issue }}.\n")
+    (ctl / "prompts" / "plan.md.j2").write_text("Plan {{ vars.issue | default(\"it\") }}.\n")
     (ctl / "prompts" / "build.md.j2").write_text("Build it.\n")
     return ctl
 
@@ -478,9 +478,12 @@ def test_root_option_wins_over_orch_root(root: Path, broken_elsewhere: Path) -> 
     assert done.stderr.startswith("specs/x.yaml:1:1: a document must be a mapping")
 
 
-def test_without_a_control_repo_validate_says_an_empty_fleet(tmp_path: Path) -> None:
+def test_without_a_control_repo_validate_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
     done = orch("validate", cwd=tmp_path)
-    assert (done.returncode, done.stdout) == (0, "ok: 0 workers, 0 repos, 0 pipelines, 0 agents\n")
+    assert done.returncode == 1, done
+    assert done.stderr.startswith(f"error: no control repo at {tmp_path.resolve()} or above it")
+    assert "orch init DIR" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no state/, no reports/
 
 
 @pytest.fixture
