@@ -54,23 +54,51 @@ def validate(as_json: JsonOpt = False) -> None:
 KINDS_HELP = "repo, agent, pipeline, worker, workerset, or config (config/orch.yaml)"
 
 
-@commands.command(epilog="Example: orch schema worker > worker.schema.json")
+SCHEMA_EPILOG = """\
+Examples:
+
+  orch schema                   one schema for any document of a spec file (by kind)
+
+  orch schema worker > worker.schema.json
+
+  orch schema --write           refresh schema/orch.json and schema/config.json here
+
+Editors: a spec file starting with
+"# yaml-language-server: $schema=../schema/orch.json" is checked as you type
+(VS Code: the YAML extension; `orch init` writes both files and the mapping in
+.vscode/settings.json).
+"""
+
+
+@commands.command(epilog=SCHEMA_EPILOG)
 def schema(
     kind: Annotated[str | None, typer.Argument(help=KINDS_HELP, show_default=False)] = None,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Write the schemas into the control repo's schema/ folder."),
+    ] = False,
 ) -> None:
-    """Print the JSON Schema of a kind (all kinds, keyed by name, without KIND)."""
-    from reconciler.spec.schemas import SCHEMA_NAMES, load_schema
+    """Print the JSON Schema of a kind; without KIND, one schema for every spec document."""
+    from reconciler.spec.schemas import SCHEMA_NAMES, combined_schema, load_schema
+
+    if write:
+        from reconciler.cli.init import write_schemas
+
+        paths = run(lambda: write_schemas(CTX.root))
+        for path in paths:
+            typer.echo(f"wrote {path}")
+        return
 
     def pick() -> object:
         if kind is None:
-            return {name: load_schema(name) for name in SCHEMA_NAMES}
+            return combined_schema()
         key = kind.lower()
         if key not in SCHEMA_NAMES:
             msg = f'unknown kind "{kind}"; use one of: {", ".join(SCHEMA_NAMES)}'
             raise UsageError(msg)
         return load_schema(key)
 
-    typer.echo(json.dumps(run(pick), indent=2))
+    typer.echo(json.dumps(run(pick), indent=2, ensure_ascii=False))
 
 
 GET_KINDS = ("workers", "repos", "pipelines", "agents")

@@ -17,7 +17,7 @@ import pytest
 
 from reconciler import __version__
 from reconciler.drivers.git import init_repo
-from reconciler.spec.schemas import SCHEMA_NAMES, load_schema
+from reconciler.spec.schemas import load_schema
 
 _SCRIPT = Path(sys.executable).parent / "orch"
 ORCH = [str(_SCRIPT)] if _SCRIPT.is_file() else [
@@ -197,7 +197,7 @@ def test_validate_json_ok(root: Path) -> None:
     done = orch("--root", str(root), "validate", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"ok": True, "workers": 3, "repos": 1, "pipelines": 1,
-                                       "agents": 1}
+                                       "agents": 1, "warnings": []}
 
 
 def test_validate_json_invalid(broken: Path) -> None:
@@ -265,14 +265,14 @@ def test_schema_kind_is_case_insensitive() -> None:
     assert json.loads(done.stdout)["title"] == load_schema("workerset")["title"]
 
 
-def test_schema_of_all_kinds() -> None:
+def test_schema_without_a_kind_is_one_schema_for_every_kind() -> None:
     done = orch("schema")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert list(data) == list(SCHEMA_NAMES)
-    assert {name: body["title"] for name, body in data.items()} == {
-        name: load_schema(name)["title"] for name in SCHEMA_NAMES}
-    assert data["config"]["properties"]["reconcile"]["properties"]["resync"]["default"] == "10s"
+    assert data["$id"] and data["properties"]["kind"]["enum"] == [
+        "Repo", "Agent", "Pipeline", "Worker", "WorkerSet"]
+    assert {kind: body["title"] for kind, body in data["$defs"].items()} == {
+        kind: load_schema(kind.lower())["title"] for kind in data["$defs"]}
 
 
 def test_schema_of_an_unknown_kind() -> None:
