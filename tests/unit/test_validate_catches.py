@@ -18,7 +18,13 @@ from reconciler.core import agent_command, report
 from reconciler.data import packaged
 from reconciler.drivers.git import init_repo
 from reconciler.spec.argv import missing_programs
-from reconciler.spec.templates import prompt_names, report_names, restart_names, static_problem
+from reconciler.spec.templates import (
+    prompt_names,
+    report_names,
+    restart_names,
+    sample_context,
+    static_problem,
+)
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -127,12 +133,17 @@ def test_the_control_repos_report_template_is_checked(fleet: Fleet) -> None:
 
 def test_the_names_the_readme_lists_are_the_names_a_prompt_gets(fleet: Fleet) -> None:
     readme = (PROJECT / "README.md").read_text()
-    listed = readme[readme.index("Prompt templates (jinja2, sandboxed) see"):]
-    listed = listed[: listed.index(". The agent also")]
-    documented = set(re.findall(r"`([a-z_]+)`", listed))
-    names = prompt_names(fleet.load())
-    assert documented and documented <= names, documented - names
-    assert restart_names(fleet.load()) - names == {"summary", "stage_prompt", "reason"}
+    text = readme[readme.index("Prompt templates (jinja2, sandboxed) see"):]
+    marks = ["; a restart prompt also sees", "; an Agent's argv also", "`orch validate`"]
+    parts = [text[: text.index(marks[0])], text[text.index(marks[0]): text.index(marks[1])],
+             text[text.index(marks[1]): text.index(marks[2])]]  # fmt: skip
+    base, restart, argv = (set(re.findall(r"`([a-z_]+)`", part)) for part in parts)
+    desired = fleet.load()
+    names = prompt_names(desired)
+    assert base and base <= names, base - names
+    assert restart == restart_names(desired) - names
+    ctx = agent_command.argv_context(sample_context(desired), "", "", None)
+    assert argv == set(ctx) - names
 
 
 def test_orchs_own_restart_and_report_templates_pass_the_check(fleet: Fleet) -> None:
