@@ -24,8 +24,6 @@ OWNER_FILE = ".orch/owner.json"
 SETUP_DONE_FILE = ".orch/setup.done"
 SETUP_FAILED_FILE = ".orch/setup.failed"
 HOOKS_FILE = ".orch/hooks.jsonl"
-# A stage's restart prompt when it names none: the control repo's file, else orch's own.
-RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,9 @@ from typing import Any
 
 from reconciler.core.errors import DriverError
 from reconciler.core.model import Desired
-from reconciler.core.report import (
-    TEMPLATE,
-    ReportInput,
-    commit_message,
-    render_report,
-    without_generated,
-)
+from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
 from reconciler.core.rows import status_rows
+from reconciler.data import REPORT_TEMPLATE as TEMPLATE
 from reconciler.data import packaged
 from reconciler.drivers import gitops
 from reconciler.drivers.git import count_range

@@ -20,7 +20,6 @@ from reconciler.core.actions import Action
 from reconciler.core.agent_command import (
     OWNER_FILE,
     PROGRESS_FILE,
-    RESTART_TEMPLATE,
     SIGNALS_DIR,
     build_launch,
     env_file_text,
@@ -34,7 +33,7 @@ from reconciler.core.model import Desired, Stage, Worker, WorkerState
 from reconciler.core.observed import Pane
 from reconciler.core.summary import SummaryInput, build_summary
 from reconciler.core.worker_view import started_state
-from reconciler.data import packaged
+from reconciler.data import RESTART_TEMPLATE, packaged
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
 from reconciler.loop.accounts import fold_cost

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.agent_command import RESTART_TEMPLATE
 from reconciler.core.errors import SpecError
 from reconciler.core.model import Agent, Pipeline, Repo, Worker
 from reconciler.core.profiles import PROFILES
-from reconciler.core.report import TEMPLATE as REPORT_TEMPLATE
+from reconciler.data import REPORT_TEMPLATE, RESTART_TEMPLATE
 from reconciler.spec.paths import file_problem, repo_problem
 from reconciler.spec.refs import ref_problem
 from reconciler.spec.yamlsource import Document

@@ -20,9 +20,9 @@ from types import TracebackType
 from typing import Any
 
 from reconciler.core import agent_command as prompts
-from reconciler.core import report
 from reconciler.core.errors import SpecError
 from reconciler.core.model import Desired, Pipeline, RestartPolicy, Source, Stage, Worker
+from reconciler.data import REPORT_TEMPLATE, RESTART_TEMPLATE
 from reconciler.spec.collapse import listed
 from reconciler.spec.paths import file_problem
 
@@ -52,6 +52,8 @@ def restart_names(desired: Desired) -> frozenset[str]:
 
 def report_names() -> frozenset[str]:
     """The names a report template can use."""
+    from reconciler.core import report  # only a control repo with its own report template
+
     return frozenset(report.report_context(report.sample_input()))
 
 
@@ -62,7 +64,7 @@ def prompt_context(desired: Desired, worker: Worker, stage: Stage) -> dict[str, 
 
 def restart_template(root: Path, stage: Stage) -> str | None:
     """The restart prompt file a stage uses in the control repo, or None (orch's own)."""
-    rel = stage.restart_prompt or prompts.RESTART_TEMPLATE
+    rel = stage.restart_prompt or RESTART_TEMPLATE
     return rel if stage.restart_prompt or (root / rel).is_file() else None
 
 
@@ -196,6 +198,8 @@ def check_templates(desired: Desired) -> list[SpecError]:
                 if restart is not None and restart_rel:
                     full = prompts.restart_context(ctx, "(summary)", rendered, "(reason)")
                     check.render(restart_rel, restart, full, (obj, stage.name))
-    if (desired.root / report.TEMPLATE).is_file():
-        check.text(report.TEMPLATE, "report template", report_names(), (), report.environment())
+    if (desired.root / REPORT_TEMPLATE).is_file():
+        from reconciler.core import report
+
+        check.text(REPORT_TEMPLATE, "report template", report_names(), (), report.environment())
     return check.errors + check.rendered_errors()

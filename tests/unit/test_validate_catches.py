@@ -15,7 +15,7 @@ import pytest
 from test_loader import AGENT, PIPELINE, REPO, WORKER, Fleet, at, line_of
 
 from reconciler.core import agent_command, report
-from reconciler.data import packaged
+from reconciler.data import REPORT_TEMPLATE, RESTART_TEMPLATE, packaged
 from reconciler.drivers.git import init_repo
 from reconciler.spec.argv import missing_programs
 from reconciler.spec.templates import (
@@ -102,7 +102,7 @@ def test_a_stage_prompt_cannot_use_the_restart_names(fleet: Fleet) -> None:
 
 
 def test_the_control_repos_restart_prompt_is_checked(fleet: Fleet) -> None:
-    rel = agent_command.RESTART_TEMPLATE  # used by every stage that names no restartPrompt
+    rel = RESTART_TEMPLATE  # used by every stage that names no restartPrompt
     fleet.write(rel, "{{ summary }} {{ stage_prompt }}\n{{ reasn }}\n")
     err = fleet.error()
     at(err, rel, 2)
@@ -121,13 +121,13 @@ def test_a_stage_restart_prompt_renders_for_each_worker(fleet: Fleet) -> None:
 
 
 def test_the_control_repos_report_template_is_checked(fleet: Fleet) -> None:
-    fleet.write(report.TEMPLATE, "# Fleet\n{% for w in workers %}\n{{ w.name }}\n")
+    fleet.write(REPORT_TEMPLATE, "# Fleet\n{% for w in workers %}\n{{ w.name }}\n")
     err = fleet.error()
-    assert (err.path, err.obj) == (report.TEMPLATE, "report template")
+    assert (err.path, err.obj) == (REPORT_TEMPLATE, "report template")
     assert "Unexpected end of template" in err.message
-    fleet.write(report.TEMPLATE, "# Fleet\n{{ revison.sha }}\n")
+    fleet.write(REPORT_TEMPLATE, "# Fleet\n{{ revison.sha }}\n")
     err = fleet.error()
-    at(err, report.TEMPLATE, 2)
+    at(err, REPORT_TEMPLATE, 2)
     assert err.message == 'unknown variable "revison"; did you mean "revision"?'
 
 
@@ -148,10 +148,10 @@ def test_the_names_the_readme_lists_are_the_names_a_prompt_gets(fleet: Fleet) ->
 
 def test_orchs_own_restart_and_report_templates_pass_the_check(fleet: Fleet) -> None:
     desired = fleet.load()
-    restart = packaged(agent_command.RESTART_TEMPLATE)
+    restart = packaged(RESTART_TEMPLATE)
     assert static_problem(restart, restart_names(desired)) is None
     env = report.environment()
-    assert static_problem(packaged(report.TEMPLATE), report_names(), env=env) is None
+    assert static_problem(packaged(REPORT_TEMPLATE), report_names(), env=env) is None
 
 
 # ----------------------------------------------------------------------------- WorkerSet items
