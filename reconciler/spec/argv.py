@@ -21,7 +21,7 @@ from pathlib import Path
 from reconciler.core import agent_command as prompts
 from reconciler.core.errors import SpecError
 from reconciler.core.model import Desired
-from reconciler.spec.checks import Collected, doc_error
+from reconciler.spec.checks import ENV_REF, Collected, doc_error
 from reconciler.spec.templates import sample_context, static_problem
 
 
@@ -88,6 +88,18 @@ def program_problem(program: str, env: Mapping[str, str], cwd: Path | None = Non
     return None
 
 
+def _agent_path(agent_env: Mapping[str, str], env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the PATH the agent gets: its own ``env.PATH`` (``${NAME}`` from ``env``).
+
+    >>> _agent_path({"PATH": "/opt/bin:${PATH}"}, {"PATH": "/bin"})["PATH"]
+    '/opt/bin:/bin'
+    """
+    if "PATH" not in agent_env:
+        return dict(env)
+    path = ENV_REF.sub(lambda m: env.get(m.group(1), ""), agent_env["PATH"])
+    return {**env, "PATH": path}
+
+
 def missing_programs(desired: Desired, env: Mapping[str, str]) -> list[SpecError]:
     """Warnings: the agents workers use whose program this machine does not have."""
     from reconciler.spec.templates import prompt_context
@@ -103,7 +115,7 @@ def missing_programs(desired: Desired, env: Mapping[str, str]) -> list[SpecError
             program = prompts.render(agent.command[0], prompts.argv_context(ctx, "", "", None))
         except Exception:  # noqa: BLE001, S112 - check_agent_argv reports template errors
             continue
-        problem = program_problem(program, env)
+        problem = program_problem(program, _agent_path(agent.env, env))
         if problem:
             # a built-in profile has no document: the first worker that uses it stands for it
             src, obj = (worker.source, f"Worker/{worker.name}") if agent.builtin else \

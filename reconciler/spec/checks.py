@@ -35,7 +35,7 @@ class Collected:
     unknown_workers: bool = False
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def check_env_refs(
@@ -45,7 +45,7 @@ def check_env_refs(
     found = []
     for agent in agents.values():
         for key, value in agent.env.items():
-            for name in _ENV_REF.findall(value):
+            for name in ENV_REF.findall(value):
                 if name not in env:
                     msg = (
                         f'env {key}: "${{{name}}}" is not set in the environment orch runs in; '

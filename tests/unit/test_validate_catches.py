@@ -305,3 +305,17 @@ def test_a_program_missing_here_is_a_warning_not_an_error(fleet: Fleet, tmp_path
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     assert missing_programs(desired, {"PATH": str(tmp_path)}) == []
+
+
+def test_a_program_on_the_agents_own_path_is_no_warning(fleet: Fleet, tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    fake = tools / "agent-cli"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    fleet.write("specs/agent.yaml", AGENT.replace('[sh, -c, "true"]', "[agent-cli]")
+                + f'  env: {{PATH: "{tools}:${{PATH}}"}}\n')  # fmt: skip
+    desired = fleet.load({"PATH": "/nowhere"})
+    assert missing_programs(desired, {"PATH": "/nowhere"}) == []
+    fleet.write("specs/agent.yaml", AGENT.replace('[sh, -c, "true"]', "[agent-cli]"))
+    assert len(missing_programs(fleet.load(), {"PATH": "/nowhere"})) == 1
