@@ -5,8 +5,8 @@ an error in a generated worker points at the template line that made it.
 
 A field whose template is one expression (``"{{ item.deps }}"``) takes the
 value's own type (a list stays a list); when the item has no such key, the
-field is left out and gets the Worker's default (``dependsOn: []``), if the
-Worker schema gives it one.
+field is left out and gets the Worker's default (``dependsOn: []``,
+``branch: orch/<name>``), unless the Worker requires it.
 """
 
 from __future__ import annotations
@@ -28,19 +28,28 @@ _OMIT = object()  # an undefined value of a field that has a default: leave the 
 
 
 def has_default(where: tuple[str | int, ...]) -> bool:
-    """Whether the Worker schema gives the spec field at ``where`` a default.
+    """Whether the Worker spec field at ``where`` may be left out (it then has its default).
+
+    Fields the Worker schema declares and does not require; not an entry of a
+    list, nor a key of a free-form mapping such as ``vars``.
 
     Examples
     --------
-    >>> has_default(("dependsOn",)), has_default(("vars", "issue")), has_default(("repo",))
-    (True, False, False)
+    >>> has_default(("dependsOn",)), has_default(("branch",))
+    (True, True)
+    >>> has_default(("restartPolicy", "maxRestarts"))
+    True
+    >>> has_default(("repo",)), has_default(("vars", "issue")), has_default(("dependsOn", 0))
+    (False, False, False)
     """
     node: Any = load_schema("worker")["properties"]["spec"]
     for key in where:
-        node = node.get("items") if isinstance(key, int) else node.get("properties", {}).get(key)
+        if isinstance(key, int):
+            return False
+        parent, node = node, node.get("properties", {}).get(key)
         if not isinstance(node, dict):
             return False
-    return "default" in node
+    return "default" in node or where[-1] not in parent.get("required", [])
 
 
 class _FieldError(Exception):

@@ -180,6 +180,15 @@ def test_an_item_carries_its_own_dependencies_as_a_list(fleet: Fleet) -> None:
     assert deps == {"w1": (), "c-a": (), "c-b": ("c-a",), "c-c": ("c-a", "c-b", "w1")}
 
 
+def test_an_item_without_a_key_leaves_an_optional_field_at_its_default(fleet: Fleet) -> None:
+    text = SET.replace("ITEMS", "[{id: a, branch: fix/a}, {id: b}]").replace(
+        "agent: bot", 'agent: bot\n    branch: "{{ item.branch }}"\n    suspend: "{{ item.off }}"')
+    fleet.write("specs/set.yaml", text)
+    desired = fleet.load()
+    assert [(w.branch, w.suspend) for n, w in desired.workers.items() if n != "w1"] == [
+        ("fix/a", False), ("orch/c-b", False)]
+
+
 def test_an_item_whose_dependencies_are_not_a_list_is_an_error(fleet: Fleet) -> None:
     text = SET.replace("ITEMS", "[{id: a, deps: w1}]")
     fleet.write("specs/set.yaml", text)
