@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 
 from reconciler.core.actions import Phase
+from reconciler.core.rows import stage_text
 
 RECENT_EVENTS = 20
 GENERATED_PREFIX = "Generated "
@@ -95,19 +96,12 @@ def _span(s: dict[str, Any]) -> dict[str, Any]:
     return {**s, "start": start, "end": end}
 
 
-def _stage_text(row: Mapping[str, Any]) -> str:
-    # rows imports much of the core; `validate` renders reports over no rows at all
-    from reconciler.core.rows import stage_text
-
-    return stage_text(row)
-
-
 def report_context(src: ReportInput) -> dict[str, Any]:
     """The names a report template sees."""
     counts = Counter(str(r["phase"]) for r in src.rows)
     order = [p.value for p in Phase]
     workers = [
-        {**r, "stage_text": _stage_text(r), "activity": minute(r.get("lastActivity")),
+        {**r, "stage_text": stage_text(r), "activity": minute(r.get("lastActivity")),
          "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd"))}
         for r in src.rows
     ]  # fmt: skip

@@ -27,7 +27,7 @@ from reconciler.spec.argv import check_agent_argv
 from reconciler.spec.checks import Collected
 from reconciler.spec.collapse import collapse
 from reconciler.spec.config import load_config
-from reconciler.spec.expand import expand_worker_set
+from reconciler.spec.expand import Expansion, expand_worker_set
 from reconciler.spec.schemas import schema_errors
 from reconciler.spec.templates import check_templates
 from reconciler.spec.yamlsource import Document, parse_documents
@@ -127,38 +127,40 @@ def load_desired(
         for doc in docs:
             if doc.data is not None:  # an empty document (a stray ---) is nothing
                 _collect(doc, acc, None)
-    sets = _expand_sets(acc, root)
+    sets: dict[str, WorkerSet] = {}
+    acc.unknown_workers = _failed_sets(acc)
+    for doc, _ in acc.valid.pop("WorkerSet", []):
+        generated, errors = _expanded(expand_worker_set(doc, root), acc)
+        acc.errors.extend(errors)
+        set_name = doc.data["metadata"]["name"]
+        for wdoc in generated:
+            _collect(wdoc, acc, set_name)
+        sets[set_name] = WorkerSet(
+            set_name,
+            doc.data["spec"].get("parallelism"),
+            tuple(d.data["metadata"]["name"] for d in generated),
+            build.source_of(doc),
+        )
     desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
-    acc.errors.extend(check_templates(desired))
-    acc.errors.extend(check_agent_argv(desired, acc))
     if acc.errors:
-        members = {name: ws.name for ws in sets.values() for name in ws.workers}
-        raise SpecErrors(collapse(acc.errors, members))
+        raise SpecErrors(acc.errors)
     return desired
 
 
-def _expand_sets(acc: Collected, root: Path) -> dict[str, WorkerSet]:
-    """Expand every valid WorkerSet into Worker documents, collected like written ones."""
-    # A WorkerSet that failed its schema makes workers whose names nobody knows.
+def _failed_sets(acc: Collected) -> bool:
+    """Whether a WorkerSet failed its schema: the names of its workers are unknown."""
     valid = {id(d) for d, _ in acc.valid.get("WorkerSet", [])}
-    acc.unknown_workers = any(
+    return any(
         kind == "WorkerSet" and id(doc) not in valid for (kind, _), doc in acc.declared.items()
     )
-    sets: dict[str, WorkerSet] = {}
-    for doc, _ in acc.valid.pop("WorkerSet", []):
-        made = expand_worker_set(doc, root)
-        acc.errors.extend(made.errors)
-        acc.unknown_workers |= not made.complete
-        set_name = doc.data["metadata"]["name"]
-        for failed in made.failed:  # declared, so a dependency on it adds no second error
-            acc.declared.setdefault(("Worker", failed.data["metadata"]["name"]), failed)
-        for wdoc in made.workers:
-            _collect(wdoc, acc, set_name)
-        names = tuple(d.data["metadata"]["name"] for d in made.workers)
-        sets[set_name] = WorkerSet(
-            set_name, doc.data["spec"].get("parallelism"), names, build.source_of(doc)
-        )
-    return sets
+
+
+def _expanded(made: Expansion, acc: Collected) -> tuple[list[Document], list[SpecError]]:
+    """The workers and errors of one WorkerSet; what its errors hide is noted in ``acc``."""
+    acc.unknown_workers |= not made.complete
+    for failed in made.failed:  # declared, so a dependency on it adds no second error
+        acc.declared.setdefault(("Worker", failed.data["metadata"]["name"]), failed)
+    return made.workers, made.errors
 
 
 def _assemble(
@@ -194,6 +196,11 @@ def _assemble(
     acc.errors.extend(checks.check_agent_fields(acc))
     if env is not None:
         acc.errors.extend(checks.check_env_refs(agents, acc, env))
-    return Desired(
+    desired = Desired(
         root, config, repos, agents, pipelines, workers, sets, checks.inputs(acc, pipelines)
     )
+    acc.errors.extend(check_templates(desired))
+    acc.errors.extend(check_agent_argv(desired, acc))
+    # one error for a mistake repeated in the workers (or items) of a WorkerSet
+    acc.errors[:] = collapse(acc.errors, {n: ws.name for ws in sets.values() for n in ws.workers})
+    return desired
