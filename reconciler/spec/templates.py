@@ -22,7 +22,7 @@ from typing import Any
 from reconciler.core import agent_command as prompts
 from reconciler.core.errors import SpecError
 from reconciler.core.model import Desired, Pipeline, RestartPolicy, Source, Stage, Worker
-from reconciler.data import REPORT_TEMPLATE, RESTART_TEMPLATE
+from reconciler.data import REPORT_TEMPLATE, RESTART_TEMPLATE, packaged
 from reconciler.spec.collapse import listed
 from reconciler.spec.paths import file_problem
 
@@ -174,22 +174,33 @@ def template_line(tb: TracebackType | None) -> int:
     return line
 
 
+def _own_copy(root: Path, rel: str, default: str) -> bool:
+    """Whether ``rel`` in the control repo is orch's own ``default`` template, unchanged.
+
+    `orch init` copies orch's templates; orch's tests check those, so a load
+    need not (and then imports no report code).
+    """
+    try:
+        return (root / rel).read_text() == packaged(default)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def check_templates(desired: Desired) -> list[SpecError]:
     """Every problem of the prompt and report templates the specs use."""
     check = _Checker(desired)
     env = prompts.environment()
     var_keys = sorted({str(k) for w in desired.workers.values() for k in w.vars})
+    names, restart_names_ = prompt_names(desired), restart_names(desired)
     for pipe in desired.pipelines.values():
         obj = f"Pipeline/{pipe.name}"
         users = [w for w in desired.workers.values() if w.pipeline == pipe.name]
         for stage in pipe.stages:
-            names = prompt_names(desired)
             prompt = check.text(stage.prompt, obj, names, var_keys, env)
             restart_rel = restart_template(desired.root, stage)
             restart = None
-            if restart_rel:
-                names = restart_names(desired)
-                restart = check.text(restart_rel, obj, names, var_keys, env)
+            if restart_rel and not _own_copy(desired.root, restart_rel, RESTART_TEMPLATE):
+                restart = check.text(restart_rel, obj, restart_names_, var_keys, env)
             for w in users:
                 ctx = prompt_context(desired, w, stage)
                 rendered = ""
@@ -198,7 +209,8 @@ def check_templates(desired: Desired) -> list[SpecError]:
                 if restart is not None and restart_rel:
                     full = prompts.restart_context(ctx, "(summary)", rendered, "(reason)")
                     check.render(restart_rel, restart, full, (obj, stage.name))
-    if (desired.root / REPORT_TEMPLATE).is_file():
+    report_file = desired.root / REPORT_TEMPLATE
+    if report_file.is_file() and not _own_copy(desired.root, REPORT_TEMPLATE, REPORT_TEMPLATE):
         from reconciler.core import report
 
         check.text(REPORT_TEMPLATE, "report template", report_names(), (), report.environment())
