@@ -52,3 +52,17 @@ def _checked(folder: Path, how: str) -> Path:
         )
         raise UsageError(msg)
     return folder
+
+
+def target_root(given: Path | None, env: Mapping[str, str], cwd: Path) -> Path:
+    """Where a command that writes a control repo's first files acts (e.g. an import).
+
+    As :func:`find_root`, but none of the folders need be a control repo yet:
+    ``--root``, else ``ORCH_ROOT``, else the nearest control repo, else ``cwd``.
+    """
+    if given is not None:
+        return given.expanduser().resolve()
+    if env.get("ORCH_ROOT"):
+        return Path(env["ORCH_ROOT"]).expanduser().resolve()
+    here = cwd.resolve()
+    return next((f for f in (here, *here.parents) if is_control_repo(f)), here)

@@ -55,6 +55,13 @@ class _Ctx:
     def root(self, value: Path) -> None:
         self._root = value
 
+    @property
+    def target(self) -> Path:
+        """Where a command that writes a control repo's first files acts; need not be one yet."""
+        from reconciler.cli.root import target_root
+
+        return self._root or target_root(self._given, os.environ, Path.cwd())
+
     def found(self) -> Path | None:
         """The control repo if a command already found it, else None."""
         return self._root
