@@ -23,6 +23,7 @@ from reconciler.core.model import Desired
 from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
 from reconciler.core.report_cadence import digest
 from reconciler.core.rows import status_rows
+from reconciler.data import REPORT_TEMPLATE as TEMPLATE
 from reconciler.data import packaged
 from reconciler.drivers import gitops
 from reconciler.drivers.git import count_range
@@ -32,7 +33,6 @@ from reconciler.loop.logs import tail_lines
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
 
-TEMPLATE = "reports/templates/status.md.j2"
 MEMORY = "report.json"
 
 
