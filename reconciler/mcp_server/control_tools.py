@@ -8,8 +8,8 @@ do; tools that edit the task files hold the server's ``MUTATING`` lock.
 A workflow runs inside a tool call, so its limits are tighter than the CLI's:
 ``timeout`` (at most 30 minutes) bounds each attempt and the whole call,
 after which every command still running is killed. The server answers other
-calls meanwhile (the SDK runs each call in a thread of its own); when it is
-stopped, :func:`cancel_runs` kills the commands still running.
+calls meanwhile. A call the client cancels kills its commands; so does
+stopping the server (:func:`end_runs`).
 
 A new tool here is a method of :class:`ControlTools` and its name in
 :data:`CONTROL_TOOLS`.
@@ -18,16 +18,20 @@ A new tool here is a method of :class:`ControlTools` and its name in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 from pydantic import Field
 
 from reconciler.mcp_server.tools import MUTATING, WORKER_NAME, guarded
 
 if TYPE_CHECKING:
+    from reconciler.core.workflows import WorkflowOptions
     from reconciler.loop.workflows import WorkflowReport
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"  # a Repo's name, as the specs allow it
@@ -37,16 +41,18 @@ TaskId = Annotated[
 ]
 MAX_TIMEOUT = 1800.0  # seconds: no tool call holds its client longer than this
 # The cancel events of the workflow runs in progress: the commands run in sessions of their
-# own, out of reach of the signals that end the server, so it ends them (cancel_runs).
+# own, out of reach of the signals that end the server, so it ends them (end_runs).
 _RUNS: set[threading.Event] = set()
-_RUNS_LOCK = threading.Lock()
+_RUNS_CHANGED = threading.Condition()
 
 
-def cancel_runs() -> int:
-    """End every workflow run in progress (its commands are killed); how many there were."""
-    with _RUNS_LOCK:
+def end_runs(wait: float) -> int:
+    """End every workflow run in progress (its commands are killed), waiting up to ``wait``
+    seconds for them to be gone; how many were still running then."""
+    with _RUNS_CHANGED:
         for cancel in _RUNS:
             cancel.set()
+        _RUNS_CHANGED.wait_for(lambda: not _RUNS, timeout=wait)
         return len(_RUNS)
 
 
@@ -72,8 +78,7 @@ class ControlTools:
         now = time.time()
         return {"repos": [row.to_json(now) for row in rows]}
 
-    @guarded
-    def run_workflow(
+    async def run_workflow(
         self,
         workflow: Annotated[
             str,
@@ -101,25 +106,46 @@ class ControlTools:
         target's result, attempts, log file and the last lines of its log. A command
         silent for ``stall`` seconds, or running past ``timeout``, is killed."""
         from reconciler.core.workflows import WorkflowOptions
-        from reconciler.loop.repos import load_specs
-        from reconciler.loop.workflows import run_workflows
 
         options = WorkflowOptions(stall=stall, timeout=timeout, retries=retries, jobs=jobs)
         cancel = threading.Event()
-        deadline = threading.Timer(timeout, cancel.set)  # retries and queued targets too
+        targets = (tuple(repos or ()), all_repos, (worker,) if worker else ())
+        run = functools.partial(self._run_workflow, workflow, targets, options, lines, cancel)
+        try:  # in a thread, as the SDK runs other tools: the server goes on answering
+            return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            cancel.set()  # the client gave up on the call: its commands are killed
+            raise
+
+    @guarded
+    def _run_workflow(
+        self,
+        workflow: str,
+        targets: tuple[tuple[str, ...], bool, tuple[str, ...]],
+        options: WorkflowOptions,
+        lines: int,
+        cancel: threading.Event,
+    ) -> dict[str, Any]:
+        """`orch run` with ``cancel`` set at ``options.timeout`` (and by :func:`end_runs`)."""
+        from reconciler.loop.repos import load_specs
+        from reconciler.loop.workflows import run_workflows
+
+        repos, all_repos, workers = targets
+        deadline = threading.Timer(options.timeout, cancel.set)  # retries and queued targets too
         deadline.daemon = True
         deadline.start()
-        with _RUNS_LOCK:
+        with _RUNS_CHANGED:
             _RUNS.add(cancel)
         try:
             report = run_workflows(
-                load_specs(self.root), workflow, repos or (), all_repos=all_repos,
-                workers=[worker] if worker else [], options=options, cancel=cancel,
+                load_specs(self.root), workflow, repos, all_repos=all_repos, workers=workers,
+                options=options, cancel=cancel,
             )  # fmt: skip
         finally:
             deadline.cancel()
-            with _RUNS_LOCK:
+            with _RUNS_CHANGED:
                 _RUNS.discard(cancel)
+                _RUNS_CHANGED.notify_all()
         return _with_tails(report, lines, cut=cancel.is_set())
 
     @guarded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -12,9 +13,10 @@ from mcp.server.mcpserver import MCPServer
 
 from reconciler import __version__
 from reconciler.mcp_server import resources
-from reconciler.mcp_server.control_tools import CONTROL_TOOLS, ControlTools, cancel_runs
+from reconciler.mcp_server.control_tools import CONTROL_TOOLS, ControlTools, end_runs
 from reconciler.mcp_server.tools import TOOLS, FleetTools
 
+RUNS_END_WAIT = 5.0  # seconds a stopping server waits for killed workflow commands to be gone
 INSTRUCTIONS = """\
 orch keeps a fleet of AI coding-agent workers equal to the YAML specs of a git
 control repo. Start with fleet_status; worker_status shows one worker and its
@@ -59,21 +61,24 @@ def serve(root: Path) -> None:
 
 @contextmanager
 def _ending_runs_on_signals() -> Iterator[None]:
-    """SIGTERM, SIGHUP and Ctrl-C kill the workflow commands in progress, then stop the server.
+    """SIGTERM, SIGHUP and Ctrl-C end the workflow runs in progress, then the server as before.
 
     An MCP client closes stdin and then signals the server's process group;
-    the commands run in sessions of their own and would outlive it.
+    the workflow commands run in sessions of their own and would outlive it.
+    The signal is then delivered again with its default action: the server
+    ends at once, as it did before it handled them.
     """
 
     def stop(signum: int, frame: object) -> None:
-        cancel_runs()
-        raise KeyboardInterrupt
+        end_runs(wait=RUNS_END_WAIT)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
     saved = {sig: signal.signal(sig, stop) for sig in signals}
     try:
         yield
     finally:
-        cancel_runs()
+        end_runs(wait=RUNS_END_WAIT)
         for sig, handler in saved.items():
             signal.signal(sig, handler)

@@ -7,7 +7,9 @@ the task tools are checked against tasks/*.md on disk.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import time
 from collections.abc import Callable
 from functools import partial
@@ -15,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import psutil
+from mcp import Client
 from test_mcp_server import call, connected, refused  # the stdio client helpers
 
 from reconciler.drivers.git import init_repo
@@ -122,24 +126,62 @@ def test_the_call_timeout_bounds_the_whole_run_retries_included(fleet: Fleet) ->
     anyio.run(session)
 
 
-def test_stopping_the_server_kills_the_commands_of_a_run_in_progress(
+HANG = {"workflow": "hang", "repos": ["app"], "timeout": 1800, "stall": 600}
+
+
+async def hang_started(pid_file: Path) -> int:
+    """The pid of the `hang` workflow's sleep, once it has written it."""
+    with anyio.fail_after(30):
+        while not pid_file.is_file() or not pid_file.read_text().strip():
+            await anyio.sleep(0.05)  # polling: the command has started
+    return int(pid_file.read_text())
+
+
+def test_a_cancelled_call_kills_its_commands_and_the_server_goes_on(
     fleet: Fleet, retry_until: Retry
 ) -> None:
     two_repos(fleet)
     pid_file = fleet.tmp / "pid"
 
     async def session() -> None:
-        async with connected(fleet) as client, anyio.create_task_group() as group:
-            args = {"workflow": "hang", "repos": ["app"], "timeout": 1800, "stall": 600}
-            group.start_soon(client.call_tool, "run_workflow", args)
-            with anyio.fail_after(30):
-                while not pid_file.is_file() or not pid_file.read_text().strip():
-                    await anyio.sleep(0.05)  # polling: the command has started
-            group.cancel_scope.cancel()  # leave: the client closes stdin, then signals
+        async with connected(fleet) as client:
+            async with anyio.create_task_group() as group:
+                group.start_soon(client.call_tool, "run_workflow", HANG)
+                sleeper = await hang_started(pid_file)
+                group.cancel_scope.cancel()  # the client sends notifications/cancelled
+            await anyio.to_thread.run_sync(
+                lambda: retry_until(lambda: not alive(sleeper), 20, message="command killed")
+            )
+            assert len((await call(client, "repos"))["repos"]) == 2
 
     anyio.run(session)
-    sleeper = int(pid_file.read_text())
-    retry_until(lambda: not alive(sleeper), 20, message="the workflow's command killed")
+
+
+def test_a_signalled_server_kills_the_commands_of_a_run_in_progress(
+    fleet: Fleet, retry_until: Retry
+) -> None:
+    two_repos(fleet)
+    pid_file = fleet.tmp / "pid"
+
+    async def answer_or_not(client: Client) -> None:
+        with contextlib.suppress(Exception):  # the server goes away under the call
+            await client.call_tool("run_workflow", HANG)
+
+    async def session() -> None:
+        async with connected(fleet) as client, anyio.create_task_group() as group:
+            group.start_soon(answer_or_not, client)
+            sleeper = await hang_started(pid_file)
+            [server] = [p for p in psutil.Process().children() if "mcp" in p.cmdline()]
+            server.send_signal(signal.SIGTERM)  # as a client does after closing stdin
+
+            def gone() -> None:
+                retry_until(lambda: not alive(sleeper), 20, message="the command killed")
+                retry_until(lambda: not alive(server.pid), 20, message="the server exited")
+
+            await anyio.to_thread.run_sync(gone)
+            group.cancel_scope.cancel()
+
+    anyio.run(session)
 
 
 def alive(pid: int) -> bool:
