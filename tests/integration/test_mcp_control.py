@@ -21,6 +21,7 @@ import anyio.to_thread
 import psutil
 from mcp import Client
 from test_mcp_server import call, connected, refused  # the stdio client helpers
+from test_workflows import alive  # running, not a zombie
 
 from reconciler.drivers.git import init_repo
 
@@ -94,6 +95,9 @@ def test_repos_and_run_workflow_answer_from_real_repos(fleet: Fleet) -> None:
             assert f'repo "app" has no workflow "deploy"; {has}' in missing
             assert "name a repo, or pass --all" in await refused(
                 client, "run_workflow", workflow="hello"
+            )
+            assert 'unknown worker "nope"' in await refused(
+                client, "run_workflow", workflow="hello", worker="nope"
             )
             assert "timeout" in await refused(
                 client, "run_workflow", workflow="hello", repos=["app"], timeout=7200
@@ -182,14 +186,6 @@ def test_a_signalled_server_kills_the_commands_of_a_run_in_progress(
             group.cancel_scope.cancel()
 
     anyio.run(session)
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_task_tools_edit_the_task_files_on_disk(fleet: Fleet) -> None:
