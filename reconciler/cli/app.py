@@ -14,8 +14,26 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import demo, fleet, hook, operations, report, specs, status
-from reconciler.cli.runner import CTX
+from reconciler.cli import (
+    backups,
+    dashboard,
+    demo,
+    fleet,
+    hook,
+    importer,
+    inspect_worker,
+    mcp,
+    operations,
+    playbooks,
+    report,
+    repos,
+    specs,
+    status,
+    tasks,
+    wait,
+    workflows,
+)
+from reconciler.cli.runner import CTX, OrchGroup
 
 EPILOG_MAIN = """\
 Examples:
@@ -33,6 +51,7 @@ Examples:
 
 app = typer.Typer(
     name="orch",
+    cls=OrchGroup,
     help="Keep a fleet of AI coding-agent workers equal to the YAML specs in a git control repo.",
     epilog=EPILOG_MAIN,
     no_args_is_help=True,
@@ -44,10 +63,20 @@ for group in (
     specs.commands,
     fleet.commands,
     status.commands,
+    wait.commands,
+    inspect_worker.commands,
     operations.commands,
     report.commands,
+    repos.commands,
+    workflows.commands,
     hook.commands,
     demo.commands,
+    tasks.commands,
+    importer.commands,
+    playbooks.commands,
+    backups.commands,
+    dashboard.commands,
+    mcp.commands,
 ):
     app.add_typer(group)
 
@@ -65,7 +94,7 @@ def main_options(
         typer.Option(
             "--root",
             help="The control repo. Default: $ORCH_ROOT, else the nearest parent folder "
-            "holding specs/ or config/orch.yaml, else the current folder.",
+            "holding specs/ or config/orch.yaml (an error when there is none).",
             show_default=False,
         ),
     ] = None,
@@ -74,9 +103,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Keep a fleet of AI coding-agent workers equal to the YAML specs in a git control repo."""
-    from reconciler.cli.root import find_root
-
-    CTX.root = find_root(root, os.environ, Path.cwd())
+    CTX.locate(root)  # checked when a command first needs it: init, schema, demo need none
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ def set_worker_suspend(text: str, name: str, suspend: bool, path: str = "<spec>"
       suspend: false  # on hold
     """
     key, spec = _spec_of(text, name, path)
-    value = _value_of(spec, "suspend")
+    value = value_of(spec, "suspend")
     if value is None:
         new = _insert_key(text, key, spec, name, path) if suspend else text
     elif value.start_mark.index < key.end_mark.index:  # an alias of a value defined earlier
@@ -79,23 +79,24 @@ def _refusal(path: str, node: yaml.Node | None, name: str, message: str) -> Edit
     return EditRefused(f"{where}: Worker/{name}: {message}")
 
 
-def _scalar(node: yaml.Node | None) -> str | None:
+def scalar(node: yaml.Node | None) -> str | None:
+    """The value of a scalar node, else None."""
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
-def _value_of(mapping: yaml.Node, key: str) -> yaml.Node | None:
+def value_of(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
     """The value node of ``key`` written in ``mapping`` itself (merge keys not followed)."""
     if not isinstance(mapping, yaml.MappingNode):
         return None
     for k, v in mapping.value:
-        if _scalar(k) == key:
+        if scalar(k) == key:
             found: yaml.Node = v
             return found
     return None
 
 
 def _key_of(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
-    return next((k for k, _ in mapping.value if _scalar(k) == key), None)
+    return next((k for k, _ in mapping.value if scalar(k) == key), None)
 
 
 def _spec_of(text: str, name: str, path: str) -> tuple[yaml.Node, yaml.MappingNode]:
@@ -106,12 +107,12 @@ def _spec_of(text: str, name: str, path: str) -> tuple[yaml.Node, yaml.MappingNo
         msg = f"{path}: cannot read the file as YAML: {err}"
         raise EditRefused(msg) from None
     for root in roots:
-        if not isinstance(root, yaml.MappingNode) or _scalar(_value_of(root, "kind")) != "Worker":
+        if not isinstance(root, yaml.MappingNode) or scalar(value_of(root, "kind")) != "Worker":
             continue
-        meta = _value_of(root, "metadata")
-        if meta is None or _scalar(_value_of(meta, "name")) != name:
+        meta = value_of(root, "metadata")
+        if meta is None or scalar(value_of(meta, "name")) != name:
             continue
-        key, spec = _key_of(root, "spec"), _value_of(root, "spec")
+        key, spec = _key_of(root, "spec"), value_of(root, "spec")
         if key is None or not isinstance(spec, yaml.MappingNode) or not spec.value:
             raise _refusal(path, root, name, "has no spec mapping to edit")
         if spec.flow_style:
@@ -135,7 +136,8 @@ def _insert_key(text: str, key: yaml.Node, spec: yaml.MappingNode, name: str, pa
     return text[: eol + 1] + line + text[eol + 1 :]
 
 
-def _documents(text: str, path: str) -> list[Any]:
+def documents_data(text: str, path: str) -> list[Any]:
+    """The data of each document of ``text``; EditRefused when it does not parse."""
     docs, errors = parse_documents(path, text.encode("utf-8"))
     if errors:
         msg = f"the edited text does not parse: {errors[0]}"
@@ -150,10 +152,10 @@ def _is_worker(data: Any, name: str) -> bool:
 
 def _check_only_suspend_changed(old: str, new: str, name: str, suspend: bool, path: str) -> None:
     """Refuse an edit after which the file holds other data than expected."""
-    expected = copy.deepcopy(_documents(old, path))
+    expected = copy.deepcopy(documents_data(old, path))
     for data in expected:
         if _is_worker(data, name) and isinstance(data.get("spec"), dict):
             data["spec"]["suspend"] = suspend
-    if _documents(new, path) != expected:
+    if documents_data(new, path) != expected:
         why = "changing spec.suspend in the text would change more than that value"
         raise _refusal(path, None, name, f"{why} (anchors or aliases?); set it by hand")

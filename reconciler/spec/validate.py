@@ -23,10 +23,13 @@ from reconciler.core.model import (
 )
 from reconciler.core.profiles import builtin_agents
 from reconciler.spec import build, checks
+from reconciler.spec.argv import check_agent_argv
 from reconciler.spec.checks import Collected
+from reconciler.spec.collapse import collapse
 from reconciler.spec.config import load_config
-from reconciler.spec.expand import expand_worker_set
+from reconciler.spec.expand import Expansion, expand_worker_set
 from reconciler.spec.schemas import schema_errors
+from reconciler.spec.templates import check_templates
 from reconciler.spec.yamlsource import Document, parse_documents
 
 SPECS_DIR = "specs"
@@ -105,28 +108,47 @@ def _collect(doc: Document, acc: Collected, worker_set: str | None) -> None:
     acc.valid.setdefault(str(kind), []).append((doc, worker_set))
 
 
+def _spec_texts(root: Path, files: Mapping[str, bytes] | None) -> list[tuple[str, bytes]]:
+    """(path relative to root, bytes) of every spec file: saved, or from ``files``."""
+    if files is None:
+        return [(str(p.relative_to(root)), p.read_bytes()) for p in spec_files(root)]
+    wanted = [rel for rel in files if rel.startswith(f"{SPECS_DIR}/")]
+    ordered = sorted(wanted, key=lambda rel: Path(rel).parts)  # as spec_files sorts paths
+    return [(rel, files[rel]) for rel in ordered if rel.endswith((".yaml", ".yml"))]
+
+
 def load_desired(
-    root: Path, env: Mapping[str, str] | None = None, *, require_env: bool = True
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_env: bool = True,
+    files: Mapping[str, bytes] | None = None,
+    require_repos: bool = True,
 ) -> Desired:
     """Read, validate and cross-check every spec under ``root``; raise SpecErrors on any problem.
 
     ``require_env``: every ``${VAR}`` an Agent's env names must be set in ``env``.
     Commands that start no agent (status, get, cleanup) do without, so a secret
     missing from this shell does not keep them from looking at the fleet.
+    ``files``: the spec and config files as committed (path relative to root ->
+    bytes), read instead of the saved ones (``reconcile.source: committed``).
+    ``require_repos``: every Repo ``path`` must be a git repository on disk;
+    `orch repos` and `orch run` do without, and report a missing one as a row.
     """
     root = root.resolve()
     acc = Collected()
-    config, config_errors = load_config(root, env or {})
+    config, config_errors = load_config(root, env or {}, files)
     acc.errors.extend(config_errors)
-    for path in spec_files(root):
-        docs, errors = parse_documents(str(path.relative_to(root)), path.read_bytes())
+    for rel, text in _spec_texts(root, files):
+        docs, errors = parse_documents(rel, text)
         acc.errors.extend(errors)
         for doc in docs:
             if doc.data is not None:  # an empty document (a stray ---) is nothing
                 _collect(doc, acc, None)
     sets: dict[str, WorkerSet] = {}
+    acc.unknown_workers = _failed_sets(acc)
     for doc, _ in acc.valid.pop("WorkerSet", []):
-        generated, errors = expand_worker_set(doc, root)
+        generated, errors = _expanded(expand_worker_set(doc, root), acc)
         acc.errors.extend(errors)
         set_name = doc.data["metadata"]["name"]
         for wdoc in generated:
@@ -137,10 +159,28 @@ def load_desired(
             tuple(d.data["metadata"]["name"] for d in generated),
             build.source_of(doc),
         )
-    desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
+    desired = _assemble(
+        root, acc, sets, config, env or {} if require_env else None, require_repos=require_repos
+    )
     if acc.errors:
         raise SpecErrors(acc.errors)
     return desired
+
+
+def _failed_sets(acc: Collected) -> bool:
+    """Whether a WorkerSet failed its schema: the names of its workers are unknown."""
+    valid = {id(d) for d, _ in acc.valid.get("WorkerSet", [])}
+    return any(
+        kind == "WorkerSet" and id(doc) not in valid for (kind, _), doc in acc.declared.items()
+    )
+
+
+def _expanded(made: Expansion, acc: Collected) -> tuple[list[Document], list[SpecError]]:
+    """The workers and errors of one WorkerSet; what its errors hide is noted in ``acc``."""
+    acc.unknown_workers |= not made.complete
+    for failed in made.failed:  # declared, so a dependency on it adds no second error
+        acc.declared.setdefault(("Worker", failed.data["metadata"]["name"]), failed)
+    return made.workers, made.errors
 
 
 def _assemble(
@@ -149,6 +189,8 @@ def _assemble(
     sets: dict[str, WorkerSet],
     config: Any,
     env: Mapping[str, str] | None,
+    *,
+    require_repos: bool = True,
 ) -> Desired:
     raw = {
         f"{k}/{d.data['metadata']['name']}": d.data["spec"]
@@ -168,7 +210,8 @@ def _assemble(
         worker = build.build_worker(doc, repos.get(doc.data["spec"]["repo"]), raw, ws)
         workers[worker.name] = worker
         checks.check_references(doc, worker, acc)
-    acc.errors.extend(checks.check_repos(repos, acc))
+    if require_repos:
+        acc.errors.extend(checks.check_repos(repos, acc))
     acc.errors.extend(checks.check_pipelines(pipelines, acc, root))
     acc.errors.extend(checks.check_cycles(workers, acc))
     acc.errors.extend(checks.check_branches(workers, acc))
@@ -176,6 +219,11 @@ def _assemble(
     acc.errors.extend(checks.check_agent_fields(acc))
     if env is not None:
         acc.errors.extend(checks.check_env_refs(agents, acc, env))
-    return Desired(
+    desired = Desired(
         root, config, repos, agents, pipelines, workers, sets, checks.inputs(acc, pipelines)
     )
+    acc.errors.extend(check_templates(desired))
+    acc.errors.extend(check_agent_argv(desired, acc))
+    # one error for a mistake repeated in the workers (or items) of a WorkerSet
+    acc.errors[:] = collapse(acc.errors, {n: ws.name for ws in sets.values() for n in ws.workers})
+    return desired
