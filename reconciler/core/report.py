@@ -101,7 +101,8 @@ def report_context(src: ReportInput) -> dict[str, Any]:
     order = [p.value for p in Phase]
     workers = [
         {**r, "stage_text": stage_text(r), "activity": minute(r.get("lastActivity")),
-         "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd"))}
+         "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd")),
+         "run_report": f"workers/{r['name']}.md"}
         for r in src.rows
     ]  # fmt: skip
     failures = [

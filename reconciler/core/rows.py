@@ -45,6 +45,7 @@ def status_rows(desired: Desired, observed: Observed, plan: Plan) -> list[dict[s
                 "pid": window.pane_pid if window and not window.dead else None,
                 "costUsd": _cost(state, observed.files.get(name)),
                 "sessionId": _session(state, observed.files.get(name)),
+                "pullRequest": state.pr_url if state and state.pr_url else None,
             }
         )
     return rows

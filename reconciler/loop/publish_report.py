@@ -23,6 +23,7 @@ from reconciler.drivers.git import count_range
 from reconciler.loop.engine import PassResult, host_name, revision_info
 from reconciler.loop.events import read_events
 from reconciler.loop.logs import tail_lines
+from reconciler.loop.run_reports import FOLDER, write_run_reports
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
 
@@ -125,6 +126,8 @@ def write_report(
     changed = old is None or without_generated(old) != without_generated(text)
     if changed:
         write_atomic(path, text)
+    runs = write_run_reports(desired, rows, result.observed.states, path.parent / FOLDER, now)
+    changed = changed or bool(runs.written)
     if not commit:
         return ReportResult(path, changed, None, "written" if changed else "unchanged")
     memory_file = desired.state_dir / MEMORY
@@ -134,9 +137,11 @@ def write_report(
     if not (force or interval_ok or phases != memory.get("phases")):
         note = "within reports.minInterval; not committed" if changed else "unchanged"
         return ReportResult(path, changed, None, note)
-    rel = str(path.relative_to(desired.root))  # only the report file itself
+    rel = str(path.relative_to(desired.root))  # only the report files themselves
+    folder = path.parent / FOLDER  # a pathspec must match something: only once it has files
+    runs_rel = [str(folder.relative_to(desired.root))] if any(folder.glob("*.md")) else []
     sha = gitops.commit_paths(
-        desired.root, [rel], commit_message(rows), desired.config.reports_author
+        desired.root, [rel, *runs_rel], commit_message(rows), desired.config.reports_author
     )
     if sha is None:
         return ReportResult(path, changed, None, "nothing changed under reports/")

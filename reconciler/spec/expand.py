@@ -107,5 +107,6 @@ def expand_worker_set(doc: Document, root: Path) -> tuple[list[Document], list[S
             "metadata": {"name": name, "labels": dict(doc.data["metadata"].get("labels", {}))},
             "spec": rendered,
         }
-        out.append(Document(doc.path, data, *doc.mark(("spec", "template")), dict(template_marks)))
+        line, col = doc.mark(("spec", "template"))
+        out.append(Document(doc.path, data, line, col, dict(template_marks), item=item))
     return out, errors

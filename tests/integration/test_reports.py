@@ -309,7 +309,8 @@ def test_report_commit_touches_only_reports_keeps_staged_changes_and_is_not_repe
     assert ctl.head() == out["commit"]
     assert ctl.git("rev-parse", "HEAD^") == head
     paths = changed_paths(ctl)
-    assert paths == ["reports/status.md"]
+    runs = [f"reports/workers/{name}.md" for name in ("w1", "w2", "w3")]
+    assert paths == ["reports/status.md", *runs]
     assert ctl.git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s") == (
         f"{AUTHOR}|{AUTHOR}|orch: status: 3 running"
     )
@@ -386,7 +387,7 @@ def test_push_and_rebase_retry_on_a_non_fast_forward(
     assert is_ancestor(ctl, theirs, "HEAD")
     log = git(remote, "log", "--format=%s", "main").splitlines()
     assert log[:3] == ["orch: status: 2 running", "workers: w1, w2", "docs from b"]
-    assert changed_paths(ctl) == ["reports/status.md"]
+    assert changed_paths(ctl) == ["reports/status.md", "reports/workers/w2.md"]
     assert ctl.git("status", "--porcelain") == ""
     assert not (ctl.root / ".git" / "rebase-merge").exists()
 
