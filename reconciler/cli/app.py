@@ -19,6 +19,7 @@ from reconciler.cli import (
     fleet,
     hook,
     importer,
+    items,
     operations,
     playbooks,
     report,
@@ -62,6 +63,7 @@ for group in (
     tasks.commands,
     importer.commands,
     playbooks.commands,
+    items.commands,
 ):
     app.add_typer(group)
 
