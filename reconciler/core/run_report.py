@@ -10,6 +10,7 @@ has no end yet, and only the "Generated" line carries the time of rendering.
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from reconciler.core.duration import format_age
 from reconciler.core.report import minute
 from reconciler.core.rows import stage_text
 
+_WAIT = re.compile(r"; restart in [0-9.]+s(?=;|$)")  # the Backoff note, said again by the start
 MAX_COMMITS = 50  # listed in the report; the count says how many there are in all
 _FINAL = {"phase Succeeded": "done", "phase Failed": "failed"}
 
@@ -85,7 +87,7 @@ def stage_spans(events: Sequence[Mapping[str, Any]]) -> tuple[Spans, Spans]:
             if last and last["stage"] == stage and last["end"] is None:
                 last["attempts"] = max(last["attempts"] + 1, int(e.get("attempt") or 0))
                 restarts.append({"time": minute(at), "stage": stage, "attempt": e.get("attempt"),
-                                 "reason": e.get("reason", "")})  # fmt: skip
+                                 "reason": _WAIT.sub("", str(e.get("reason", "")))})  # fmt: skip
                 continue
             if last and last["end"] is None:
                 last.update(end=at, result="done")

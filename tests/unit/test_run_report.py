@@ -37,7 +37,7 @@ EVENTS = [
     ev("create-worktree", "05:00:00", reason="new worker"),
     ev("start-agent", "05:00:01", "plan", 1, reason="new worker"),
     ev("phase Backoff", "05:02:00", "plan", reason="crashed: exit 3; restart in 10s"),
-    ev("start-agent", "05:02:10", "plan", 2, reason="crashed: exit 3; restart 1/3"),
+    ev("start-agent", "05:02:10", "plan", 2, reason="crashed: exit 3; restart in 10s; restart 1/3"),
     ev("start-agent", "05:09:01", "build", 1, reason="stage plan done"),
     ev("start-agent", "05:10:00", "build", 2, ok=False, error="tmux: boom"),  # failed: not a run
     ev("complete-stage", "05:40:31", "build", reason="agent exited 0"),
@@ -98,6 +98,7 @@ def test_report_shows_every_section() -> None:
     assert " a.txt | 2 +-" in text
     assert "build: all green" in text
     assert "| cost | $0.75 |" in text
+    assert "| restarts | 1 |" in text  # over every stage (the row's count is the stage's)
     assert "[https://forge.example/pull/4](https://forge.example/pull/4)" in text
     assert "[fleet report](../status.md)" in text
 
