@@ -475,7 +475,8 @@ def test_watch_commits_the_report_on_phase_changes_only(
     fleet.workers(["w1", "w2"])
     retry_until(lambda: report_commits()[:1] == ["orch: status: 2 running|bot"], 15)
     head = fleet.git(fleet.root, "show", "--name-only", "--format=", "HEAD").stdout.split()
-    assert head == ["reports/status.md"]
+    assert head[0] == "reports/status.md" and "reports/workers/w2.md" in head  # and run reports
+    assert all(p.startswith("reports/workers/") for p in head[1:]), head
     assert not [n for n in watch.notices() if n.startswith("warning")], watch.notices()
     watch.close()
 
