@@ -22,6 +22,7 @@ bench:
 	.venv/bin/python bench/cli_startup.py
 	.venv/bin/python bench/reconcile.py
 	.venv/bin/python bench/hook_latency.py
+	.venv/bin/python bench/run_reports.py
 
 soak:
 	.venv/bin/python bench/soak.py --workers 30 --minutes 10

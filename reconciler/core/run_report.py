@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from reconciler.core.duration import format_age
@@ -138,9 +139,15 @@ def run_context(src: RunInput) -> dict[str, Any]:
     }
 
 
-def render_run_report(template: str, src: RunInput) -> str:
-    """Render ``template`` (jinja2, sandboxed) over ``src``."""
+@lru_cache(maxsize=8)
+def _compiled(template: str) -> Any:
+    """One compile per template text: a fleet's reports share it."""
     from jinja2.sandbox import SandboxedEnvironment
 
     env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-    return env.from_string(template).render(**run_context(src))
+    return env.from_string(template)
+
+
+def render_run_report(template: str, src: RunInput) -> str:
+    """Render ``template`` (jinja2, sandboxed) over ``src``."""
+    return str(_compiled(template).render(**run_context(src)))
