@@ -64,11 +64,7 @@ def items_from_gh(text: str) -> list[dict[str, Any]]:
     ...               '"labels": [{"name": "bug"}], "url": "https://x/7"}]')
     [{'number': 7, 'title': 'T', 'body': 'B', 'labels': ['bug'], 'url': 'https://x/7'}]
     """
-    return [
-        {"number": e.get("number"), "title": e.get("title") or "", "body": e.get("body") or "",
-         "labels": _names(e.get("labels")), "url": e.get("url") or ""}
-        for e in _entries(text, "gh")
-    ]  # fmt: skip
+    return _items(_entries(text, "gh"), number="number", body="body", url="url")
 
 
 def items_from_glab(text: str) -> list[dict[str, Any]]:
@@ -80,10 +76,17 @@ def items_from_glab(text: str) -> list[dict[str, Any]]:
     ...                 '"web_url": "https://gl/3"}]')
     [{'number': 3, 'title': 'T', 'body': '', 'labels': ['a'], 'url': 'https://gl/3'}]
     """
+    return _items(_entries(text, "glab"), number="iid", body="description", url="web_url")
+
+
+def _items(
+    entries: list[dict[str, Any]], *, number: str, body: str, url: str
+) -> list[dict[str, Any]]:
+    """Each entry as an item; the arguments name the tracker's own keys."""
     return [
-        {"number": e.get("iid"), "title": e.get("title") or "", "body": e.get("description") or "",
-         "labels": _names(e.get("labels")), "url": e.get("web_url") or ""}
-        for e in _entries(text, "glab")
+        {"number": e.get(number), "title": e.get("title") or "", "body": e.get(body) or "",
+         "labels": _names(e.get("labels")), "url": e.get(url) or ""}
+        for e in entries
     ]  # fmt: skip
 
 

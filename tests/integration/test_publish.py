@@ -125,3 +125,22 @@ def test_a_failed_push_is_the_reason_the_phase_stays_succeeded_and_it_is_retried
     tip = fleet.git(fleet.repo, "rev-parse", "orch/w1").stdout.strip()
     assert fleet.git(bare, "rev-parse", "orch/w1").stdout.strip() == tip
     assert calls(fake_forge) == []  # push only: no pull request asked for
+
+
+def test_a_gitlab_remote_gets_a_merge_request_through_glab(
+    fleet: Any, fake_forge: Path, retry_until: Any
+) -> None:
+    bare = fleet.tmp / "gitlab.example" / "shop.git"  # the remote's URL names its host
+    bare.parent.mkdir()
+    fleet.git(fleet.tmp, "init", "-q", "--bare", str(bare))
+    fleet.git(fleet.repo, "remote", "add", "origin", str(bare))
+    setup_fleet(fleet, {"pullRequest": {"title": "{{ worker }} done", "body": "see the branch"}})
+    state = succeeded_and_published(fleet, retry_until)
+    assert state["pr_url"] == "https://forge.example/o/r/pull/1"
+    assert [c[:3] for c in calls(fake_forge)] == [["glab", "mr", "list"], ["glab", "mr", "create"]]
+    list_, create = calls(fake_forge)
+    assert option(list_, "--source-branch") == "orch/w1"
+    assert option(create, "--target-branch") == "main"
+    assert option(create, "--title") == "w1 done"
+    assert option(create, "--description") == "see the branch"
+    assert "--yes" in create and "--draft" not in create
