@@ -38,7 +38,8 @@ MAX_SUMMARY = 4000
 class RunReports:
     """What one render of the run reports did."""
 
-    written: list[Path] = field(default_factory=list)
+    texts: dict[Path, str] = field(default_factory=dict)  # every run report, as rendered
+    written: list[Path] = field(default_factory=list)  # those whose content changed
     git_refreshed: list[str] = field(default_factory=list)  # workers whose git facts were read
 
 
@@ -81,6 +82,7 @@ def write_run_reports(
         )
         path = folder / f"{worker.name}.md"
         text = mask(render_run_report(text_of, src))
+        out.texts[path] = text
         old = path.read_text() if path.exists() else None
         if old is None or without_generated(old) != without_generated(text):
             write_atomic(path, text)
