@@ -28,11 +28,19 @@ _FINAL = {"phase Succeeded": "done", "phase Failed": "failed"}
 
 @dataclass(frozen=True)
 class GitFacts:
-    """What git says of a worker's branch: commits since base (newest first), diff --stat."""
+    """What git says of a worker's branch: commits since base (newest first, the first
+    ``MAX_COMMITS`` of ``count``), diff --stat."""
 
     tip: str | None = None
     commits: tuple[str, ...] = ()
     diff_stat: str = ""
+    count: int | None = None  # None: as many as listed
+    error: str = ""  # git could not tell (a base that does not resolve)
+
+    @property
+    def total(self) -> int:
+        """How many commits the branch has beyond its base."""
+        return len(self.commits) if self.count is None else self.count
 
 
 @dataclass(frozen=True)
@@ -131,8 +139,10 @@ def run_context(src: RunInput) -> dict[str, Any]:
         "stages": spans,
         "restarts": restarts,
         "commits": list(src.git.commits[:MAX_COMMITS]),
-        "commits_total": len(src.git.commits),
-        "diff_stat": src.git.diff_stat,
+        "commits_total": src.git.total,
+        "diff_stat": f"(git could not tell: {src.git.error})"
+        if src.git.error
+        else src.git.diff_stat,
         "summary": src.summary.replace("```", "'''"),
         "pr_url": row.get("pullRequest") or None,
         "fleet_report": src.fleet_report,

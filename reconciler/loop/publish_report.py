@@ -13,17 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.errors import DriverError
 from reconciler.core.model import Desired
 from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
 from reconciler.core.rows import status_rows
 from reconciler.data import packaged
 from reconciler.drivers import gitops
-from reconciler.drivers.git import count_range
 from reconciler.loop.engine import PassResult, host_name, revision_info
 from reconciler.loop.events import read_events
 from reconciler.loop.logs import tail_lines
-from reconciler.loop.run_reports import FOLDER, write_run_reports
+from reconciler.loop.run_reports import FOLDER, git_facts, write_run_reports
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
 
@@ -63,16 +61,13 @@ def _template(root: Path) -> str:
 
 
 def _ahead(desired: Desired, rows: list[dict[str, Any]]) -> dict[str, int | None]:
+    """Commits beyond base a worker: the run reports' git facts (cached by branch tip)."""
+    workers = [desired.workers[str(r["name"])] for r in rows if str(r["name"]) in desired.workers]
+    facts, _ = git_facts(desired, workers)
     out: dict[str, int | None] = {}
-    for row in rows:
-        worker = desired.workers.get(str(row["name"]))
-        if worker is None or worker.repo not in desired.repos:
-            continue
-        try:
-            repo = desired.repos[worker.repo].local_path
-            out[worker.name] = count_range(repo, worker.base, worker.branch)
-        except (DriverError, ValueError):
-            out[worker.name] = None
+    for w in workers:
+        got = facts.get(w.name)
+        out[w.name] = got.total if got and got.tip and not got.error else None
     return out
 
 

@@ -20,7 +20,7 @@ from reconciler.core.agent_command import SIGNALS_DIR
 from reconciler.core.errors import DriverError
 from reconciler.core.model import Desired, Worker
 from reconciler.core.report import without_generated
-from reconciler.core.run_report import GitFacts, RunInput, render_run_report
+from reconciler.core.run_report import MAX_COMMITS, GitFacts, RunInput, render_run_report
 from reconciler.data import packaged
 from reconciler.drivers.git import run_git
 from reconciler.loop.events import read_events
@@ -59,7 +59,7 @@ def write_run_reports(
     """Render every desired worker's run report into ``folder``; write those that changed."""
     out = RunReports()
     workers = [desired.workers[str(r["name"])] for r in rows if str(r["name"]) in desired.workers]
-    facts = _git_facts(desired, workers, out)
+    facts, out.git_refreshed = git_facts(desired, workers)
     events: dict[str, list[dict[str, Any]]] = {}
     for e in read_events(desired.state_dir, MAX_EVENTS):
         events.setdefault(str(e.get("worker") or ""), []).append(e)
@@ -90,8 +90,10 @@ def write_run_reports(
     return out
 
 
-def _git_facts(desired: Desired, workers: list[Worker], out: RunReports) -> dict[str, GitFacts]:
-    """Each worker's git facts: from the cache while its tip and base stay, else from git."""
+def git_facts(desired: Desired, workers: list[Worker]) -> tuple[dict[str, GitFacts], list[str]]:
+    """Each worker's git facts, from the cache while its tip and base stay, else from git;
+    and the workers git was asked about."""
+    refreshed: list[str] = []
     cache_file = desired.state_dir / CACHE
     cache = _read_cache(cache_file)
     facts: dict[str, GitFacts] = {}
@@ -110,15 +112,26 @@ def _git_facts(desired: Desired, workers: list[Worker], out: RunReports) -> dict
             key = f"{tip}:{refs.get(w.base, w.base)}"
             cached = cache.get(w.name)
             if cached and cached.get("key") == key:
-                facts[w.name] = GitFacts(cached.get("tip"), tuple(cached.get("commits", ())),
-                                         str(cached.get("diff_stat", "")))  # fmt: skip
+                facts[w.name] = _from_cache(cached)
                 continue
             facts[w.name] = _read_facts(repo, w, tip, timeout)
             cache[w.name] = {"key": key, **asdict(facts[w.name])}
-            out.git_refreshed.append(w.name)
-    if out.git_refreshed:
+            refreshed.append(w.name)
+    if refreshed:
         write_atomic(cache_file, json.dumps(cache, indent=1, sort_keys=True))
-    return facts
+    return facts, refreshed
+
+
+def _from_cache(cached: Mapping[str, Any]) -> GitFacts:
+    commits = tuple(str(c) for c in cached.get("commits", ()))
+    count = cached.get("count")
+    return GitFacts(
+        tip=cached.get("tip"),
+        commits=commits,
+        diff_stat=str(cached.get("diff_stat", "")),
+        count=count if isinstance(count, int) else None,
+        error=str(cached.get("error", "")),
+    )
 
 
 def _tips(repo: Path, timeout: float) -> dict[str, str]:
@@ -137,8 +150,9 @@ def _read_facts(repo: Path, w: Worker, tip: str | None, timeout: float) -> GitFa
                       timeout=timeout)  # fmt: skip
         stat = run_git(repo, "diff", "--stat", f"{w.base}...{tip}", timeout=timeout)
     except DriverError as err:
-        return GitFacts(tip, (), f"(git could not tell: {err})")
-    return GitFacts(tip, tuple(log.splitlines()), stat)
+        return GitFacts(tip, error=str(err))
+    lines = log.splitlines()
+    return GitFacts(tip, tuple(lines[:MAX_COMMITS]), stat, len(lines))
 
 
 def _read_cache(path: Path) -> dict[str, dict[str, Any]]:

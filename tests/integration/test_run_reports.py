@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.core.rows import status_rows
 from reconciler.loop import engine
-from reconciler.loop.run_reports import CACHE, RunReports, write_run_reports
+from reconciler.loop.run_reports import CACHE, RunReports, git_facts, write_run_reports
 
 
 def finished(fleet: Any, retry_until: Any, names: list[str]) -> None:
@@ -74,3 +74,27 @@ def test_the_control_repos_template_wins(fleet: Any, retry_until: Any) -> None:
     render(fleet)
     text = (fleet.root / "reports" / "workers" / "w1.md").read_text()
     assert text == "w1 took 1 stage(s); 1 commit(s)\n"
+
+
+def test_the_fleet_reports_ahead_column_uses_the_same_cached_facts(
+    fleet: Any, retry_until: Any
+) -> None:
+    finished(fleet, retry_until, ["w1", "w2"])
+    assert fleet.cli("report").returncode == 0
+    text = (fleet.root / "reports" / "status.md").read_text()
+    assert "| `orch/w1` | 1 | [report](workers/w1.md) |" in text  # one commit ahead
+    desired = fleet.load()
+    _, asked = git_facts(desired, list(desired.workers.values()))
+    assert asked == []  # the report's render left the cache current: git asked for no one
+
+
+def test_a_base_git_cannot_resolve_is_said_not_counted(fleet: Any, retry_until: Any) -> None:
+    finished(fleet, retry_until, ["w1"])
+    fleet.git(fleet.repo, "branch", "-q", "gone")
+    fleet.workers({"w1": {"base": "gone"}})  # a base that resolves only while it exists
+    fleet.git(fleet.repo, "branch", "-q", "-D", "gone")
+    assert fleet.cli("report").returncode == 0
+    text = (fleet.root / "reports" / "status.md").read_text()
+    assert "| `orch/w1` | - |" in text
+    run = (fleet.root / "reports" / "workers" / "w1.md").read_text()
+    assert "(git could not tell: git log: " in run
