@@ -13,7 +13,7 @@ Examples:
 
   orch items from-gh --repo acme/shop --label agent > config/issues.yaml
 
-  orch items from-glab --project acme/shop --milestone v2 > config/issues.yaml
+  orch items from-glab --project acme/shop > config/issues.yaml
 
 Each item has number, title, body, labels and url. A WorkerSet names the file
 (items: config/issues.yaml) and its templates use them, e.g.
