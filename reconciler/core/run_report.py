@@ -23,7 +23,8 @@ from reconciler.core.rows import stage_text
 
 _WAIT = re.compile(r"; restart in [0-9.]+s(?=;|$)")  # the Backoff note, said again by the start
 MAX_COMMITS = 50  # listed in the report; the count says how many there are in all
-_FINAL = {"phase Succeeded": "done", "phase Failed": "failed"}
+_FINAL = {"phase Succeeded": "done", "phase Failed": "failed", "remove-worktree": "removed",
+          "kill-window": "removed"}  # fmt: skip
 
 
 @dataclass(frozen=True)

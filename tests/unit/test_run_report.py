@@ -85,6 +85,11 @@ def test_a_running_stage_has_no_end_and_a_failed_one_says_so() -> None:
     assert spans[-1]["result"] == "running"
     failed = [*EVENTS[:5], ev("phase Failed", "05:20:00", "build", reason="stalled")]
     assert stage_spans(failed)[0][-1]["result"] == "failed"
+    replaced = [*EVENTS[:5], ev("remove-worktree", "05:20:00", reason="spec changed: replacing"),
+                ev("start-agent", "05:21:00", "plan", 1, reason="new worker")]  # fmt: skip
+    spans = stage_spans(replaced)[0]
+    assert [(s["stage"], s["result"]) for s in spans] == [
+        ("plan", "done"), ("build", "removed"), ("plan", "running")]
 
 
 def test_report_shows_every_section() -> None:
