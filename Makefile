@@ -23,6 +23,9 @@ bench:
 	.venv/bin/python bench/reconcile.py
 	.venv/bin/python bench/hook_latency.py
 	.venv/bin/python bench/run_reports.py
+	.venv/bin/python bench/backups.py
+	.venv/bin/python bench/repos.py
+	.venv/bin/python bench/dashboard.py
 
 soak:
 	.venv/bin/python bench/soak.py --workers 30 --minutes 10

@@ -79,6 +79,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.invalid")
     for name in _UNSET:
         monkeypatch.delenv(name, raising=False)
+    # No live dashboard in the sessions tests create (tests/integration/test_dashboard.py
+    # turns it back on): it would add a process refreshing every second to each.
+    monkeypatch.setenv("ORCH_DASHBOARD", "0")
     return home
 
 

@@ -15,17 +15,24 @@ import typer
 
 from reconciler import __version__
 from reconciler.cli import (
+    backups,
+    dashboard,
     demo,
     fleet,
     hook,
     importer,
+    inspect_worker,
     items,
+    mcp,
     operations,
     playbooks,
     report,
+    repos,
     specs,
     status,
     tasks,
+    wait,
+    workflows,
 )
 from reconciler.cli.runner import CTX
 
@@ -56,14 +63,21 @@ for group in (
     specs.commands,
     fleet.commands,
     status.commands,
+    wait.commands,
+    inspect_worker.commands,
     operations.commands,
     report.commands,
+    repos.commands,
+    workflows.commands,
     hook.commands,
     demo.commands,
     tasks.commands,
     importer.commands,
     playbooks.commands,
     items.commands,
+    backups.commands,
+    dashboard.commands,
+    mcp.commands,
 ):
     app.add_typer(group)
 

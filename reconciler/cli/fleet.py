@@ -29,49 +29,40 @@ MassPruneOpt = Annotated[
 )
 def plan_cmd(as_json: JsonOpt = False, allow_mass_prune: MassPruneOpt = False) -> None:
     """Print exactly the actions `orch reconcile` would take now, and change nothing."""
-    from reconciler.loop import engine
+    from reconciler.core.rows import pending_teardowns
+    from reconciler.loop.views import current_plan
 
-    def compute() -> object:
-        desired = engine.load(CTX.root)
-        return engine.make_plan(
-            desired, engine.snapshot(desired), allow_mass_prune=allow_mass_prune
-        )
-
-    from reconciler.core.actions import Plan
-
-    the_plan = run(compute, json_errors=as_json)
-    assert isinstance(the_plan, Plan)
-    pending = _pending_teardowns(the_plan)
+    the_plan = run(
+        lambda: current_plan(CTX.root, allow_mass_prune=allow_mass_prune), json_errors=as_json
+    )
+    pending = pending_teardowns(the_plan)
     if as_json:
         emit_json({**the_plan.to_json(), "pending": pending})
     else:
         for action in the_plan.actions:
             typer.echo(action.describe())
         if the_plan.blocked:
-            typer.echo(
-                f"blocked by the mass-prune guard: removing {the_plan.prune_count} of "
-                f"{the_plan.prune_total} workers needs --allow-mass-prune:"
-            )
+            from reconciler.core.plan import blocked_note
+
+            typer.echo(f"{blocked_note(the_plan)}:")
             for action in the_plan.blocked:
                 typer.echo(f"  (blocked) {action.describe()}")
         for line in pending:
             typer.echo(f"pending {line['worker']}: {line['reason']}")
         if not the_plan.actions and not the_plan.blocked and not pending:
             typer.echo("no changes: the fleet matches the specs")
+        _note_uncommitted()
     raise typer.Exit(2 if the_plan.actions or the_plan.blocked or pending else 0)
 
 
-def _pending_teardowns(the_plan: object) -> list[dict[str, str]]:
-    """Workers on their way out that this pass leaves alone (a retry is due later)."""
-    from reconciler.core.actions import Phase, Plan
+def _note_uncommitted() -> None:
+    """With reconcile.source committed: the saved spec edits the plan leaves out (stderr)."""
+    from reconciler.loop.control_repo import pending_edits
 
-    assert isinstance(the_plan, Plan)
-    acting = {a.worker for a in the_plan.actions}
-    return [
-        {"worker": s.name, "reason": s.reason}
-        for s in the_plan.statuses.values()
-        if s.phase is Phase.TERMINATING and s.name not in acting
-    ]
+    edits = pending_edits(CTX.root)
+    if edits:
+        note = "not applied: reconcile.source is committed"
+        typer.echo(f"uncommitted spec changes: {', '.join(edits)} ({note})", err=True)
 
 
 @commands.command(

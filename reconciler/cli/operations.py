@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.runner import CTX, fail, run
+from reconciler.cli.runner import CTX, JsonOpt, emit_json, fail, run
 from reconciler.core.errors import UsageError
 
 commands = typer.Typer()
@@ -138,3 +138,48 @@ def resume(worker: WorkerArg, no_commit: NoCommitOpt = False, no_wait: NoWaitOpt
     holds that file only, and whatever you staged stays staged.
     """
     _perform("resume", [worker], no_wait, commit=not no_commit)
+
+
+@commands.command(
+    "approve-prune",
+    epilog=_epilog(
+        ("orch approve-prune", "let the guard remove the workers it holds back now, once"),
+        ("orch approve-prune --json", "what it approved, for scripts"),
+    ),
+)
+def approve_prune(as_json: JsonOpt = False, no_wait: NoWaitOpt = False) -> None:
+    """Approve, once, the removals the mass-prune guard holds back now (they show as Blocked).
+
+    It prints what it approves and asks nothing. With a watcher running, the watcher
+    removes them at once; otherwise the next `orch reconcile` does. A later mass prune
+    (other workers) is blocked again. Exit 1 when nothing is blocked.
+    """
+    from reconciler.loop.requests import Request, perform
+
+    blocked = run(lambda: _blocked_prune(), json_errors=as_json)
+    if blocked is None:
+        fail(UsageError("nothing to approve: no removal is blocked by the mass-prune guard"))
+    workers, count, total, actions = blocked
+    request = Request("approve-prune", tuple(workers))
+    outcome = run(lambda: perform(CTX.root, request, wait=not no_wait), json_errors=as_json)
+    if as_json:
+        emit_json({"approved": workers, "count": count, "total": total, "actions": actions,
+                   "queued": outcome.queued, "lines": list(outcome.lines)})  # fmt: skip
+        return
+    typer.echo(f"approving the removal of {count} of {total} workers: {', '.join(workers)}")
+    for action in actions:
+        typer.echo(f"  {action['text']}")
+    for line in outcome.lines or [f"left for the watcher as request {outcome.queued}"]:
+        typer.echo(line)
+
+
+def _blocked_prune() -> tuple[list[str], int, int, list[dict[str, object]]] | None:
+    """The workers the guard holds back now (None: nothing is), counts and the held actions."""
+    from reconciler.loop import engine
+
+    desired = engine.load(CTX.root, require_env=False)
+    the_plan = engine.make_plan(desired, engine.snapshot(desired))
+    if not the_plan.blocked:
+        return None
+    actions = [{**a.to_json(), "text": a.describe()} for a in the_plan.blocked]
+    return list(the_plan.pruning), the_plan.prune_count, the_plan.prune_total, actions

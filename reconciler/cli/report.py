@@ -13,37 +13,29 @@ commands = typer.Typer()
 
 @commands.command(
     epilog="Examples: orch report; orch report --commit; orch report --commit --push\n\n"
-    "Edit reports/templates/status.md.j2 in the control repo to change the report."
+    "Edit reports/templates/status.md.j2 in the control repo to change the report. "
+    "Set reports.branch (e.g. orch/status) to commit reports to a branch of their own, "
+    "never checked out; --push and reports.push need one."
 )
 def report(
     commit: Annotated[
-        bool, typer.Option("--commit", help="Commit reports/ (only) when its content changed.")
+        bool,
+        typer.Option("--commit", help="Commit the report when its content changed."),
     ] = False,
-    push: Annotated[bool, typer.Option("--push", help="Push after committing.")] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Commit even within reports.minInterval.")
-    ] = False,
+    push: Annotated[bool, typer.Option("--push", help="Commit, then push reports.branch.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Render the fleet status report (reports.path, default reports/status.md).
 
     The report is deterministic: an unchanged fleet renders the same bytes except
-    its "Generated" line, and then nothing is written or committed. Commits go
-    through a temporary index, so what you have staged stays staged.
+    its "Generated" line, and then nothing is written or committed. Commits are
+    made with git plumbing: your work tree, index (but the report's own entry on
+    the current branch) and stash are never touched. On the current branch no
+    commit is made while HEAD is detached or a merge or rebase is in progress.
     """
-    from reconciler.loop import engine
-    from reconciler.loop.publish_report import write_report
+    from reconciler.loop.views import report as render
 
-    def go() -> object:
-        desired = engine.load(CTX.root, require_env=False)
-        observed = engine.snapshot(desired)
-        result = engine.PassResult(desired, observed, engine.make_plan(desired, observed), ())
-        return write_report(result, commit=commit or push, push=push, force=force)
-
-    from reconciler.loop.publish_report import ReportResult
-
-    done = run(go, json_errors=as_json)
-    assert isinstance(done, ReportResult)
+    done = run(lambda: render(CTX.root, commit=commit, push=push), json_errors=as_json)
     if as_json:
         emit_json(done.to_json())
         return

@@ -121,6 +121,7 @@ class Plan:
     prune_total: int = 0
     stopping: tuple[str, ...] = ()  # workers whose next step waits for an agent to exit
     wake_at: float | None = None  # a held start may go then (startInterval, an account pause)
+    pruning: tuple[str, ...] = ()  # workers removed or replaced now (the guard counts them)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data for `orch plan --json`."""

@@ -62,3 +62,21 @@ def utc_iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def iso_age(iso: object, now: float) -> float | None:
+    """Seconds from the ``utc_iso`` time ``iso`` to ``now``; None when it is not one.
+
+    Examples
+    --------
+    >>> iso_age("1970-01-01T00:01:00Z", 90.0), iso_age(None, 90.0), iso_age("soon", 1.0)
+    (30.0, None, None)
+    """
+    if not isinstance(iso, str):
+        return None
+    import calendar
+
+    try:
+        return now - calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return None

@@ -123,9 +123,21 @@ class MassPruneBlocked(OrchError):
         super().__init__(
             f"refusing to remove {count} of {total} workers in one pass "
             f"(more than reconcile.maxPruneFraction={fraction}); "
-            "rerun with --allow-mass-prune if this is intended"
+            "rerun with --allow-mass-prune if this is intended, or approve it once "
+            "with `orch approve-prune`"
         )
 
 
 class UsageError(OrchError):
     """A command was called with something that does not exist or does not fit."""
+
+
+class UnknownWorker(UsageError):
+    """A command named a worker orch neither has in its specs nor knows; close names suggested."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see orch status"
+        super().__init__(f'no worker "{name}" in the specs or known to orch{hint}')

@@ -43,7 +43,7 @@ class Repo:
 
     @property
     def local_path(self) -> Path:
-        """The clone on disk (``path``, or where ``url`` is cloned under state/)."""
+        """The clone on disk (``path``, or where ``url`` is cloned: ``clones/<name>``)."""
         assert self.path is not None, "a url Repo gets its path from the loader"
         return self.path
 
@@ -179,6 +179,7 @@ class Config:
     fleet_name: str = "orch"  # the loader derives it from the control repo when not set
     tmux_socket: str = "orch"
     tmux_session: str = "orch"  # the loader defaults it to the fleet's name
+    tmux_dashboard: bool = True  # the session's `dashboard` window runs `orch dashboard`
     worktrees_root: str = "worktrees"
     resync: float = 10.0
     debounce: float = 0.2
@@ -193,6 +194,9 @@ class Config:
     reports_push: bool = False
     reports_author: str = "orch <orch@localhost>"
     reports_min_interval: float = 300.0
+    source: str = "worktree"  # reconcile.source: "committed" reads specs and config at HEAD
+    reports_settle: float = 30.0
+    reports_branch: str | None = None  # None: local commits on the current branch
     start_interval: float = 2.0  # between starts of agents with a shared config file (claude)
     limits_pause: float = 900.0  # a usage limit without a reset time pauses its account this long
     limits_max_pause: float = 7200.0  # ...doubling while rejections go on, up to this
@@ -257,7 +261,8 @@ class WorkerState:
     reason: str = ""
     stage: str | None = None
     attempt: int = 0
-    restarts: int = 0
+    restarts: int = 0  # of the current stage (maxRestarts counts these)
+    restarts_total: int = 0  # every restart of every stage, kept when a stage advances
     created_at: float | None = None
     stage_started_at: float | None = None
     attempt_started_at: float | None = None

@@ -19,7 +19,9 @@ from reconciler.core.restarts import backoff_delay, error_delay
 from reconciler.core.worker_plan import plan_worker, teardown_actions
 from reconciler.core.worker_view import ACTIVE, WorkerResult
 
-__all__ = ["backoff_delay", "placed", "plan", "teardown_actions"]
+__all__ = [
+    "backoff_delay", "blocked_note", "placed", "plan", "prune_blocked_reason", "teardown_actions",
+]  # fmt: skip
 
 
 def placed(worker: Worker, host: str, run_unplaced: bool) -> bool:
@@ -34,8 +36,13 @@ def plan(
     *,
     host: str,
     allow_mass_prune: bool = False,
+    approved: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Every action that brings the world in line with ``desired``, in order."""
+    """Every action that brings the world in line with ``desired``, in order.
+
+    ``approved``: workers a person let the mass-prune guard remove (`orch
+    approve-prune`); a prune passes when every worker it removes is among them.
+    """
     cfg = desired.config
     wanted = {n: w for n, w in desired.workers.items() if placed(w, host, cfg.run_unplaced)}
     known = observed.known_workers()
@@ -57,12 +64,17 @@ def plan(
     replaced = [n for n, r in results.items() if r.replacing]
     count = len(removed) + len(replaced)
     blocked: tuple[Action, ...] = ()
-    if count and not allow_mass_prune and count > cfg.max_prune_fraction * total:
+    allowed = allow_mass_prune or {*removed, *replaced} <= approved
+    if count and not allowed and count > cfg.max_prune_fraction * total:
         blocked = (*removals, *(a for n in replaced for a in results[n].teardown))
         removals = []
         # New workers would dilute the guard (a renamed fleet would pass on the next
         # tick), so nothing new starts while a mass prune waits for a person.
         _hold_new_workers(results, count, total)
+        for name in removed:
+            if statuses[name].phase is Phase.TERMINATING:
+                statuses[name] = replace(statuses[name], phase=Phase.BLOCKED,
+                                         reason=prune_blocked_reason(count, total))  # fmt: skip
     actions = account_actions + [a for r in results.values() for a in r.actions] + removals
     if any(a.verb is Verb.START_AGENT for a in actions) and not observed.session_exists:
         actions.insert(
@@ -71,8 +83,11 @@ def plan(
     for name, r in results.items():
         statuses[name] = r.status
     stopping = [n for n, r in results.items() if r.stopping]
-    stopping += [n for n in removed if _alive(observed, n) and n not in _held(statuses)]
-    return Plan(tuple(actions), blocked, statuses, count, total, tuple(sorted(stopping)), wake_at)
+    stopping += [n for n in removed if _alive(observed, n) and n not in _held(statuses)
+                 and not blocked]  # fmt: skip
+    pruning = tuple(sorted({*removed, *replaced}))
+    return Plan(tuple(actions), blocked, statuses, count, total, tuple(sorted(stopping)), wake_at,
+                pruning)  # fmt: skip
 
 
 def _alive(observed: Observed, name: str) -> bool:
@@ -126,12 +141,37 @@ def _why_removed(desired: Desired, name: str) -> str:
     return f"placed on host {worker.host}" if worker.host else "unplaced workers do not run here"
 
 
+def prune_blocked_reason(count: int, total: int) -> str:
+    """Why a removal waits: the guard, and the command that lets it go.
+
+    Examples
+    --------
+    >>> prune_blocked_reason(2, 3)
+    'removal blocked: removing 2 of 3 workers needs `orch approve-prune` (or --allow-mass-prune)'
+    """
+    return (
+        f"removal blocked: removing {count} of {total} workers needs `orch approve-prune` "
+        "(or --allow-mass-prune)"
+    )
+
+
+def blocked_note(held: Plan) -> str:
+    """One line on a held mass prune, counted in workers (as `orch plan` and the watcher say)."""
+    return (
+        f"blocked by the mass-prune guard: removing {held.prune_count} of {held.prune_total} "
+        f"workers needs --allow-mass-prune or `orch approve-prune` ({', '.join(held.pruning)})"
+    )
+
+
 def _hold_new_workers(results: dict[str, WorkerResult], count: int, total: int) -> None:
-    """New and replaced workers wait while a mass prune is blocked."""
-    reason = f"held: removing {count} of {total} workers needs --allow-mass-prune"
+    """New workers wait while a mass prune is blocked; replaced ones are Blocked themselves."""
+    held = f"held: removing {count} of {total} workers needs `orch approve-prune`"
     for name, r in results.items():
-        if r.replacing or r.status.phase is Phase.PROVISIONING:
-            results[name] = WorkerResult((), replace(r.status, phase=Phase.PENDING, reason=reason))
+        if r.replacing:
+            why = prune_blocked_reason(count, total)
+            results[name] = WorkerResult((), replace(r.status, phase=Phase.BLOCKED, reason=why))
+        elif r.status.phase is Phase.PROVISIONING:
+            results[name] = WorkerResult((), replace(r.status, phase=Phase.PENDING, reason=held))
 
 
 def _removed_status(name: str, observed: Observed, reason: str) -> WorkerStatus:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.actions import Phase
-from reconciler.core.rows import stage_text
+from reconciler.core.rows import restarts_text, stage_text
 
 RECENT_EVENTS = 20
+RECENT_BACKUPS = 10
+_TEARDOWN = ("remove-worktree", "kill-window", "forget")  # a worker's run ends with any of them
 GENERATED_PREFIX = "Generated "
 
 
@@ -74,6 +76,8 @@ def _gantt(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     "end": e["time"],
                 }
             )
+        elif e.get("verb") in _TEARDOWN and stages and stages[-1]["status"] == "active":
+            stages[-1].update(status="done", end=e["time"])  # removed: its bar ends here
         elif str(e.get("verb", "")).startswith("phase ") and stages:
             final = e["verb"].removeprefix("phase ")
             if final in (Phase.SUCCEEDED.value, Phase.FAILED.value):
@@ -95,12 +99,30 @@ def _span(s: dict[str, Any]) -> dict[str, Any]:
     return {**s, "start": start, "end": end}
 
 
+def recent_backups(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The backup refs teardowns wrote, newest first (``orch backups restore`` takes them).
+
+    Examples
+    --------
+    >>> recent_backups([{"time": "2026-12-01T10:15:00Z", "worker": "w1",
+    ...                  "verb": "remove-worktree", "detail": {"backup": "refs/x"}}])
+    [{'time': '2026-12-01T10:15', 'worker': 'w1', 'ref': 'refs/x'}]
+    """
+    found = [
+        {"time": minute(e.get("time")), "worker": e.get("worker"), "ref": e["detail"]["backup"]}
+        for e in events
+        if isinstance(e.get("detail"), Mapping) and isinstance(e["detail"].get("backup"), str)
+    ]
+    return found[::-1][:RECENT_BACKUPS]
+
+
 def report_context(src: ReportInput) -> dict[str, Any]:
     """The names a report template sees."""
     counts = Counter(str(r["phase"]) for r in src.rows)
     order = [p.value for p in Phase]
     workers = [
         {**r, "stage_text": stage_text(r), "activity": minute(r.get("lastActivity")),
+         "restarts_text": restarts_text(r),
          "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd")),
          "run_report": f"workers/{r['name']}.md"}
         for r in src.rows
@@ -127,6 +149,7 @@ def report_context(src: ReportInput) -> dict[str, Any]:
         "workers": workers,
         "failures": failures,
         "events": events,
+        "backups": recent_backups(src.events),
         "gantt": _gantt(src.events),
     }
 

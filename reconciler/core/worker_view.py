@@ -45,6 +45,8 @@ def started_state(
         stage=action.stage,
         attempt=action.attempt,
         restarts=action.restarts if action.restarts is not None else state.restarts,
+        # A counted restart raises the stage's count by one; the total keeps them all.
+        restarts_total=state.restarts_total + max(0, (action.restarts or 0) - state.restarts),
         run_hashes=dict(w.run_hashes),
         attempt_started_at=now,
         stage_started_at=now if new_stage else (state.stage_started_at or now),

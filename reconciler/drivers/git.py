@@ -110,9 +110,23 @@ def _verify(cwd: Path | str, rev: str) -> str | None:
     return out or None
 
 
+def verify(cwd: Path | str, rev: str) -> str | None:
+    """The object name ``rev`` resolves to in the repository at ``cwd``, or None."""
+    return _verify(cwd, rev)
+
+
 def count_range(cwd: Path | str, base: str, tip: str, timeout: float = DEFAULT_TIMEOUT) -> int:
     """How many commits ``base..tip`` holds in the repository at ``cwd``."""
     return int(run_git(cwd, "rev-list", "--count", f"{base}..{tip}", timeout=timeout) or 0)
+
+
+def ahead_behind(
+    cwd: Path | str, base: str, tip: str, timeout: float = DEFAULT_TIMEOUT
+) -> tuple[int, int]:
+    """Commits ``tip`` has that ``base`` lacks, and the reverse: one ``rev-list`` call."""
+    out = run_git(cwd, "rev-list", "--left-right", "--count", f"{tip}...{base}", timeout=timeout)
+    ahead, _, behind = out.partition("\t")
+    return int(ahead or 0), int(behind or 0)
 
 
 def init_repo(path: Path, branch: str = "main") -> None:

@@ -130,3 +130,77 @@ def bundle_repo(repo: Path, dest: Path, message: str, timeout: float = DEFAULT_T
     dest.parent.mkdir(parents=True, exist_ok=True)
     run_git(repo, "bundle", "create", "--quiet", str(dest), "--all", timeout=timeout)
     return True
+
+
+BACKUPS = "refs/orch/backups/"
+WORK_SUBJECT = "orch: backup of "  # the subject of a commit backup_worktree made for the work
+
+
+def backup_refs(repo: Path, timeout: float = DEFAULT_TIMEOUT) -> list[tuple[str, str, str, str]]:
+    """(ref, commit, parents, subject) of every backup ref in ``repo``: one for-each-ref."""
+    out = run_git(
+        repo, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(parent)%00%(subject)",
+        BACKUPS, timeout=timeout,
+    )  # fmt: skip
+    rows = [line.split("\0") for line in out.splitlines() if line]
+    return [(r[0], r[1], r[2], r[3]) for r in rows if len(r) == 4]
+
+
+def work_files(
+    repo: Path, commits: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, list[tuple[str, str]]]:
+    """Files each work commit changed against its first parent, as (status, path).
+
+    ``commits`` maps commit -> first parent; one ``diff-tree --stdin`` for all.
+    """
+    if not commits:
+        return {}
+    lines = "".join(f"{c} {p}\n" for c, p in commits.items())
+    out = run_git(
+        repo, "diff-tree", "--stdin", "-r", "--no-renames", "--name-status", "-z",
+        stdin=lines.encode(), timeout=timeout,
+    )  # fmt: skip
+    found: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    fields = out.split("\0")
+    i = 0
+    while i < len(fields):
+        field = fields[i].strip()
+        if len(field) == 40 and field in commits:  # the header line of the next commit
+            current = found.setdefault(field, [])
+            i += 1
+        elif field and i + 1 < len(fields):
+            current.append((field, fields[i + 1]))
+            i += 2
+        else:
+            i += 1
+    return found
+
+
+def commits_beyond(
+    repo: Path, tips: list[str], not_on: list[str], timeout: float = DEFAULT_TIMEOUT
+) -> list[str]:
+    """Commits ``tips`` reach that none of ``not_on`` do (``--branches`` allowed)."""
+    if not tips:
+        return []
+    return run_git(repo, "rev-list", *tips, "--not", *not_on, timeout=timeout).split()
+
+
+def branch_from(repo: Path, branch: str, commit: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Create ``branch`` at ``commit``; refuses (DriverError) when it exists already."""
+    run_git(repo, "update-ref", f"refs/heads/{branch}", commit, _NO_OBJECT, timeout=timeout)
+
+
+def list_backups(
+    repo: Path, prefix: str, timeout: float = DEFAULT_TIMEOUT
+) -> list[tuple[str, str]]:
+    """Refs under ``prefix`` (``refs/orch/backups/<worker>/``) and their commits, by name.
+
+    Their names end in the UTC time of the backup, so by name is oldest first.
+    """
+    out = run_git(
+        repo, "for-each-ref", "--sort=refname", "--format=%(refname)%09%(objectname)", prefix,
+        timeout=timeout,
+    )  # fmt: skip
+    rows = (line.split("\t") for line in out.splitlines())
+    return [(r[0], r[1]) for r in rows if len(r) == 2]

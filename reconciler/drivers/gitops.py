@@ -1,17 +1,26 @@
-"""git on the control repo itself: revision, fast-forward pull, report commits, push.
+"""git on the control repo itself: revision, fast-forward pull, commits of orch's files.
 
-Report commits go through a temporary index so that whatever the user has
-staged stays staged; only the committed paths' index entries are refreshed.
+Spec edits (`orch suspend`) go through a temporary index so that whatever the
+user has staged stays staged; only the committed paths' index entries are
+refreshed.
+
+Report commits are plumbing only: a blob from bytes, a temporary index
+(``GIT_INDEX_FILE``), ``commit-tree`` and ``update-ref`` with the old value, so
+a ref that moved meanwhile fails instead of losing a commit. Nothing here
+stashes, rebases, checks out or resets; on the current branch the one report
+path's index entry is refreshed after its commit, nothing else of the index.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.core.errors import DriverError
-from reconciler.drivers.git import ORCH_IDENTITY, commit_on_head, run_git
+from reconciler.drivers.git import ORCH_IDENTITY, Git, commit_on_head, run_git, verify
 
 
 def revision(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> tuple[str, str] | None:
@@ -54,8 +63,17 @@ def commit_paths(
         return None
     head, sha = saved
     run_git(root, "update-ref", "-m", reflog, _current_ref(root), sha, head)
-    run_git(root, "reset", "-q", "--", *paths)  # refresh only these index entries
+    refresh_index(root, paths)
     return sha
+
+
+def refresh_index(root: Path, paths: list[str]) -> None:
+    """Set only these paths' entries of the real index to their working-tree files.
+
+    Called right after committing exactly those files: the entries then match
+    HEAD, and every other entry (what the user staged) is left as it was.
+    """
+    run_git(root, "update-index", "--add", "--remove", "--", *paths)
 
 
 def user_identity(root: Path) -> str | None:
@@ -120,39 +138,216 @@ def _is_ancestor(root: Path, maybe: str, of: str) -> bool:
     return True
 
 
-def push(root: Path, tries: int = 3) -> int:
-    """Push the current branch; on a non-fast-forward, rebase on the upstream and retry.
+# -- report commits (plumbing only) ------------------------------------------------------
 
-    The user's uncommitted work is stashed around the rebase and restored with its
-    index; a rebase that conflicts is aborted, leaving the repo as it was.
-    Returns how many tries it took. Raises DriverError after ``tries`` failures.
+_IN_PROGRESS = (
+    ("MERGE_HEAD", "a merge is in progress"),
+    ("rebase-merge", "a rebase is in progress"),
+    ("rebase-apply", "a rebase or am is in progress"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick is in progress"),
+    ("REVERT_HEAD", "a revert is in progress"),
+    ("BISECT_LOG", "a bisect is in progress"),
+)
+
+
+def checkout_busy(root: Path) -> str | None:
+    """What keeps a commit off the current branch now (detached HEAD, a merge...), or None."""
+    git_dir = Path(run_git(root, "rev-parse", "--absolute-git-dir"))
+    for marker, why in _IN_PROGRESS:
+        if (git_dir / marker).exists():
+            return why
+    if _current_ref(root) == "HEAD":
+        return "HEAD is detached"
+    if verify(root, "HEAD") is None:
+        return "the current branch has no commit yet"
+    return None
+
+
+def current_branch(root: Path) -> str | None:
+    """The checked-out branch's name, or None when HEAD is detached."""
+    ref = _current_ref(root)
+    return ref.removeprefix("refs/heads/") if ref != "HEAD" else None
+
+
+def checked_out_at(root: Path, branch: str) -> str | None:
+    """The worktree of ``root``'s repository that has ``branch`` checked out, or None."""
+    return Git(root).checked_out_at(branch)
+
+
+def file_at(root: Path, rev: str, path: str) -> str | None:
+    """The text of ``path`` in commit ``rev``, or None when either does not exist."""
+    if verify(root, f"{rev}:{path}") is None:
+        return None
+    return run_git(root, "cat-file", "blob", f"{rev}:{path}")
+
+
+def make_commit(
+    root: Path, parent: str | None, files: Mapping[str, bytes], message: str, author: str
+) -> str | None:
+    """A commit of ``parent``'s tree with ``files`` (path -> bytes) written over it.
+
+    Built in a temporary index; no ref moves, the work tree and the real index
+    are not read. ``parent`` None makes a root commit of ``files`` alone.
+    Returns None when the tree would equal the parent's.
     """
+    with tempfile.TemporaryDirectory(prefix="orch-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        run_git(root, "read-tree", *([parent] if parent else ["--empty"]), env=env)
+        for path, data in sorted(files.items()):
+            blob = run_git(root, "hash-object", "-w", "--stdin", stdin=data)
+            run_git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = run_git(root, "write-tree", env=env)
+    if parent and tree == run_git(root, "rev-parse", f"{parent}^{{tree}}"):
+        return None
+    parents = ["-p", parent] if parent else []
+    return run_git(
+        root, "commit-tree", "--no-gpg-sign", tree, *parents, "-m", message,
+        env=_author_env(author),
+    )  # fmt: skip
+
+
+def move_ref(root: Path, ref: str, new: str, old: str | None, reflog: str) -> None:
+    """``update-ref ref new old``: fails (DriverError) when ``ref`` is no longer at ``old``.
+
+    ``old`` None: the ref must not exist yet.
+    """
+    run_git(root, "update-ref", "-m", reflog, ref, new, old or "")
+
+
+def commit_on_current_branch(
+    root: Path, files: Mapping[str, bytes], message: str, author: str
+) -> str | None:
+    """Commit ``files`` on top of the checked-out branch; the caller wrote them to the work tree.
+
+    The branch moves by ``update-ref`` from the tip the commit was built on;
+    then only these paths' index entries are refreshed, so ``git status``
+    shows them clean and everything the user staged stays staged.
+    """
+    ref = _current_ref(root)
+    if ref == "HEAD":
+        raise DriverError("git update-ref", "HEAD is detached; no report commit")
+    parent = run_git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
+    sha = make_commit(root, parent, files, message, author)
+    if sha is None:
+        return None
+    move_ref(root, ref, sha, parent, "orch: report")
+    refresh_index(root, sorted(files))
+    return sha
+
+
+def commit_on_branch(
+    root: Path, branch: str, files: Mapping[str, bytes], message: str, author: str
+) -> str | None:
+    """Commit ``files`` on ``branch`` (created when missing), a branch never checked out."""
+    ref = f"refs/heads/{branch}"
+    parent = branch_tip(root, branch)
+    sha = make_commit(root, parent, files, message, author)
+    if sha is not None:
+        move_ref(root, ref, sha, parent, "orch: report")
+    return sha
+
+
+def branch_tip(root: Path, branch: str) -> str | None:
+    """The commit ``refs/heads/<branch>`` points at, or None."""
+    return verify(root, f"refs/heads/{branch}")
+
+
+def pushed(root: Path, branch: str) -> bool:
+    """Whether ``branch`` is where the report remote had it after the last push or fetch."""
+    tracking = verify(root, f"refs/remotes/{report_remote(root)}/{branch}")
+    return tracking is not None and tracking == branch_tip(root, branch)
+
+
+def report_remote(root: Path) -> str:
+    """The remote reports go to: the current branch's, else ``origin``."""
+    branch = current_branch(root)
+    if branch:
+        try:
+            return run_git(root, "config", "--get", f"branch.{branch}.remote") or "origin"
+        except DriverError:
+            pass
+    return "origin"
+
+
+def push_branch(
+    root: Path,
+    branch: str,
+    files: Mapping[str, bytes],
+    message: str,
+    author: str,
+    *,
+    tries: int = 3,
+    timeout: float = 600.0,
+) -> int:
+    """Push ``branch`` (orch's alone) to the report remote; returns how many tries it took.
+
+    A rejected push (another host pushed first) fetches the remote's tip and
+    makes the report commit again on top of it, with the same ``files``: the
+    other hosts' report files stay, ours are replaced. Raises DriverError
+    after ``tries`` failures.
+    """
+    remote, ref = report_remote(root), f"refs/heads/{branch}"
+    tracking = f"refs/remotes/{remote}/{branch}"
     for attempt in range(1, tries + 1):
         try:
-            run_git(root, "push", "--quiet")
+            run_git(root, "push", "--quiet", remote, f"{ref}:{ref}", timeout=timeout)
         except DriverError as err:
             if attempt == tries:
                 raise
-            _rebase_on_upstream(root, err)
+            try:
+                run_git(root, "fetch", "--quiet", remote, f"+{ref}:{tracking}", timeout=timeout)
+            except DriverError:
+                raise err from None  # the push's own error says more (no remote, auth)
+            tip = run_git(root, "rev-parse", "--verify", tracking)
+            old = verify(root, ref)
+            sha = make_commit(root, tip, files, message, author) or tip
+            move_ref(root, ref, sha, old, "orch: report on the remote tip")
         else:
             return attempt
     raise DriverError("git push", f"not tried (tries={tries})")
 
 
-def _rebase_on_upstream(root: Path, cause: DriverError) -> None:
-    stashed = bool(run_git(root, "status", "--porcelain", "--untracked-files=no"))
-    if stashed:
-        run_git(root, "stash", "push", "--quiet", "-m", "orch: around a report rebase")
+def head_commit(root: Path) -> str:
+    """The commit HEAD names (DriverError when there is none)."""
+    return run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
+
+
+def committed_files(
+    root: Path, paths: tuple[str, ...] = ("specs", "config"), timeout: float = 60.0
+) -> dict[str, bytes]:
+    """The files under ``paths`` as committed at HEAD: relative path -> bytes.
+
+    Two git calls whatever their number: ``ls-tree`` names the blobs, one
+    ``cat-file --batch`` reads them all (bytes as committed, no decoding).
+    """
+    listing = run_git(root, "ls-tree", "-r", "-z", "HEAD", "--", *paths)  # relative to root
+    blobs = []
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        if path and meta.split()[1] == "blob":
+            blobs.append((path, meta.split()[2]))
+    if not blobs:
+        return {}
     try:
-        run_git(root, "pull", "--rebase", "--quiet")
-    except DriverError as err:
-        with contextlib.suppress(DriverError):  # the pull may fail before the rebase
-            run_git(root, "rebase", "--abort")
-        raise DriverError(
-            "git push",
-            f"rejected ({cause.stderr}); rebasing on the "
-            f"remote failed and was undone: {err.stderr}",
-        ) from err
-    finally:
-        if stashed:
-            run_git(root, "stash", "pop", "--index", "--quiet")
+        done = subprocess.run(
+            ["git", "-C", str(root), "cat-file", "--batch"],
+            input="".join(f"{sha}\n" for _, sha in blobs).encode(),
+            capture_output=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as err:
+        raise DriverError("git cat-file", f"timed out after {timeout:g}s") from err
+    if done.returncode != 0:
+        raise DriverError("git cat-file", done.stderr.decode(errors="replace"))
+    out, pos, files = done.stdout, 0, {}
+    for path, _ in blobs:
+        header_end = out.index(b"\n", pos)
+        size = int(out[pos:header_end].split()[2])
+        files[path] = out[header_end + 1 : header_end + 1 + size]
+        pos = header_end + 1 + size + 1  # the content, then a newline
+    return files
+
+
+def git_dirs(root: Path) -> tuple[Path, Path]:
+    """(git dir, common git dir) of the control repo: HEAD is in the first, refs in the second."""
+    out = run_git(root, "rev-parse", "--absolute-git-dir", "--git-common-dir").splitlines()
+    return Path(out[0]), (root / out[1]).resolve()

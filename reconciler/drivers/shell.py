@@ -1,9 +1,10 @@
-"""Run a Repo's setup commands, and clone a Repo given by url."""
+"""Run a Repo's setup commands; clone a Repo given by url, and move such a clone."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -61,3 +62,27 @@ def clone(url: str, path: Path) -> None:
     )
     if done.returncode != 0:
         raise DriverError("git clone", done.stderr)
+
+
+def move_clone(old: Path, new: Path, timeout: float = 60.0) -> list[str]:
+    """Move a clone from ``old`` to ``new`` and reconnect its linked worktrees to it.
+
+    A worktree's ``.git`` file names its repository's path; after the move
+    ``git worktree repair`` rewrites them. Returns the worktrees reconnected.
+    """
+    new.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(old, new)  # a rename on one file system
+    linked = []
+    for gitdir in sorted((new / ".git" / "worktrees").glob("*/gitdir")):
+        with contextlib.suppress(OSError):
+            worktree = Path(gitdir.read_text().strip()).parent
+            if worktree.is_dir():
+                linked.append(str(worktree))
+    if linked:
+        done = subprocess.run(
+            ["git", "-C", str(new), "worktree", "repair", *linked],
+            capture_output=True, text=True, check=False, timeout=timeout,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise DriverError("git worktree repair", done.stderr)
+    return linked

@@ -242,26 +242,23 @@ class Tmux:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(server_pid, signal.SIGCHLD)
 
-    def ensure_session(self, session: str) -> bool:
+    def ensure_session(self, session: str, dashboard: Sequence[str] = ()) -> bool:
         """Create ``session`` with a ``dashboard`` window unless it exists.
 
+        That window runs the argv ``dashboard`` (no shell between), else a shell.
         Creation is one call that also sets the server's ``default-shell`` to
         ``/bin/sh`` (orch owns its socket; commands handed to tmux are then
         shell-independent). A server this call starts reads no configuration
         file (``-f /dev/null``). A session created concurrently by someone else
-        counts as existing.
-
-        Returns
-        -------
-        bool
-            True if this call created the session.
+        counts as existing. Returns True if this call created the session.
         """
         _, stderr, code = self._call(["has-session", "-t", f"={session}"])
         if not stderr and code == 0:
             return False
+        command = ["--", *dashboard] if dashboard else []
         argv = chain(
             [
-                ["new-session", "-d", "-s", session, "-n", "dashboard"],
+                ["new-session", "-d", "-s", session, "-n", "dashboard", *command],
                 ["set-option", "-g", "default-shell", "/bin/sh"],
             ]
         )

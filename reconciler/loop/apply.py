@@ -25,10 +25,11 @@ from reconciler.drivers import proc
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import Tmux, WindowSpec
 from reconciler.loop.accounts import ACCOUNT_HANDLERS, fold_cost
+from reconciler.loop.dashboard import window_command
 from reconciler.loop.events import Event
 from reconciler.loop.pass_context import RepoPrep
 from reconciler.loop.publish_work import PUBLISH_HANDLERS
-from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent
+from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent, worktree_of
 from reconciler.loop.state_store import StateStore, write_atomic
 from reconciler.loop.worktree_actions import WORKTREE_HANDLERS
 
@@ -147,9 +148,12 @@ class Applier:
         error: str | None = None,
         detail: dict[str, object] | None = None,
     ) -> Event:
-        verb = action.verb.value
+        verb, attempt = action.verb.value, action.attempt
         if action.verb is Verb.SET_PHASE and action.phase:
             verb = f"phase {action.phase.value}"
+            state = self.states.get(action.worker)
+            if not attempt and state and state.stage == action.stage:
+                attempt = state.attempt  # which attempt ended so (orch describe reads it)
         return Event(
             self.clock(),
             action.worker,
@@ -159,7 +163,7 @@ class Applier:
             error,
             detail or {},
             stage=action.stage,
-            attempt=action.attempt,
+            attempt=attempt,
         )
 
     # -- helpers ------------------------------------------------------------
@@ -176,13 +180,7 @@ class Applier:
 
     def worktree(self, name: str) -> Path:
         """Where the worker's worktree is: from state, the observation, or the spec."""
-        state = self.states.get(name)
-        if state and state.worktree:
-            return Path(state.worktree)
-        files = self.observed.files.get(name)
-        if files and files.path:
-            return Path(files.path)
-        return self.desired.worktree_path(self.worker(name))
+        return worktree_of(self.desired, self.observed, self.states.get(name), name)
 
     def repo_path(self, name: str, worktree: Path) -> Path:
         """The repository a worker's worktree belongs to, even after it left the specs."""
@@ -236,7 +234,9 @@ class Applier:
 
 
 def _ensure_session(ap: Applier, action: Action) -> dict[str, object]:
-    created = ap.tmux.ensure_session(ap.desired.config.tmux_session)
+    cfg = ap.desired.config
+    command = window_command(ap.desired) if cfg.tmux_dashboard else []
+    created = ap.tmux.ensure_session(cfg.tmux_session, command)
     return {"created": created}
 
 

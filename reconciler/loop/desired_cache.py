@@ -4,9 +4,10 @@ A reconcile writes ``state/desired.json`` after each successful load; commands
 that only read (`orch status`, `orch plan`) use it when nothing it was built
 from changed: the same files under specs/ and config/ (path, size, mtime),
 the same templates and items files, the same ORCH_* environment, the same
-orch. Anything else is a miss, and they load the specs as before. The file
-is plain JSON rebuilt into the model's own frozen dataclasses (an allowlist),
-never code: a file in state/ cannot make orch run anything.
+orch, and (with ``reconcile.source: committed``) the same commit at HEAD.
+Anything else is a miss, and they load the specs as before. The file is
+plain JSON rebuilt into the model's own frozen dataclasses (an allowlist), never
+code: a file in state/ cannot make orch run anything.
 """
 
 from __future__ import annotations
@@ -81,16 +82,21 @@ def fingerprint(root: Path, inputs: tuple[str, ...] = ()) -> tuple[tuple[str, in
     return tuple(sorted(set(out)))
 
 
-def cache_key(root: Path, env: Mapping[str, str], inputs: tuple[str, ...]) -> str:
-    """A hash of everything the desired state was built from."""
+def cache_key(
+    root: Path, env: Mapping[str, str], inputs: tuple[str, ...], source: str = "worktree"
+) -> str:
+    """A hash of everything the desired state was built from.
+
+    ``source``: where the specs were read (``committed:<HEAD>`` names the commit).
+    """
     package = Path(__file__).resolve().parents[1]
     code = [(rel, (package / rel).stat().st_mtime_ns) for rel in _CODE]
     overrides = sorted((k, v) for k, v in env.items() if k.startswith("ORCH_"))
-    parts = [__version__, str(root), overrides, code, fingerprint(root, inputs)]
+    parts = [__version__, str(root), overrides, code, fingerprint(root, inputs), source]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def read(root: Path, env: Mapping[str, str]) -> model.Desired | None:
+def read(root: Path, env: Mapping[str, str], source: str = "worktree") -> model.Desired | None:
     """The remembered desired state of ``root``, or None when it may be stale."""
     try:
         data = json.loads((root / "state" / CACHE_FILE).read_bytes())
@@ -99,16 +105,30 @@ def read(root: Path, env: Mapping[str, str]) -> model.Desired | None:
         return None
     if not isinstance(desired, model.Desired):
         return None
-    if data.get("key") != cache_key(root, env, desired.inputs):
+    if data.get("key") != cache_key(root, env, desired.inputs, source):
         return None
     return desired
 
 
-def write(desired: model.Desired, env: Mapping[str, str]) -> None:
+def write(desired: model.Desired, env: Mapping[str, str], source: str = "worktree") -> None:
     """Remember ``desired`` (silently skipped when a value cannot be cached, or on I/O errors)."""
     try:
-        blob = {"key": cache_key(desired.root, env, desired.inputs), "desired": _encode(desired)}
+        key = cache_key(desired.root, env, desired.inputs, source)
+        blob = {"key": key, "desired": _encode(desired)}
         # 0600: it holds the Agents' env as the specs give it, literal values included.
         write_atomic(desired.state_dir / CACHE_FILE, json.dumps(blob), mode=0o600)
     except (OSError, TypeError):
         return
+
+
+def last(root: Path) -> model.Desired | None:
+    """The last desired state a reconcile remembered, however stale (None without one).
+
+    For commands that must work while the specs are invalid (``orch backups``,
+    ``orch status``).
+    """
+    try:
+        desired = _decode(json.loads((root / "state" / CACHE_FILE).read_bytes())["desired"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return desired if isinstance(desired, model.Desired) else None

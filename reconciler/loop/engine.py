@@ -1,7 +1,7 @@
 """One reconcile pass end to end: load, lock, observe, plan, apply, record.
 
-The functions here are what the CLI (and later the watch loop, the dashboard
-and the MCP server) call; they return data and never print.
+The functions here are what the CLI, the watch loop, the dashboard and the
+MCP server call; they return data and never print.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.core.actions import Plan
+from reconciler.core.actions import Plan, Verb
 from reconciler.core.errors import DriverError, MassPruneBlocked
 from reconciler.core.model import Desired
 from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
 from reconciler.drivers.tmux import Tmux
-from reconciler.loop import desired_cache, secrets
+from reconciler.loop import control_repo, desired_cache, prune_approval, reconciler_info, secrets
 from reconciler.loop.events import Event, append_events
 from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
@@ -61,15 +61,17 @@ def load(
     loads the specs and remembers them for those commands.
     """
     env = os.environ if env is None else env
+    source = control_repo.source_stamp(root)  # reconcile.source: committed reads HEAD
     if not remember:
-        cached = desired_cache.read(root.resolve(), env)
+        cached = desired_cache.read(root.resolve(), env, source)
         if cached is not None:
             secrets.remember(cached, env)
             return cached
-    desired = load_desired(root, env, require_env=require_env or remember)
+    files = control_repo.committed_specs(root)
+    desired = load_desired(root, env, require_env=require_env or remember, files=files)
     secrets.remember(desired, env)
     if remember:
-        desired_cache.write(desired, env)
+        desired_cache.write(desired, env, source)
     return desired
 
 
@@ -100,16 +102,18 @@ def _observe_for_pass(
 
 
 def revision_info(root: Path) -> dict[str, object]:
-    """The commit the specs come from and whether specs/ or config/ have local changes."""
+    """The commit the specs come from, whether specs/ or config/ have local changes, and
+    (``reconcile.source: committed``) the edited files not applied: ``pendingSpecs``."""
     from reconciler.drivers import gitops
 
     try:
         rev = gitops.revision(root)
-        dirty = bool(gitops.dirty(root))
+        dirty = gitops.dirty(root)
     except DriverError:
-        return {"revision": None, "specsDirty": None}
+        return {"revision": None, "specsDirty": None, "pendingSpecs": []}
     revision = {"sha": rev[0], "subject": rev[1]} if rev else None
-    return {"revision": revision, "specsDirty": dirty}
+    pending = dirty if control_repo.is_committed(root) else []
+    return {"revision": revision, "specsDirty": bool(dirty), "pendingSpecs": pending}
 
 
 def make_plan(
@@ -119,13 +123,14 @@ def make_plan(
     allow_mass_prune: bool = False,
     now: float | None = None,
 ) -> Plan:
-    """The plan for this moment."""
+    """The plan for this moment (honouring an `orch approve-prune` in state/)."""
     return plan(
         desired,
         observed,
         time.time() if now is None else now,
         host=host_name(desired),
         allow_mass_prune=allow_mass_prune,
+        approved=prune_approval.read(desired.state_dir),
     )
 
 
@@ -205,9 +210,12 @@ def apply_pass(
 ) -> PassResult:
     """One pass for a caller that already holds the lock (the watch loop)."""
     from reconciler.loop.apply import Applier  # not needed by plan and status: start-up time
+    from reconciler.loop.clones import migrate
 
     store = StateStore(desired.state_dir, desired.config.fleet_name)
+    moved = migrate(desired, clock())  # before anything looks for the clones
     observed, notes = _observe_for_pass(desired, store, clock())
+    notes = moved + notes
     the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune, now=clock())
     applier = Applier(
         desired,
@@ -219,6 +227,9 @@ def apply_pass(
     )
     events = notes + applier.apply(the_plan.actions)
     append_events(desired.state_dir, events)
+    gone = [e.worker for e in events if e.verb == Verb.FORGET.value and e.ok]
+    prune_approval.settle(desired.state_dir, prune_approval.read(desired.state_dir), the_plan, gone)
+    reconciler_info.record_pass(desired.state_dir, clock(), len(the_plan.actions), len(events))
     return PassResult(desired, observed, the_plan, tuple(events))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.duration import utc_iso
+from reconciler.loop.logs import tail_lines
 from reconciler.loop.secrets import redactor
 
 EVENTS_FILE = "events.jsonl"
@@ -76,9 +77,8 @@ def append_events(state_dir: Path, events: list[Event]) -> None:
 
 def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:
     """The last ``limit`` events, oldest first; lines that are not events are skipped."""
-    path = state_dir / EVENTS_FILE
     try:
-        lines = path.read_bytes().decode("utf-8", "replace").splitlines()[-limit:]
+        lines = tail_lines(state_dir / EVENTS_FILE, limit)  # only the end of a large file
     except OSError:
         return []
     out = []
@@ -89,4 +89,24 @@ def read_events(state_dir: Path, limit: int) -> list[dict[str, Any]]:
             continue  # a torn or foreign line (a crash mid-write, a hand edit)
         if isinstance(event, dict):
             out.append(event)
+    return out
+
+
+def worker_events(state_dir: Path, worker: str) -> list[dict[str, Any]]:
+    """Every recorded event of ``worker``, oldest first (the rotated file first)."""
+    out = []
+    for name in (EVENTS_FILE + ".1", EVENTS_FILE):
+        try:
+            text = (state_dir / name).read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if f'"{worker}"' not in line:
+                continue  # cheap: most lines are other workers'
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("worker") == worker:
+                out.append(event)
     return out

@@ -157,6 +157,7 @@ def restart(root: Path, name: str, stage: str | None) -> list[Event]:
         replace(
             state,
             restarts=0,
+            restarts_total=state.restarts_total + 1,  # a restart by hand is one too
             phase=Phase.RUNNING.value,
             backoff_until=None,
             errors=0,
@@ -175,6 +176,20 @@ def restart(root: Path, name: str, stage: str | None) -> list[Event]:
         restarts=0,
     )
     return _apply(desired, [action])
+
+
+def approve_prune(root: Path, workers: Sequence[str], *, watcher: bool) -> list[Item]:
+    """Let the mass-prune guard remove ``workers``, once (the caller holds the lock).
+
+    The approval is written to state/; the watcher's next pass (it follows at
+    once) or, with none running, the next `orch reconcile` honours it.
+    """
+    from reconciler.loop import prune_approval
+
+    desired = engine.load(root, require_env=False)
+    prune_approval.write(desired.state_dir, workers, time.time(), engine.host_name(desired))
+    when = "the watcher applies it now" if watcher else "the next `orch reconcile` applies it"
+    return [f"approved once: removing {', '.join(sorted(workers))}; {when}"]
 
 
 def _worker(desired: Desired, name: str) -> Worker:

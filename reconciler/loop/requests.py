@@ -42,7 +42,8 @@ from reconciler.loop.state_store import NAME, LockHeldBy, reconciler_lock
 WAIT_SECONDS = 30.0  # how long a command waits for the watcher's answer
 LOCK_RETRY_SECONDS = 5.0  # how long a command waits for a one-shot reconcile to finish
 EXPIRE_SECONDS = 600.0  # a request older than this (no watcher took it) is not applied
-OPS = ("restart", "cleanup", "suspend", "resume")
+OPS = ("restart", "cleanup", "suspend", "resume", "approve-prune")
+MANY = ("cleanup", "approve-prune")  # ops on several workers at once
 
 
 class BadRequest(OrchError):
@@ -98,7 +99,7 @@ class Request:
         if op not in OPS:
             msg = f"malformed request: op {op!r} is not one of {', '.join(OPS)}"
             raise BadRequest(msg)
-        single = op != "cleanup"
+        single = op not in MANY
         if (
             not isinstance(workers, list)
             or not workers
@@ -120,6 +121,8 @@ def execute(root: Path, request: Request, *, watcher: bool) -> operations.Outcom
     items: list[operations.Item]
     if request.op == "cleanup":
         items = list(operations.cleanup(root, request.workers))
+    elif request.op == "approve-prune":
+        items = operations.approve_prune(root, request.workers, watcher=watcher)
     elif request.op == "restart":
         items = list(operations.restart(root, request.workers[0], request.stage))
     else:

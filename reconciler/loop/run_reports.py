@@ -38,7 +38,8 @@ MAX_SUMMARY = 4000
 class RunReports:
     """What one render of the run reports did."""
 
-    texts: dict[Path, str] = field(default_factory=dict)  # every run report, as rendered
+    # every run report: as rendered, or the file's text when only its Generated line differs
+    texts: dict[Path, str] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)  # those whose content changed
     git_refreshed: list[str] = field(default_factory=list)  # workers whose git facts were read
 
@@ -55,8 +56,14 @@ def write_run_reports(
     states: Mapping[str, Any],
     folder: Path,
     now: float,
+    *,
+    write: bool = True,
 ) -> RunReports:
-    """Render every desired worker's run report into ``folder``; write those that changed."""
+    """Render every desired worker's run report into ``folder``; write those that changed.
+
+    ``write`` False renders only (``written`` then names those that would be
+    written): the watcher writes a work tree's files only when it commits them.
+    """
     out = RunReports()
     workers = [desired.workers[str(r["name"])] for r in rows if str(r["name"]) in desired.workers]
     facts, out.git_refreshed = git_facts(desired, workers)
@@ -82,11 +89,14 @@ def write_run_reports(
         )
         path = folder / f"{worker.name}.md"
         text = mask(render_run_report(text_of, src))
-        out.texts[path] = text
         old = path.read_text() if path.exists() else None
-        if old is None or without_generated(old) != without_generated(text):
+        if old is not None and without_generated(old) == without_generated(text):
+            out.texts[path] = old  # the same bytes again: no churn in a report commit
+            continue
+        out.texts[path] = text
+        out.written.append(path)
+        if write:
             write_atomic(path, text)
-            out.written.append(path)
     return out
 
 

@@ -12,7 +12,7 @@ import os
 import re
 import socket
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from reconciler.core.agent_command import (
     OWNER_FILE,
     PROGRESS_FILE,
     SIGNALS_DIR,
+    Launch,
     build_launch,
     env_file_text,
     prompt_context,
@@ -29,14 +30,20 @@ from reconciler.core.agent_command import (
 from reconciler.core.errors import DriverError, OrchError
 from reconciler.core.limits import worker_cost
 from reconciler.core.model import Desired, Stage, Worker, WorkerState
-from reconciler.core.observed import Pane
+from reconciler.core.observed import Observed, Pane, WorkerFiles
 from reconciler.core.summary import SummaryInput, build_summary
 from reconciler.core.worker_view import started_state
 from reconciler.data import packaged
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
 from reconciler.loop.accounts import fold_cost
-from reconciler.loop.claude_launch import agent_extras, resolve_env, transcript, write_settings
+from reconciler.loop.claude_launch import (
+    agent_extras,
+    resolve_env,
+    settings_path,
+    transcript,
+    write_settings,
+)
 from reconciler.loop.pass_context import PassContext
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
@@ -94,24 +101,46 @@ def preflight(ap: PassContext, action: Action) -> None:
         raise TemplateFailed(msg) from err
 
 
-def start_agent(
-    ap: PassContext, action: Action, window: Pane | None, stop_old: Callable[[], None]
-) -> dict[str, object]:
-    """Render and start ``action``'s stage attempt in the worker's window.
+@dataclass(frozen=True)
+class Prepared:
+    """One attempt's launch as orch builds it: prompt, argv and command line, and its files.
 
-    Everything that can fail on the spec's side (templates, argv) happens before
-    ``stop_old`` ends the agent now running: a bad edit does not kill a worker.
+    :func:`start_agent` starts exactly this; `orch render` prints it.
     """
-    desired = ap.desired
+
+    launch: Launch
+    worker: Worker
+    stage: Stage
+    prompt_file: Path
+    log_path: Path
+    env_file: Path
+    session_id: str | None
+
+
+def worktree_of(desired: Desired, observed: Observed, state: WorkerState | None, name: str) -> Path:
+    """Where a desired worker's worktree is: from its state, the observation, or the spec."""
+    if state and state.worktree:
+        return Path(state.worktree)
+    files = observed.files.get(name)
+    if files and files.path:
+        return Path(files.path)
+    return desired.worktree_path(desired.workers[name])
+
+
+def prepare_launch(
+    desired: Desired, observed: Observed, state: WorkerState, action: Action, worktree: Path
+) -> Prepared:
+    """Render ``action``'s prompt (the restart prompt when it restarts) and argv; write nothing.
+
+    Raises TemplateFailed for a broken template or argv.
+    """
     w, stage = _worker_stage(desired, action)
-    worktree = ap.worktree(w.name)
-    state = ap.state(w.name)
     ctx = prompt_context(desired, w, stage, action.attempt, worktree)
     session_id = None
     try:
         prompt = render(_read_template(desired.root, stage.prompt), ctx)
         if action.restart:
-            session_id = _session_id(ap, w, state, str(worktree))
+            session_id = resume_session(desired, observed, w, state, str(worktree))
             prompt = _restart_prompt(desired, w, stage, state, ctx, prompt, action.reason)
     except (OSError, ValueError, LookupError) as err:
         msg = f"stage {stage.name}: prompt: {err}"
@@ -122,24 +151,34 @@ def start_agent(
     run_dir = desired.state_dir / "logs" / w.name
     prompt_file = run_dir / f"{stage.name}-{action.attempt}.prompt.md"
     log_path = run_dir / f"{stage.name}-{action.attempt}.log"
-    write_atomic(prompt_file, prompt)
-    agent = desired.agents[w.agent]
     env_file = run_dir / f"{stage.name}-{action.attempt}.env"
+    agent = desired.agents[w.agent]
+    budget = _budget_args(w, agent.profile, state, observed.files.get(w.name))
     try:
-        launch = build_launch(
-            agent,
-            ctx,
-            prompt,
-            str(prompt_file),
-            str(log_path),
-            session_id,
-            setup=desired.repos[w.repo].setup,
-            env_file=str(env_file),
-            extra_args=_budget_args(ap, w, agent.profile),
-        )
+        launch = build_launch(agent, ctx, prompt, str(prompt_file), str(log_path), session_id,
+                              setup=desired.repos[w.repo].setup, env_file=str(env_file),
+                              extra_args=budget)  # fmt: skip
     except Exception as err:  # a bad argv template
         msg = f"agent {agent.name}: command: {err}"
         raise TemplateFailed(msg) from err
+    return Prepared(launch, w, stage, prompt_file, log_path, env_file, session_id)
+
+
+def start_agent(
+    ap: PassContext, action: Action, window: Pane | None, stop_old: Callable[[], None]
+) -> dict[str, object]:
+    """Render and start ``action``'s stage attempt in the worker's window.
+
+    Everything that can fail on the spec's side (templates, argv) happens before
+    ``stop_old`` ends the agent now running: a bad edit does not kill a worker.
+    """
+    desired = ap.desired
+    worktree = ap.worktree(action.worker)
+    prepared = prepare_launch(desired, ap.observed, ap.state(action.worker), action, worktree)
+    w, stage, launch = prepared.worker, prepared.stage, prepared.launch
+    session_id, log_path, env_file = prepared.session_id, prepared.log_path, prepared.env_file
+    write_atomic(prepared.prompt_file, launch.prompt)
+    agent = desired.agents[w.agent]
     options = {
         "@orch-fleet": desired.config.fleet_name,
         "@orch-worker": w.name,
@@ -150,7 +189,7 @@ def start_agent(
     env = {**resolve_env(launch.env, os.environ), **agent_extras(agent)}
     write_atomic(env_file, env_file_text(env), mode=0o600)  # it holds the agent's secrets
     if agent.profile == "claude":
-        write_settings(Path(ctx["settings_file"]))
+        write_settings(settings_path(desired.state_dir, w.name))
     stop_old()
     if log_path.exists():
         log_path.unlink()  # a rerun of the same attempt number starts a fresh log
@@ -183,11 +222,13 @@ def start_agent(
     return detail
 
 
-def _budget_args(ap: PassContext, w: Worker, profile: str) -> tuple[str, ...]:
+def _budget_args(
+    w: Worker, profile: str, state: WorkerState, files: WorkerFiles | None
+) -> tuple[str, ...]:
     """claude: ``--max-budget-usd`` for what is left of the worker's budget."""
     if profile != "claude" or w.budget_usd is None:
         return ()
-    spent = worker_cost(ap.state(w.name), ap.observed.files.get(w.name)) or 0.0
+    spent = worker_cost(state, files) or 0.0
     return ("--max-budget-usd", f"{max(w.budget_usd - spent, 0.01):.2f}")
 
 
@@ -267,13 +308,15 @@ def _tail(path: Path, size: int) -> str:
         return ""
 
 
-def _session_id(ap: PassContext, w: Worker, state: WorkerState, worktree: str) -> str | None:
+def resume_session(
+    desired: Desired, observed: Observed, w: Worker, state: WorkerState, worktree: str
+) -> str | None:
     """The session to resume, if the agent can resume and (claude) its transcript is there."""
-    agent = ap.desired.agents[w.agent]
+    agent = desired.agents[w.agent]
     if not agent.session_id_from or not agent.resume:
         return None
     if agent.profile == "claude":
-        files = ap.observed.files.get(w.name)
+        files = observed.files.get(w.name)
         stream = files.stream if files else None
         hook = files.hooks if files else None
         found = (stream and stream.session_id) or (hook and hook.session_id) or state.session_id

@@ -186,6 +186,27 @@ def lock_holder(state_dir: Path) -> dict[str, object]:
     return info if isinstance(info, dict) else {}
 
 
+def running_watcher(state_dir: Path) -> dict[str, object] | None:
+    """What the lock says about a live `orch reconcile --watch` on this machine, or None.
+
+    Read without taking the lock (taking it, even for a moment, could make a
+    watcher starting then fail): the holder's pid must be alive on this host.
+    """
+    info = lock_holder(state_dir)
+    if info.get("watch") is not True or info.get("host") != socket.gethostname():
+        return None
+    pid = info.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        return info
+    return info
+
+
 def describe_holder(info: dict[str, object]) -> str:
     """``pid N on host H since T``, and what it is when it is a watcher."""
     text = (

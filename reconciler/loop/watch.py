@@ -26,7 +26,8 @@ from typing import Any
 
 from reconciler.core.errors import OrchError, SpecErrors
 from reconciler.core.model import Desired
-from reconciler.loop import engine
+from reconciler.core.plan import blocked_note
+from reconciler.loop import control_repo, engine
 from reconciler.loop.desired_cache import fingerprint
 from reconciler.loop.events import Event
 from reconciler.loop.inbox import REQUESTS_DIR, Inbox, is_request_name
@@ -107,13 +108,14 @@ class _Watcher:
         from watchdog.observers import Observer
 
         class Handler(FileSystemEventHandler):
-            def __init__(self, reason: str) -> None:
-                self.reason = reason
+            def __init__(self, reason: str, only: Callable[[str], bool] | None = None) -> None:
+                self.reason, self.only = reason, only
 
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type in ("opened", "closed_no_write"):
                     return
-                trigger.poke(self.reason)
+                if self.only is None or self.only(os.fsdecode(event.dest_path or event.src_path)):
+                    trigger.poke(self.reason)
 
         class RequestHandler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
@@ -125,6 +127,7 @@ class _Watcher:
         self.observer = Observer()
         self.watched: dict[str, Any] = {}
         self.inputs: dict[str, Any] = {}  # folders of templates and items files
+        self.commits: list[Any] = []  # .git folders, with reconcile.source: committed
         for name in ("specs", "config"):
             folder = root / name
             if folder.is_dir():
@@ -163,6 +166,17 @@ class _Watcher:
             if folder.startswith(covered) or not Path(folder).is_dir():
                 continue
             self.inputs[folder] = self.observer.schedule(self._handler("specs"), folder)
+
+    def follow_commits(self, root: Path) -> None:
+        """With ``reconcile.source: committed`` a commit (HEAD, refs) changes the specs."""
+        wanted = control_repo.is_committed(root)
+        if wanted == bool(self.commits):
+            return
+        for watch in self.commits:
+            self.observer.unschedule(watch)
+        folders = control_repo.commit_folders(root) if wanted else []
+        handler = self._handler("commit", control_repo.is_ref_change)
+        self.commits = [self.observer.schedule(handler, f, recursive=r) for f, r in folders]
 
     def stop(self) -> None:
         """Stop the observer thread."""
@@ -241,6 +255,7 @@ def _loop(
             try:
                 side.maybe_pull(desired)
                 desired = specs.current()
+                watcher.follow_commits(root)
                 if desired is not None:
                     watcher.follow_inputs(root, desired.inputs)
                     wait = desired.config.resync * random.uniform(0.9, 1.1)
@@ -279,24 +294,23 @@ def _one_pass(
     """One pass and what follows it; seconds until the next pass is due, if sooner than resync.
 
     Agents on their way out are followed up soon (never waited for in a pass);
-    a start held by startInterval or an account's pause is due when it ends.
+    a start held by startInterval or an account's pause is due when it ends,
+    and so is a report commit waiting for its interval or settle window.
     """
     started = time.time()
     result = engine.apply_pass(desired, allow_mass_prune=allow_mass_prune, clock=clock)
     for event in result.events:
         emit(event)
     if result.plan.blocked:
-        emit(
-            f"warning: {len(result.plan.blocked)} removal(s) blocked by the mass-prune "
-            "guard; rerun with --allow-mass-prune"
-        )
+        emit(f"warning: {blocked_note(result.plan)}")
     if watcher.follow_workers(_worker_folders(result), started):
         trigger.poke("new worker folders")
-    side.after_pass(result)
+    report_due = side.after_pass(result)
     if result.plan.stopping:
         return STOPPING_RECHECK, result
-    if result.plan.wake_at is not None:
-        return max(STOPPING_RECHECK, result.plan.wake_at - clock()), result
+    due = [t for t in (result.plan.wake_at, report_due) if t is not None]
+    if due:
+        return max(STOPPING_RECHECK, min(due) - clock()), result
     return None, result
 
 
@@ -306,62 +320,23 @@ class _SideJobs:
     def __init__(
         self, root: Path, emit: Callable[[Event | str], None], clock: Callable[[], float]
     ) -> None:
+        from reconciler.loop.report_timer import ReportTimer
+
         self.root, self.emit, self.clock = root, emit, clock
         self.next_pull = 0.0
-        self.report_at = 0.0
-        self.phases: dict[str, str] = {}
+        self.reports = ReportTimer(emit)
 
     def maybe_pull(self, desired: Desired | None) -> None:
         """Fetch and fast-forward the control repo every git.pullInterval (when git.pull)."""
         if desired is None or not desired.config.git_pull or self.clock() < self.next_pull:
             return
         self.next_pull = self.clock() + desired.config.pull_interval
-        for line in pull_once(self.root):
+        for line in control_repo.pull_once(self.root):
             self.emit(line)
 
-    def after_pass(self, result: engine.PassResult) -> None:
-        """Write and commit the report when a phase changed or reports.minInterval passed."""
-        cfg = result.desired.config
-        if not cfg.reports_commit:
-            return
-        if result.events:  # the pass changed things: report what is now, not what was
-            desired = result.desired
-            observed = engine.snapshot(desired)
-            result = engine.PassResult(
-                desired, observed, engine.make_plan(desired, observed), result.events
-            )
-        phases = {n: s.phase.value for n, s in result.plan.statuses.items()}
-        now = self.clock()
-        if phases == self.phases and now - self.report_at < cfg.reports_min_interval:
-            return
-        from reconciler.loop.publish_report import write_report
-
-        try:
-            done = write_report(result, commit=True, push=cfg.reports_push, now=now)
-        except OrchError as err:
-            self.emit(f"warning: report: {err}")
-            return
-        self.phases, self.report_at = phases, now
-        if done.commit:
-            self.emit(f"report {done.path.name}: {done.note} ({done.commit[:10]})")
-
-
-def pull_once(root: Path) -> list[str]:
-    """One GitOps pull: fetch, then fast-forward unless specs/ or config/ have local edits."""
-    from reconciler.drivers import gitops
-
-    try:
-        gitops.fetch(root)
-        local = gitops.dirty(root)
-        if local:
-            files = ", ".join(local[:5])
-            return [f"warning: pull skipped: uncommitted changes in {files}; staying put"]
-        moved = gitops.fast_forward(root)
-    except OrchError as err:
-        return [f"warning: pull failed, staying at the current revision: {err}"]
-    if moved is None:
-        return []
-    return [f"pulled {moved[0][:7]}..{moved[1][:7]}"]
+    def after_pass(self, result: engine.PassResult) -> float | None:
+        """The report's turn (see :mod:`reconciler.loop.report_timer`); when it is due next."""
+        return self.reports.after_pass(result, self.clock())
 
 
 class SpecCache:
@@ -371,11 +346,12 @@ class SpecCache:
         self.root, self.emit = root, emit
         self.desired: Desired | None = None
         self.error: str | None = None
-        self.seen: tuple[tuple[str, int, int], ...] | None = None
+        self.seen: tuple[str, tuple[tuple[str, int, int], ...]] | None = None
 
     def current(self) -> Desired | None:
         """The specs as they are now, or the last valid ones (an error is told once)."""
-        seen = fingerprint(self.root, self.desired.inputs if self.desired else ())
+        inputs = self.desired.inputs if self.desired else ()
+        seen = (control_repo.source_stamp(self.root), fingerprint(self.root, inputs))
         if seen == self.seen:
             return self.desired
         self.seen = seen
@@ -393,5 +369,5 @@ class SpecCache:
         if self.error is not None:
             self.emit("specs valid again; reconciling")
         self.desired, self.error = fresh, None
-        self.seen = fingerprint(self.root, fresh.inputs)  # now with the inputs it names
+        self.seen = (seen[0], fingerprint(self.root, fresh.inputs))  # with the inputs it names
         return fresh

@@ -25,6 +25,7 @@ from reconciler.spec.yamlsource import Document
 DEFAULT_STALL = "15m"
 DEFAULT_TIMEOUT = "30m"
 DEFAULT_TOOL_TIMEOUT = "30m"
+CLONES_DIR = "clones"  # where url Repos are cloned, beside worktrees/ (gitignored)
 
 
 def source_of(doc: Document) -> Source:
@@ -34,9 +35,12 @@ def source_of(doc: Document) -> Source:
 
 
 def build_repo(doc: Document, root: Path) -> Repo:
-    """A Repo from its document; a ``url`` repo is placed under state/repos/."""
+    """A Repo from its document; a ``url`` repo is cloned to ``clones/<name>``.
+
+    Never under state/: the clone holds the workers' branches and backup refs.
+    """
     name, spec = doc.data["metadata"]["name"], doc.data["spec"]
-    path = resolve(root, spec["path"]) if "path" in spec else root / "state" / "repos" / name
+    path = resolve(root, spec["path"]) if "path" in spec else root / CLONES_DIR / name
     return Repo(
         name=name,
         path=path,

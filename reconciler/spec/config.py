@@ -21,12 +21,14 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("fleet", "name"): ("fleet_name", lambda v: v),
     ("tmux", "socket"): ("tmux_socket", str),
     ("tmux", "session"): ("tmux_session", lambda v: v),
+    ("tmux", "dashboard"): ("tmux_dashboard", bool),
     ("worktrees", "root"): ("worktrees_root", str),
     ("reconcile", "resync"): ("resync", parse_duration),
     ("reconcile", "debounce"): ("debounce", parse_duration),
     ("reconcile", "maxPruneFraction"): ("max_prune_fraction", float),
     ("reconcile", "stopGrace"): ("stop_grace", parse_duration),
     ("reconcile", "startInterval"): ("start_interval", parse_duration),
+    ("reconcile", "source"): ("source", str),
     ("limits", "pause"): ("limits_pause", parse_duration),
     ("limits", "maxPause"): ("limits_max_pause", parse_duration),
     ("budget", "usd"): ("fleet_budget_usd", lambda v: v if v is None else float(v)),
@@ -39,6 +41,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("reports", "push"): ("reports_push", bool),
     ("reports", "author"): ("reports_author", str),
     ("reports", "minInterval"): ("reports_min_interval", parse_duration),
+    ("reports", "settle"): ("reports_settle", parse_duration),
+    ("reports", "branch"): ("reports_branch", lambda v: v),
     ("timeouts", "git"): ("git_timeout", parse_duration),
     ("timeouts", "network"): ("network_timeout", parse_duration),
     ("timeouts", "tmux"): ("tmux_timeout", parse_duration),
@@ -46,17 +50,42 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
 }
 
 
-def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecError]]:
+def reconcile_source(root: Path) -> str:
+    """``reconcile.source`` of the saved config/orch.yaml: ``worktree`` unless it says committed.
+
+    The switch is read from the saved file, so an edit of it takes effect
+    without a commit; anything unreadable is ``worktree`` (the loader reports it).
+    """
+    import yaml
+
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # on every command: the fast one
+        data = yaml.load((root / CONFIG_FILE).read_bytes(), Loader=loader)
+        source = data["reconcile"]["source"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return "worktree"
+    return "committed" if source == "committed" else "worktree"
+
+
+def load_config(
+    root: Path, env: Mapping[str, str], files: Mapping[str, bytes] | None = None
+) -> tuple[Config, list[SpecError]]:
     """Read ``root/config/orch.yaml`` (optional), then the per-workstation overrides.
 
-    The file is shared through git; ``ORCH_TMUX_SOCKET``, ``ORCH_HOST`` and
-    ``ORCH_RUN_UNPLACED`` (1/0) set what differs between workstations.
+    ``files``: the committed files (relative path -> bytes) to read instead of
+    the saved ones. The file is shared through git; ``ORCH_TMUX_SOCKET``,
+    ``ORCH_HOST``,
+    ``ORCH_RUN_UNPLACED`` and ``ORCH_DASHBOARD`` (1/0) set what differs between
+    workstations.
     """
     path = root / CONFIG_FILE
     values: dict[str, Any] = {}
     errors: list[SpecError] = []
-    if path.is_file():
-        docs, errors = parse_documents(CONFIG_FILE, path.read_bytes())
+    text = files.get(CONFIG_FILE) if files is not None else None
+    if text is None and files is None and path.is_file():
+        text = path.read_bytes()
+    if text is not None:
+        docs, errors = parse_documents(CONFIG_FILE, text)
         docs = [d for d in docs if d.data is not None]
         if len(docs) > 1:
             errors.append(
@@ -72,9 +101,8 @@ def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecEr
             errors = schema_errors(docs[0], "config", None)
             if not errors:
                 values = _flatten(docs[0].data)
-                problem = _reports_path_problem(values.get("reports_path", "reports/status.md"))
-                if problem:
-                    line, col = docs[0].mark(("reports", "path"))
+                for key, problem in _reports_problems(values):
+                    line, col = docs[0].mark(("reports", key))
                     errors.append(SpecError(CONFIG_FILE, line, col, None, problem))
     # Per-workstation overrides: the config file is shared through git.
     if env.get("ORCH_TMUX_SOCKET"):
@@ -84,8 +112,9 @@ def load_config(root: Path, env: Mapping[str, str]) -> tuple[Config, list[SpecEr
             values["host_name"] = env["ORCH_HOST"]
         else:
             errors.append(SpecError("ORCH_HOST", 1, 1, None, "letters, digits, '.', '_', '-' only"))
-    if env.get("ORCH_RUN_UNPLACED"):
-        values["run_unplaced"] = env["ORCH_RUN_UNPLACED"].strip().lower() in ("1", "true", "yes")
+    for var, key in (("ORCH_RUN_UNPLACED", "run_unplaced"), ("ORCH_DASHBOARD", "tmux_dashboard")):
+        if env.get(var):
+            values[key] = env[var].strip().lower() in ("1", "true", "yes")
     if not values.get("fleet_name"):
         values["fleet_name"] = default_fleet_name(root)
     if not values.get("tmux_session"):
@@ -108,6 +137,30 @@ def default_fleet_name(root: Path) -> str:
     slug = re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-_")[:40] or "fleet"
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:6]
     return f"{slug}-{digest}"
+
+
+def _reports_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key under reports, problem) for each reports setting that cannot work."""
+    out = []
+    path_problem = _reports_path_problem(values.get("reports_path", "reports/status.md"))
+    if path_problem:
+        out.append(("path", path_problem))
+    branch = values.get("reports_branch")
+    if branch is not None and (branch == "HEAD" or not _BRANCH.fullmatch(branch)):
+        out.append(("branch", f'reports.branch "{branch}" is not a usable branch name'))
+    if values.get("reports_push") and branch is None:
+        why = (
+            "reports.push needs reports.branch (a branch of its own, e.g. orch/status): "
+            "pushing the current branch would push your own unpushed commits"
+        )
+        out.append(("push", why))
+    return out
+
+
+# A git branch name orch accepts: no "..", "@{", "//", leading "-" or ".", ".lock" end.
+_BRANCH = re.compile(
+    r"(?!.*\.\.)(?!.*@\{)(?!.*//)(?![-./])(?!.*/\.)[A-Za-z0-9._/-]+(?<![./])(?<!\.lock)"
+)
 
 
 def _reports_path_problem(path: str) -> str | None:

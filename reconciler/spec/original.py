@@ -110,7 +110,7 @@ def add_repo(
         spec["url"] = remote
         if local:
             imp.skip(source, f"{where}.local", f"{local} is no git clone here; the Repo clones "
-                     "the remote into state/repos/ instead")  # fmt: skip
+                     "the remote into clones/ instead")  # fmt: skip
     elif isinstance(local, str) and local:
         spec["path"] = imp.paths.get(local, local)
         imp.skip(source, f"{where}.local", f"{local} is no git clone here and there is no "

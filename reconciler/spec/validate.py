@@ -105,21 +105,39 @@ def _collect(doc: Document, acc: Collected, worker_set: str | None) -> None:
     acc.valid.setdefault(str(kind), []).append((doc, worker_set))
 
 
+def _spec_texts(root: Path, files: Mapping[str, bytes] | None) -> list[tuple[str, bytes]]:
+    """(path relative to root, bytes) of every spec file: saved, or from ``files``."""
+    if files is None:
+        return [(str(p.relative_to(root)), p.read_bytes()) for p in spec_files(root)]
+    wanted = [rel for rel in files if rel.startswith(f"{SPECS_DIR}/")]
+    ordered = sorted(wanted, key=lambda rel: Path(rel).parts)  # as spec_files sorts paths
+    return [(rel, files[rel]) for rel in ordered if rel.endswith((".yaml", ".yml"))]
+
+
 def load_desired(
-    root: Path, env: Mapping[str, str] | None = None, *, require_env: bool = True
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_env: bool = True,
+    files: Mapping[str, bytes] | None = None,
+    require_repos: bool = True,
 ) -> Desired:
     """Read, validate and cross-check every spec under ``root``; raise SpecErrors on any problem.
 
     ``require_env``: every ``${VAR}`` an Agent's env names must be set in ``env``.
     Commands that start no agent (status, get, cleanup) do without, so a secret
     missing from this shell does not keep them from looking at the fleet.
+    ``files``: the spec and config files as committed (path relative to root ->
+    bytes), read instead of the saved ones (``reconcile.source: committed``).
+    ``require_repos``: every Repo ``path`` must be a git repository on disk;
+    `orch repos` and `orch run` do without, and report a missing one as a row.
     """
     root = root.resolve()
     acc = Collected()
-    config, config_errors = load_config(root, env or {})
+    config, config_errors = load_config(root, env or {}, files)
     acc.errors.extend(config_errors)
-    for path in spec_files(root):
-        docs, errors = parse_documents(str(path.relative_to(root)), path.read_bytes())
+    for rel, text in _spec_texts(root, files):
+        docs, errors = parse_documents(rel, text)
         acc.errors.extend(errors)
         for doc in docs:
             if doc.data is not None:  # an empty document (a stray ---) is nothing
@@ -137,7 +155,9 @@ def load_desired(
             tuple(d.data["metadata"]["name"] for d in generated),
             build.source_of(doc),
         )
-    desired = _assemble(root, acc, sets, config, env or {} if require_env else None)
+    desired = _assemble(
+        root, acc, sets, config, env or {} if require_env else None, require_repos=require_repos
+    )
     if acc.errors:
         raise SpecErrors(acc.errors)
     return desired
@@ -149,6 +169,8 @@ def _assemble(
     sets: dict[str, WorkerSet],
     config: Any,
     env: Mapping[str, str] | None,
+    *,
+    require_repos: bool = True,
 ) -> Desired:
     raw = {
         f"{k}/{d.data['metadata']['name']}": d.data["spec"]
@@ -168,7 +190,8 @@ def _assemble(
         worker = build.build_worker(doc, repos.get(doc.data["spec"]["repo"]), raw, ws)
         workers[worker.name] = worker
         checks.check_references(doc, worker, acc)
-    acc.errors.extend(checks.check_repos(repos, acc))
+    if require_repos:
+        acc.errors.extend(checks.check_repos(repos, acc))
     acc.errors.extend(checks.check_pipelines(pipelines, acc, root))
     acc.errors.extend(checks.check_cycles(workers, acc))
     acc.errors.extend(checks.check_branches(workers, acc))

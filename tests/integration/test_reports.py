@@ -26,9 +26,10 @@ import pytest
 import yaml
 
 from reconciler.core.report import without_generated
+from reconciler.data import packaged
 from reconciler.loop import engine
+from reconciler.loop.control_repo import pull_once
 from reconciler.loop.publish_report import build
-from reconciler.loop.watch import pull_once
 
 AGENT = Path(__file__).resolve().parents[1] / "agents" / "watch" / "sleep_long.sh"
 AUTHOR = "Report Bot <reports@example.invalid>"
@@ -300,7 +301,10 @@ def test_report_commit_touches_only_reports_keeps_staged_changes_and_is_not_repe
     ctl.write("draft.md", "a new staged file\n")
     ctl.git("add", "README.md", "draft.md")
     ctl.write("notes.md", "unstaged edit\n")
+    ctl.write("scratch.txt", "untracked\n")
     staged_before = ctl.git("diff", "--cached")
+    index_before = ctl.git("ls-files", "-s").splitlines()
+    status_before = ctl.git("status", "--porcelain").splitlines()
     head = ctl.head()
 
     out = ctl.report("--commit")
@@ -322,112 +326,113 @@ def test_report_commit_touches_only_reports_keeps_staged_changes_and_is_not_repe
     assert "draft.md" not in ctl.git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
     # the report's own entries are clean in the index and the working tree
     assert ctl.git("status", "--porcelain", "--", "reports") == ""
+    # the index changed by the reports' own entries (the fleet's, the run reports), the
+    # status not at all
+    index_after = ctl.git("ls-files", "-s").splitlines()
+    entries = [f"100644 {ctl.git('rev-parse', f'HEAD:{p}')} 0\t{p}" for p in paths]
+    assert sorted([*index_before, *entries]) == sorted(index_after)
+    assert ctl.git("status", "--porcelain").splitlines() == [
+        x for x in status_before if "reports" not in x
+    ]
+    assert ctl.git("stash", "list") == ""
 
-    # nothing changed: no commit, and --force (which only skips minInterval) changes nothing
+    # nothing changed: no commit
     head = ctl.head()
     again = ctl.report("--commit")
     assert again["commit"] is None
     assert again["note"] == "unchanged"
-    forced = ctl.report("--commit", "--force")
-    assert forced["commit"] is None, forced
-    assert forced["changed"] is False
     assert ctl.head() == head
     assert ctl.git("diff", "--cached", "--name-only").splitlines() == ["README.md", "draft.md"]
 
 
-def test_min_interval_holds_back_content_changes_but_not_phase_changes(ctl: Host) -> None:
+def test_an_explicit_commit_commits_whenever_the_content_changed(ctl: Host) -> None:
     running(ctl, ["w1", "w2"])
     first = ctl.report("--commit")
     assert first["commit"]
-    # new content (the specs revision moves) but the same phases: within 1h, no commit
+    # new content (the specs revision moves), same phases, well within minInterval (1h)
     ctl.write("config/orch.yaml", ctl.root.joinpath("config/orch.yaml").read_text() + "# x\n")
-    user = ctl.commit("tweak config")
-    held = ctl.report("--commit")
-    assert held["changed"] is True
-    assert held["commit"] is None
-    assert held["note"] == "within reports.minInterval; not committed"
-    assert ctl.head() == user
-    assert "tweak config" in ctl.report_text()  # written, just not committed
-    # --force bypasses the interval
-    forced = ctl.report("--commit", "--force")
-    assert forced["commit"]
-    assert changed_paths(ctl) == ["reports/status.md"]
-    # a phase change commits within the interval without --force
-    ctl.workers(["w1", "w2", "w3"])
-    ctl.commit("add w3")
-    ctl.reconcile()
+    ctl.commit("tweak config")
     moved = ctl.report("--commit")
+    assert moved["changed"] is True
     assert moved["commit"], moved
-    assert ctl.git("log", "-1", "--format=%s") == "orch: status: 3 running"
-    assert "| w3 | Running |" in ctl.git("show", "HEAD:reports/status.md")
-
-
-# -- push ----------------------------------------------------------------------------------
-
-
-def test_push_and_rebase_retry_on_a_non_fast_forward(
-    ctl: Host, clone: Callable[..., Host], remote: Path
-) -> None:
-    running(ctl, ["w1"])
-    ctl.git("push", "-q")
-    out = ctl.report("--commit", "--push")
-    assert out["note"] == "committed and pushed (1 try)", out
-    assert git(remote, "rev-parse", "main") == ctl.head()
-
-    other = clone("b", "orch-unused")
-    other.write("docs/from-b.md", "b\n")
-    other.commit("docs from b", "docs")
-    other.git("push", "-q")
-    theirs = other.head()
-
-    running(ctl, ["w1", "w2"])  # a phase change: a new report commit, local only
-    out = ctl.report("--commit", "--push")
-    assert out["note"] == "committed and pushed (2 tries)", out
-    assert git(remote, "rev-parse", "main") == ctl.head()
-    assert is_ancestor(ctl, theirs, "HEAD")
-    log = git(remote, "log", "--format=%s", "main").splitlines()
-    assert log[:3] == ["orch: status: 2 running", "workers: w1, w2", "docs from b"]
-    assert changed_paths(ctl) == ["reports/status.md", "reports/workers/w2.md"]
+    assert changed_paths(ctl) == ["reports/status.md"]
+    assert "tweak config" in ctl.git("show", "HEAD:reports/status.md")
+    # the file was written by `orch report` alone: the commit takes it as it is
+    ctl.write("config/orch.yaml", ctl.root.joinpath("config/orch.yaml").read_text() + "# y\n")
+    ctl.commit("tweak config again")
+    assert ctl.report()["note"] == "written"
+    taken = ctl.report("--commit")
+    assert (taken["changed"], taken["note"]) == (False, "committed")
+    assert ctl.git("show", "HEAD:reports/status.md") == ctl.report_text().rstrip("\n")
     assert ctl.git("status", "--porcelain") == ""
-    assert not (ctl.root / ".git" / "rebase-merge").exists()
+    # only the Generated line would differ: nothing to commit
+    assert ctl.report("--commit")["note"] == "unchanged"
 
 
-def test_staged_changes_survive_a_push_that_needed_a_rebase(
-    ctl: Host, clone: Callable[..., Host]
-) -> None:
+def test_a_run_report_that_alone_changed_is_committed(ctl: Host) -> None:
     running(ctl, ["w1"])
-    ctl.git("push", "-q")
-    other = clone("b", "orch-unused")
-    other.write("docs/from-b.md", "b\n")
-    other.commit("docs from b", "docs")
-    other.git("push", "-q")
-    ctl.write("README.md", "# control repo\n\nstaged edit\n")
-    ctl.git("add", "README.md")
+    assert ctl.report("--commit")["commit"]
+    assert ctl.report("--commit")["note"] == "unchanged"
+    # the control repo's own run report template: the fleet report stays as it was
+    custom = ctl.root / "reports" / "templates" / "worker.md.j2"
+    custom.parent.mkdir(parents=True, exist_ok=True)
+    custom.write_text(packaged("reports/templates/worker.md.j2") + "\nAsk #team about it.\n")
+    out = ctl.report("--commit")
+    assert (out["note"], out["changed"]) == ("committed", True), out
+    assert changed_paths(ctl) == ["reports/workers/w1.md"]
+    assert "Ask #team about it." in ctl.git("show", "HEAD:reports/workers/w1.md")
+    assert ctl.report("--commit")["note"] == "unchanged"
 
-    out = ctl.report("--commit", "--push")
-    assert out["note"] == "committed and pushed (2 tries)", out
-    assert (ctl.root / "README.md").read_text() == "# control repo\n\nstaged edit\n"
-    assert ctl.git("diff", "--cached", "--name-only").splitlines() == ["README.md"]
 
-
-def test_a_conflicting_push_leaves_the_control_repo_usable(
-    ctl: Host, clone: Callable[..., Host], socket_b: str
-) -> None:
-    other = clone("b", socket_b)
+def test_the_report_waits_while_head_is_detached_or_a_merge_is_in_progress(ctl: Host) -> None:
     running(ctl, ["w1"])
-    ctl.git("push", "-q")
-    other.git("pull", "-q")  # both hosts write reports/status.md (no {host} in the path)
-    assert other.report("--commit", "--push")["commit"]
+    ctl.git("switch", "-q", "-c", "side")
+    ctl.write("notes.md", "side\n")
+    ctl.commit("side notes", "notes.md")
+    ctl.git("switch", "-q", "main")
+    ctl.write("notes.md", "main\n")
+    ctl.commit("main notes", "notes.md")
+    assert "CONFLICT" in ctl.git("merge", "side", check=False)  # the merge goes on
+    assert (ctl.root / ".git" / "MERGE_HEAD").exists()
+    head, status = ctl.head(), ctl.git("status", "--porcelain", "--", ".", ":!reports")
+
+    out = ctl.report("--commit")
+    assert out["commit"] is None
+    assert out["note"].startswith("waiting: a merge is in progress;"), out
+    assert ctl.head() == head
+    assert ctl.git("status", "--porcelain", "--", ".", ":!reports") == status
+    assert (ctl.root / ".git" / "MERGE_HEAD").exists()
+    assert "report waiting: a merge is in progress" in ctl.cli("status").stdout
+    assert ctl.status()["reportWaiting"].startswith("waiting: a merge is in progress")
+
+    ctl.git("merge", "--abort")
+    assert "CONFLICT" in ctl.git("rebase", "side", check=False)  # the rebase stops
+    rebasing = ctl.report("--commit")
+    assert rebasing["note"].startswith("waiting: a rebase is in progress;"), rebasing
+    assert (ctl.root / ".git" / "rebase-merge").is_dir()
+    ctl.git("rebase", "--abort")
+    assert ctl.head() == head
+    ctl.git("switch", "-q", "--detach")
+    detached = ctl.report("--commit")
+    assert detached["note"].startswith("waiting: HEAD is detached;"), detached
+    assert ctl.head() == head
+
+    ctl.git("switch", "-q", "main")
+    done = ctl.report("--commit")
+    assert done["commit"] and done["note"] == "committed", done
+    assert ctl.git("rev-parse", "HEAD^") == head
+    assert "waiting" not in ctl.cli("status").stdout
+    assert ctl.status()["reportWaiting"] is None
+
+
+def test_push_needs_a_branch_of_its_own(ctl: Host) -> None:
+    running(ctl, ["w1"])
     head = ctl.head()
-
-    done = ctl.cli("report", "--commit", "--push", check=False)
-    assert done.returncode != 0
-    assert "error" in done.stderr
-    # whatever failed, git is not left in the middle of a rebase
-    assert not (ctl.root / ".git" / "rebase-merge").exists()
-    assert not (ctl.root / ".git" / "rebase-apply").exists()
-    assert ctl.git("rev-parse", "--abbrev-ref", "HEAD") == "main"
-    assert is_ancestor(ctl, head, "HEAD")
+    done = ctl.cli("report", "--push", check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: --push needs reports.branch"), done.stderr
+    assert "would push your own unpushed commits" in done.stderr
+    assert ctl.head() == head
 
 
 # -- revision ------------------------------------------------------------------------------
@@ -452,6 +457,7 @@ def test_revision_is_the_last_commit_touching_specs_or_config(ctl: Host) -> None
     assert engine.revision_info(ctl.root) == {
         "revision": {"sha": sha, "subject": "workers: w1"},
         "specsDirty": False,
+        "pendingSpecs": [],
     }
     assert f'Specs at revision `{sha}` "workers: w1".' in ctl.report_text()
 
@@ -582,7 +588,8 @@ def test_two_hosts_run_their_own_workers_and_push_their_own_reports(
 ) -> None:
     a = clone("a", tmux_socket, "a")
     b = clone("b", socket_b, "b")
-    a.write("config/orch.yaml", config_yaml(a.socket, reports={"path": "reports/{host}.md"}))
+    reports = {"path": "reports/{host}.md", "branch": "orch/status"}
+    a.write("config/orch.yaml", config_yaml(a.socket, reports=reports))
     a.workers({"wa": {"host": "a"}, "wb": {"host": "b"}, "wu": {}})
     a.commit("two hosts")
     a.git("push", "-q")
@@ -598,7 +605,7 @@ def test_two_hosts_run_their_own_workers_and_push_their_own_reports(
     # so this fleet runs unplaced workers nowhere
     a.write(
         "config/orch.yaml",
-        config_yaml(a.socket, reports={"path": "reports/{host}.md"}, host={"runUnplaced": False}),
+        config_yaml(a.socket, reports=reports, host={"runUnplaced": False}),
     )
     a.commit("no unplaced workers")
     a.git("push", "-q")
@@ -609,13 +616,13 @@ def test_two_hosts_run_their_own_workers_and_push_their_own_reports(
     assert a.windows() == {"wa": "0"}
     assert b.windows() == {"wb": "0"}
 
-    # round 1, one after the other: b's push needs a rebase over a's report
+    # round 1, one after the other: b's push is made again on a's report
     out_a = a.report("--commit", "--push")
     out_b = b.report("--commit", "--push")
-    assert out_a["note"] == "committed and pushed (1 try)", out_a
-    assert out_b["note"] == "committed and pushed (2 tries)", out_b
-    assert out_a["path"] == str(a.root / "reports" / "a.md")
-    assert out_b["path"] == str(b.root / "reports" / "b.md")
+    assert out_a["note"] == "committed to orch/status and pushed (1 try)", out_a
+    assert out_b["note"] == "committed to orch/status and pushed (2 tries)", out_b
+    assert out_a["path"] == str(a.root / "state" / "reports" / "a.md")
+    assert out_b["path"] == str(b.root / "state" / "reports" / "b.md")
 
     # round 2, at the same time: both reports change (the specs revision moves)
     b.write("specs/workers.yaml", (b.root / "specs/workers.yaml").read_text() + "# round 2\n")
@@ -625,9 +632,7 @@ def test_two_hosts_run_their_own_workers_and_push_their_own_reports(
     results: dict[str, dict[str, Any]] = {}
     threads = [
         threading.Thread(
-            target=lambda h=h: results.__setitem__(
-                h.name or "", h.report("--commit", "--push", "--force")
-            )
+            target=lambda h=h: results.__setitem__(h.name or "", h.report("--commit", "--push"))
         )
         for h in (a, b)
     ]
@@ -636,21 +641,25 @@ def test_two_hosts_run_their_own_workers_and_push_their_own_reports(
     for t in threads:
         t.join(timeout=60)
     assert results["a"]["commit"] and results["b"]["commit"], results
-    assert sorted(r["note"] for r in results.values()) == [
-        "committed and pushed (1 try)",
-        "committed and pushed (2 tries)",
-    ]
+    notes = [r["note"] for r in results.values()]
+    assert all(n.startswith("committed to orch/status and pushed") for n in notes), notes
 
-    # both hosts' reports are in the remote's history, without a merge commit
-    log = git(remote, "log", "--format=%s", "--name-only", "main")
+    # both hosts' reports are in orch/status's history, without a merge commit; main has none
+    log = git(remote, "log", "--format=%s", "--name-only", "orch/status")
     assert log.count("reports/a.md") == 2
     assert log.count("reports/b.md") == 2
-    assert git(remote, "rev-list", "--merges", "--count", "main") == "0"
-    tree = git(remote, "ls-tree", "-r", "--name-only", "main").splitlines()
-    assert {"reports/a.md", "reports/b.md"} <= set(tree)
-    assert "reports/status.md" not in tree
-    report_a = git(remote, "show", "main:reports/a.md")
-    report_b = git(remote, "show", "main:reports/b.md")
+    assert git(remote, "rev-list", "--merges", "--count", "orch/status") == "0"
+    tree = git(remote, "ls-tree", "-r", "--name-only", "orch/status").splitlines()
+    # and each host's run reports, of its own workers alone
+    assert tree == [
+        "reports/a.md",
+        "reports/b.md",
+        "reports/workers/wa.md",
+        "reports/workers/wb.md",
+    ]
+    assert git(remote, "log", "--format=%s", "main", "--", "reports") == ""
+    report_a = git(remote, "show", "orch/status:reports/a.md")
+    report_b = git(remote, "show", "orch/status:reports/b.md")
     assert report_a.startswith("# Fleet status: a\n")
     assert report_b.startswith("# Fleet status: b\n")
     assert "| wa | Running |" in report_a
@@ -660,3 +669,4 @@ def test_two_hosts_run_their_own_workers_and_push_their_own_reports(
     assert "| wa |" not in report_b
     for host in (a, b):
         assert host.git("status", "--porcelain") == ""
+        assert not (host.root / "reports").exists()  # never written into the work tree

@@ -453,7 +453,7 @@ def test_stall_is_detected_on_the_resync_timer(
 # -- report commits from the loop ----------------------------------------------------------
 
 
-def test_watch_commits_the_report_on_phase_changes_only(
+def test_watch_commits_the_first_report_then_holds_phase_changes_for_min_interval(
     fleet: Fleet, watch_thread: Callable[[], WatchThread], retry_until: Retry
 ) -> None:
     configure(fleet, resync="1s", reports='commit: true, minInterval: 1h, author: "bot <b@x.y>"')
@@ -468,15 +468,17 @@ def test_watch_commits_the_report_on_phase_changes_only(
 
     watch = watch_thread()
     retry_until(lambda: report_commits()[:1] == ["orch: status: 1 running|bot"], 15)
-    settled = report_commits()
-    seen = len(watch.passes)
-    retry_until(lambda: len(watch.passes) >= seen + 3, 10, message="three quiet passes")
-    assert report_commits() == settled  # same phases within minInterval: no commit
-    fleet.workers(["w1", "w2"])
-    retry_until(lambda: report_commits()[:1] == ["orch: status: 2 running|bot"], 15)
+    committed = report_commits()
     head = fleet.git(fleet.root, "show", "--name-only", "--format=", "HEAD").stdout.split()
-    assert head[0] == "reports/status.md" and "reports/workers/w2.md" in head  # and run reports
-    assert all(p.startswith("reports/workers/") for p in head[1:]), head
+    assert head == ["reports/status.md", "reports/workers/w1.md"]  # and its run report
+    fleet.workers(["w1", "w2"])  # a phase change that is not urgent: it waits for minInterval
+    retry_until(lambda: "w2" in alive_pids(fleet), 15, message="w2 started")
+    seen = len(watch.passes)
+    retry_until(lambda: len(watch.passes) >= seen + 3, 10, message="three more passes")
+    assert report_commits() == committed
+    # the work tree's report is the committed one: it is written only to be committed
+    status = fleet.git(fleet.root, "status", "--porcelain", "--", "reports").stdout
+    assert status == ""
     assert not [n for n in watch.notices() if n.startswith("warning")], watch.notices()
     watch.close()
 

@@ -10,6 +10,7 @@ Format (every key optional unless said otherwise)::
     now: 100000                       # default world.NOW
     host: a                           # the reconciler's host (default "a")
     allow_mass_prune: false
+    approved: [r1, r2]                # workers `orch approve-prune` let the guard remove
     xfail: "BUG: ..."                 # a known planner bug: strict xfail
     desired:
       pipelines: {p: [build, {name: test, doneWhen: exit0, stallTimeout: 60, timeout: 600}]}
@@ -371,6 +372,7 @@ def check_case(path: Path) -> None:
         now,
         host=case.get("host", HOST),
         allow_mass_prune=bool(case.get("allow_mass_prune", False)),
+        approved=frozenset(case.get("approved") or ()),
     )
     want = [_expect(x, now) for x in case["actions"] or []]
     problems = []

@@ -236,8 +236,17 @@ def test_mass_prune_guard(scenario: tuple[Desired, Observed]) -> None:
     if result.blocked:
         assert not targets
         assert {a.worker for a in result.blocked} == removed | replaced
+        # Every removal held back says so (Blocked, not Terminating), with its command.
+        for name in {a.worker for a in result.blocked}:
+            status = result.statuses[name]
+            assert status.phase is Phase.BLOCKED, (name, status)
+            assert "orch approve-prune" in status.reason, (name, status)
     allowed = _plan(desired, observed, allow=True)
     assert not allowed.blocked
+    # An approval of exactly these workers lets the same prune through.
+    approved = plan(desired, observed, NOW, host=HOST, approved=frozenset(removed | replaced))
+    assert not approved.blocked
+    assert approved.actions == allowed.actions
     # A live agent is stopped first; its removal follows on the pass that sees it gone.
     teardown = (*REMOVAL, Verb.STOP_AGENT)
     assert {a.worker for a in allowed.actions if a.verb in teardown} - _wanted(desired) == {

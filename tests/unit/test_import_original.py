@@ -72,7 +72,7 @@ def test_issues_become_a_pipeline_and_a_workerset_in_wave_then_priority_order() 
 
 
 LIB_LOCAL = "repos.json: repositories[1].local: ../code/lib is no git clone here; the Repo "
-LIB_LOCAL += "clones the remote into state/repos/ instead"
+LIB_LOCAL += "clones the remote into clones/ instead"
 STAGGER = "app-issues.json: stagger_delay: agent starts are spaced by reconcile.startInterval "
 STAGGER += "in config/orch.yaml"
 CONDITION = "workflows.json: Lint-All.steps[1].condition: \"'core' in repo.tags\" not "

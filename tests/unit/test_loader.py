@@ -664,11 +664,11 @@ def test_repo_with_neither_path_nor_url(fleet: Fleet) -> None:
     assert "one of `path`" in err.message
 
 
-def test_repo_with_url_is_placed_under_state(fleet: Fleet) -> None:
+def test_repo_with_url_is_cloned_under_clones_not_state(fleet: Fleet) -> None:
     fleet.write("specs/repo.yaml", REPO.replace("path: .", "url: https://example.invalid/a.git"))
     repo = fleet.load().repos["app"]
     assert repo.url == "https://example.invalid/a.git"
-    assert repo.path == fleet.root.resolve() / "state" / "repos" / "app"
+    assert repo.path == fleet.root.resolve() / "clones" / "app"
 
 
 # A NUL byte ("\\0" in a double-quoted YAML string) or a 300-character component make
@@ -882,6 +882,8 @@ def test_config_defaults_equal_the_project_config(fleet: Fleet) -> None:
     assert default.reports_push is False
     assert default.reports_author == "orch <orch@localhost>"
     assert default.reports_min_interval == 300.0
+    assert default.reports_settle == 30.0
+    assert default.reports_branch is None
 
 
 def test_config_values_are_converted(fleet: Fleet) -> None:
@@ -890,6 +892,26 @@ def test_config_values_are_converted(fleet: Fleet) -> None:
     config = fleet.load().config
     assert (config.resync, config.debounce, config.host_name, config.run_unplaced,
             config.reports_min_interval) == (5400.0, 1.5, "box1", False, 0.25)
+
+
+def test_reports_push_needs_a_branch_of_its_own(fleet: Fleet) -> None:
+    fleet.write("config/orch.yaml", "reports:\n  commit: true\n  push: true\n")
+    err = fleet.error()
+    at(err, "config/orch.yaml", 3, 3)
+    assert "reports.push needs reports.branch" in err.message
+    assert "would push your own unpushed commits" in err.message
+    fleet.write("config/orch.yaml", "reports: {push: true, branch: orch/status, settle: 2s}\n")
+    config = fleet.load().config
+    assert (config.reports_push, config.reports_branch, config.reports_settle) == (
+        True, "orch/status", 2.0)
+
+
+@pytest.mark.parametrize("branch", ["-x", "a..b", "a b", "a/", "x.lock", "HEAD", "a@{1}", ".a"])
+def test_reports_branch_must_be_a_branch_name(fleet: Fleet, branch: str) -> None:
+    fleet.write("config/orch.yaml", f"reports:\n  branch: {json.dumps(branch)}\n")
+    err = fleet.error()
+    at(err, "config/orch.yaml", 2, 3)
+    assert "is not a usable branch name" in err.message
 
 
 def test_config_unknown_key(fleet: Fleet) -> None:

@@ -36,3 +36,20 @@ def test_the_first_fleet_of_the_readme_validates_after_orch_init(tmp_path: Path)
     assert agent.command[:2] == ("claude", "-p") and not agent.builtin
     assert desired.repos["myapp"].local_path == repo
     assert desired.workers["improve-docs"].vars["topic"] == "tidy the README"
+
+
+def test_the_workflows_example_of_the_readme_validates_and_renders(tmp_path: Path) -> None:
+    from reconciler.core.agent_command import render
+    from reconciler.core.workflows import workflow_context, workflow_template
+
+    section = README.read_text().split("## Repositories and workflows", 1)[1].split("\n## ", 1)[0]
+    [spec] = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "repos.yaml").write_text(spec)
+
+    desired = load_desired(tmp_path, {}, require_env=False, require_repos=False)
+
+    repo = desired.repos["staking"]
+    assert sorted(repo.workflows) == ["build", "lint", "test"]
+    ctx = workflow_context(repo, "lint", str(repo.local_path), "feature", None, {})
+    assert render(workflow_template(repo, "lint"), ctx) == "golangci-lint run --new-from-rev=main"

@@ -360,6 +360,30 @@ def test_gantt_spans_last_at_least_one_minute_and_cross_midnight() -> None:
     ]
 
 
+def test_gantt_ends_a_removed_workers_bar_at_its_teardown() -> None:
+    events = [
+        start("w1", "build", 1, "2026-03-04T05:00:00Z"),
+        event("w1", "stop-agent", "2026-03-04T05:20:00Z"),  # not yet the end: it may linger
+        event("w1", "remove-worktree", "2026-03-04T05:21:00Z"),
+        event("w1", "kill-window", "2026-03-04T05:22:00Z"),  # already ended: stays at 05:21
+        start("w2", "build", 1, "2026-03-04T05:00:00Z"),
+        event("w2", "phase Failed", "2026-03-04T05:10:00Z"),
+        event("w2", "remove-worktree", "2026-03-04T05:30:00Z"),  # a failed bar stays crit
+    ]
+    assert gantt_lines(render_report(TEMPLATE, src(events=events))) == [
+        "section w1",
+        "build #1 :done, 2026-03-04T05:00, 2026-03-04T05:21",
+        "section w2",
+        "build #1 :crit, 2026-03-04T05:00, 2026-03-04T05:10",
+    ]
+
+
+def test_restarts_column_keeps_earlier_stages_restarts() -> None:
+    rows = [row("w1", restarts=0, restartsTotal=3), row("w2", restarts=2, restartsTotal=2)]
+    cells = table_rows(section(render_report(TEMPLATE, src(rows=rows)), "Workers"))
+    assert [c[4] for c in cells] == ["0 (3 total)", "2"]
+
+
 def test_gantt_sections_are_sorted_by_worker() -> None:
     events = [start(n, "plan", 1, "2026-03-04T05:00:00Z") for n in ("zz", "aa", "mm")]
     ctx = report_context(src(events=events))

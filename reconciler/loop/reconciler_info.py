@@ -1,0 +1,82 @@
+"""Who reconciles this control repo: the lock's holder, and when the last pass ran.
+
+`orch status` says whether a reconciler runs (pid, host, since when, watcher or
+one-shot) and when its last pass was. It must write nothing, so it does not
+take the lock to test it: the kernel's table of flock locks (/proc/locks)
+says whether someone holds ``state/.lock``; the lock file says who. Each pass
+writes ``state/last-pass.json`` (time, pid, actions, events).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.duration import utc_iso
+from reconciler.loop.state_store import LOCK_FILE, lock_holder, write_atomic
+
+LAST_PASS_FILE = "last-pass.json"
+PROC_LOCKS = Path("/proc/locks")
+
+
+def record_pass(state_dir: Path, now: float, actions: int, events: int) -> None:
+    """Remember that a pass ran at ``now`` (by this process), and what it did."""
+    data = {"time": utc_iso(now), "ts": now, "pid": os.getpid(), "actions": actions,
+            "events": events}  # fmt: skip
+    write_atomic(state_dir / LAST_PASS_FILE, json.dumps(data) + "\n")
+
+
+def last_pass(state_dir: Path) -> dict[str, Any] | None:
+    """What :func:`record_pass` wrote last, or None."""
+    try:
+        data = json.loads((state_dir / LAST_PASS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def lock_is_held(lock: Path, locks_table: Path = PROC_LOCKS) -> bool | None:
+    """Whether some process holds a flock on ``lock``; None when the kernel does not say.
+
+    Reads /proc/locks (``1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF``),
+    matching the file's inode (the device part differs on overlay file
+    systems); nothing is locked or written.
+    """
+    try:
+        st = lock.stat()
+        table = locks_table.read_text()
+    except FileNotFoundError:
+        return False if not lock.exists() else None
+    except OSError:
+        return None
+    inode = str(st.st_ino)
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == inode:
+            return True
+    return False
+
+
+def reconciler_status(state_dir: Path, now: float | None = None) -> dict[str, Any]:
+    """``running`` (bool, or None when unknown), the holder (pid, host, since, watch),
+    and the last pass (time, seconds ago, pid)."""
+    now = time.time() if now is None else now
+    held = lock_is_held(state_dir / LOCK_FILE)
+    holder = lock_holder(state_dir) if held is not False else {}
+    last = last_pass(state_dir)
+    ago = None
+    if last and isinstance(last.get("ts"), int | float):
+        ago = round(max(0.0, now - float(last["ts"])), 1)
+    return {
+        "running": held,
+        "pid": holder.get("pid"),
+        "host": holder.get("host"),
+        "since": holder.get("since"),
+        "watch": holder.get("watch") is True,
+        "lastPass": last.get("time") if last else None,
+        "lastPassAgo": ago,
+        "lastPassPid": last.get("pid") if last else None,
+    }
