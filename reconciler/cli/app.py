@@ -34,7 +34,7 @@ from reconciler.cli import (
     wait,
     workflows,
 )
-from reconciler.cli.runner import CTX
+from reconciler.cli.runner import CTX, OrchGroup
 
 EPILOG_MAIN = """\
 Examples:
@@ -52,6 +52,7 @@ Examples:
 
 app = typer.Typer(
     name="orch",
+    cls=OrchGroup,
     help="Keep a fleet of AI coding-agent workers equal to the YAML specs in a git control repo.",
     epilog=EPILOG_MAIN,
     no_args_is_help=True,
@@ -95,7 +96,7 @@ def main_options(
         typer.Option(
             "--root",
             help="The control repo. Default: $ORCH_ROOT, else the nearest parent folder "
-            "holding specs/ or config/orch.yaml, else the current folder.",
+            "holding specs/ or config/orch.yaml (an error when there is none).",
             show_default=False,
         ),
     ] = None,
@@ -104,9 +105,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Keep a fleet of AI coding-agent workers equal to the YAML specs in a git control repo."""
-    from reconciler.cli.root import find_root
-
-    CTX.root = find_root(root, os.environ, Path.cwd())
+    CTX.locate(root)  # checked when a command first needs it: init, schema, demo need none
 
 
 def main() -> None:

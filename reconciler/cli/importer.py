@@ -49,7 +49,7 @@ def import_(
     """Write specs equivalent to the original orchestrator's JSON configuration."""
     from reconciler.loop.import_original import import_dir
 
-    target = (out or CTX.root).expanduser().resolve()
+    target = (out or CTX.target).expanduser().resolve()
     report = run(
         lambda: import_dir(directory.expanduser().resolve(), target, os.environ, agent=agent,
                            force=force),

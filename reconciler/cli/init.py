@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib.abc import Traversable
 from pathlib import Path
 
@@ -27,6 +28,40 @@ def copy_tree(src: Traversable, dest: Path) -> None:
                 target.chmod(0o755)
 
 
+EDITOR_SETTINGS = ".vscode/settings.json"
+
+
+def write_schemas(root: Path) -> list[Path]:
+    """Write the schemas editors validate the specs and config/orch.yaml with; their paths."""
+    from reconciler.spec.schemas import (
+        CONFIG_SCHEMA_FILE,
+        SPECS_SCHEMA_FILE,
+        combined_schema,
+        load_schema,
+    )
+
+    written = []
+    for rel, schema in ((SPECS_SCHEMA_FILE, combined_schema()),
+                        (CONFIG_SCHEMA_FILE, load_schema("config"))):  # fmt: skip
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+        written.append(path)
+    return written
+
+
+def editor_settings() -> dict[str, object]:
+    """VS Code's YAML extension: which schema validates which files of the control repo."""
+    from reconciler.spec.schemas import CONFIG_SCHEMA_FILE, SPECS_SCHEMA_FILE
+
+    return {
+        "yaml.schemas": {
+            f"./{SPECS_SCHEMA_FILE}": ["specs/**/*.yaml", "specs/**/*.yml"],
+            f"./{CONFIG_SCHEMA_FILE}": ["config/orch.yaml"],
+        }
+    }
+
+
 def scaffold(directory: Path) -> Path:
     """Create the control repo in ``directory`` (new or empty) and commit it."""
     from reconciler.drivers.git import init_repo
@@ -44,6 +79,9 @@ def scaffold(directory: Path) -> Path:
     for folder in ("reports",):
         (target / folder).mkdir(exist_ok=True)
         (target / folder / ".gitkeep").write_text("")
+    write_schemas(target)  # the spec files' first line points editors at schema/orch.json
+    (target / EDITOR_SETTINGS).parent.mkdir()
+    (target / EDITOR_SETTINGS).write_text(json.dumps(editor_settings(), indent=2) + "\n")
     try:
         init_repo(target)
         commit_all(target, "orch init: example control repo")

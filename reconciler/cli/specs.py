@@ -26,9 +26,13 @@ def _load(require_env: bool = False) -> object:
 def validate(as_json: JsonOpt = False) -> None:
     """Check every spec and config/orch.yaml; print ALL problems as file:line:col.
 
-    Exit 0 when valid, 1 when not (nothing is ever changed by this command).
+    Prompt and report templates are compiled and rendered for each worker, and
+    each Agent's argv is checked. Exit 0 when valid, 1 when not (nothing is ever
+    changed by this command). An agent program missing on this machine is a
+    warning (a CI machine may lack the agent's CLI); a start there would fail.
     """
     from reconciler.core.model import Desired
+    from reconciler.spec.argv import missing_programs
 
     desired = run(lambda: _load(require_env=True), json_errors=as_json)
     assert isinstance(desired, Desired)
@@ -38,32 +42,63 @@ def validate(as_json: JsonOpt = False) -> None:
         "pipelines": len(desired.pipelines),
         "agents": sum(1 for a in desired.agents.values() if not a.builtin),
     }
+    warnings = missing_programs(desired, os.environ)
     if as_json:
-        emit_json({"ok": True, **counts})
-    else:
-        typer.echo("ok: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        emit_json({"ok": True, **counts, "warnings": [w.as_dict() for w in warnings]})
+        return
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo("ok: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
 
 KINDS_HELP = "repo, agent, pipeline, worker, workerset, or config (config/orch.yaml)"
 
 
-@commands.command(epilog="Example: orch schema worker > worker.schema.json")
+SCHEMA_EPILOG = """\
+Examples:
+
+  orch schema                   one schema for any document of a spec file (by kind)
+
+  orch schema worker > worker.schema.json
+
+  orch schema --write           refresh schema/orch.json and schema/config.json here
+
+Editors: a spec file starting with
+"# yaml-language-server: $schema=../schema/orch.json" is checked as you type
+(VS Code: the YAML extension; `orch init` writes both files and the mapping in
+.vscode/settings.json).
+"""
+
+
+@commands.command(epilog=SCHEMA_EPILOG)
 def schema(
     kind: Annotated[str | None, typer.Argument(help=KINDS_HELP, show_default=False)] = None,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Write the schemas into the control repo's schema/ folder."),
+    ] = False,
 ) -> None:
-    """Print the JSON Schema of a kind (all kinds, keyed by name, without KIND)."""
-    from reconciler.spec.schemas import SCHEMA_NAMES, load_schema
+    """Print the JSON Schema of a kind; without KIND, one schema for every spec document."""
+    from reconciler.spec.schemas import SCHEMA_NAMES, combined_schema, load_schema
+
+    if write:
+        from reconciler.cli.init import write_schemas
+
+        paths = run(lambda: write_schemas(CTX.root))
+        for path in paths:
+            typer.echo(f"wrote {path}")
+        return
 
     def pick() -> object:
         if kind is None:
-            return {name: load_schema(name) for name in SCHEMA_NAMES}
+            return combined_schema()
         key = kind.lower()
         if key not in SCHEMA_NAMES:
             msg = f'unknown kind "{kind}"; use one of: {", ".join(SCHEMA_NAMES)}'
             raise UsageError(msg)
         return load_schema(key)
 
-    typer.echo(json.dumps(run(pick), indent=2))
+    typer.echo(json.dumps(run(pick), indent=2, ensure_ascii=False))
 
 
 GET_KINDS = ("workers", "repos", "pipelines", "agents")

@@ -41,7 +41,8 @@ class Launch:
 
 
 @cache
-def _env() -> Any:
+def environment() -> Any:
+    """The jinja2 sandbox that renders prompts and argv: an undefined name is an error."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -52,7 +53,7 @@ def _env() -> Any:
 
 @lru_cache(maxsize=512)
 def _compiled(template: str) -> Any:
-    return _env().from_string(template)
+    return environment().from_string(template)
 
 
 def render(template: str, ctx: Mapping[str, Any]) -> str:
@@ -67,7 +68,7 @@ def uses_prompt(argv: tuple[str, ...]) -> bool:
     names: set[str] = set()
     for arg in argv:
         if "{" in arg:
-            names |= meta.find_undeclared_variables(_env().parse(arg))
+            names |= meta.find_undeclared_variables(environment().parse(arg))
     return bool(names & {"prompt", "prompt_file"})
 
 
@@ -95,6 +96,20 @@ def prompt_context(
         # claude: hook settings outside the worktree (see loop.claude_launch)
         "settings_file": str(desired.state_dir / "agents" / worker.name / "settings.json"),
     }
+
+
+def restart_context(
+    ctx: Mapping[str, Any], summary: str, stage_prompt: str, reason: str
+) -> dict[str, Any]:
+    """A restart prompt's names: the stage prompt's, plus what the last attempt left."""
+    return {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason}
+
+
+def argv_context(
+    ctx: Mapping[str, Any], prompt: str, prompt_file: str, session_id: str | None
+) -> dict[str, Any]:
+    """An Agent's argv template's names: the prompt's, plus the prompt and the session."""
+    return {**ctx, "prompt": prompt, "prompt_file": prompt_file, "session_id": session_id or ""}
 
 
 def agent_env(agent: Agent, ctx: Mapping[str, Any], prompt_file: str) -> dict[str, str]:
@@ -183,7 +198,7 @@ def build_launch(
     """
     resumed = bool(session_id and agent.resume)
     template = agent.resume if resumed and agent.resume else agent.command
-    full = {**ctx, "prompt": prompt, "prompt_file": prompt_file, "session_id": session_id or ""}
+    full = argv_context(ctx, prompt, prompt_file, session_id)
     argv = (*(render(arg, full) for arg in template), *extra_args)
     line = source_env(env_file) if env_file else ""
     line += setup_script(str(ctx["worktree"]), setup) + "exec " + shlex.join(argv)

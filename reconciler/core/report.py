@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from reconciler.core.actions import Phase
@@ -154,12 +155,23 @@ def report_context(src: ReportInput) -> dict[str, Any]:
     }
 
 
-def render_report(template: str, src: ReportInput) -> str:
-    """Render ``template`` (jinja2, sandboxed) over ``src``."""
+@cache
+def environment() -> Any:
+    """The jinja2 sandbox that renders reports (an undefined name renders empty)."""
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True, trim_blocks=False)
-    return env.from_string(template).render(**report_context(src))
+    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=True, trim_blocks=False)
+
+
+def render_report(template: str, src: ReportInput) -> str:
+    """Render ``template`` (jinja2, sandboxed) over ``src``."""
+    return str(environment().from_string(template).render(**report_context(src)))
+
+
+def sample_input() -> ReportInput:
+    """A report's input with nothing in it: what `validate` renders a report template over."""
+    return ReportInput(rows=(), events=(), revision=None, dirty=False, host="host",
+                       generated=0.0, ahead={}, log_tails={})  # fmt: skip
 
 
 def without_generated(text: str) -> str:

@@ -14,6 +14,11 @@ from __future__ import annotations
 from importlib import resources
 from importlib.abc import Traversable
 
+# A stage's restart prompt when it names none: the control repo's file, else this one.
+RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
+# The report's template: the control repo's file, else this one.
+REPORT_TEMPLATE = "reports/templates/status.md.j2"
+
 
 def scaffold() -> Traversable:
     """The example control repo's folder in the installed package."""

@@ -25,6 +25,7 @@ from reconciler.core.model import Desired
 from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
 from reconciler.core.report_cadence import digest
 from reconciler.core.rows import status_rows
+from reconciler.data import REPORT_TEMPLATE as TEMPLATE
 from reconciler.data import packaged
 from reconciler.drivers import gitops
 from reconciler.loop.engine import PassResult, host_name, revision_info
@@ -34,7 +35,6 @@ from reconciler.loop.run_reports import FOLDER, git_facts, write_run_reports
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
 
-TEMPLATE = "reports/templates/status.md.j2"
 MEMORY = "report.json"
 
 

@@ -26,6 +26,7 @@ from reconciler.core.agent_command import (
     env_file_text,
     prompt_context,
     render,
+    restart_context,
 )
 from reconciler.core.errors import DriverError, OrchError
 from reconciler.core.limits import worker_cost
@@ -33,7 +34,7 @@ from reconciler.core.model import Desired, Stage, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, WorkerFiles
 from reconciler.core.summary import SummaryInput, build_summary
 from reconciler.core.worker_view import started_state
-from reconciler.data import packaged
+from reconciler.data import RESTART_TEMPLATE, packaged
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
 from reconciler.loop.accounts import fold_cost
@@ -47,8 +48,8 @@ from reconciler.loop.claude_launch import (
 from reconciler.loop.pass_context import PassContext
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
+from reconciler.spec.argv import program_problem
 
-RESTART_TEMPLATE = "playbooks/prompts/restart.md.j2"
 LOG_TAIL_BYTES = 64 * 1024
 SESSION_SCAN_BYTES = 256 * 1024
 UNTRACKED_CAP = 50
@@ -88,17 +89,27 @@ def preflight(ap: PassContext, action: Action) -> None:
     try:
         prompt = render(_read_template(desired.root, stage.prompt), ctx)
         if action.restart:
-            render(_restart_template(desired, stage), {**ctx, "summary": "", "stage_prompt": prompt,
-                                                       "reason": action.reason})  # fmt: skip
+            render(
+                _restart_template(desired, stage), restart_context(ctx, "", prompt, action.reason)
+            )
     except Exception as err:  # jinja2's TemplateError, a missing file, sandbox errors
         msg = f"stage {stage.name}: prompt: {type(err).__name__}: {err}"
         raise TemplateFailed(msg) from err
     agent = desired.agents[w.agent]
     try:
-        build_launch(agent, ctx, prompt, "/dev/null", "/dev/null", "check")
+        launch = build_launch(agent, ctx, prompt, "/dev/null", "/dev/null", "check")
     except Exception as err:  # a bad argv template
         msg = f"agent {agent.name}: command: {err}"
         raise TemplateFailed(msg) from err
+    _check_program(agent.name, launch.argv, resolve_env(launch.env, os.environ), launch.cwd)
+
+
+def _check_program(agent: str, argv: tuple[str, ...], env: dict[str, str], cwd: str) -> None:
+    """TemplateFailed when the argv's program is not here: a failed start, not a crash loop."""
+    problem = program_problem(argv[0], {**os.environ, **env}, Path(cwd)) if argv else "empty argv"
+    if problem:
+        msg = f"agent {agent}: {problem}"
+        raise TemplateFailed(msg)
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,7 @@ def start_agent(
         "@orch-attempt": str(action.attempt),
     }
     env = {**resolve_env(launch.env, os.environ), **agent_extras(agent)}
+    _check_program(agent.name, launch.argv, env, launch.cwd)
     write_atomic(env_file, env_file_text(env), mode=0o600)  # it holds the agent's secrets
     if agent.profile == "claude":
         write_settings(settings_path(desired.state_dir, w.name))
@@ -252,7 +264,7 @@ def _restart_prompt(
     summary = mask(build_summary(gather_summary(desired, w, stage, state, reason)))
     return render(
         _restart_template(desired, stage),
-        {**ctx, "summary": summary, "stage_prompt": stage_prompt, "reason": reason},
+        restart_context(ctx, summary, stage_prompt, reason),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.core.errors import SpecError
 from reconciler.core.model import Agent, Pipeline, Repo, Worker
 from reconciler.core.profiles import PROFILES
+from reconciler.data import REPORT_TEMPLATE, RESTART_TEMPLATE
 from reconciler.spec.paths import file_problem, repo_problem
 from reconciler.spec.refs import ref_problem
 from reconciler.spec.yamlsource import Document
@@ -29,9 +30,12 @@ class Collected:
     # (kind, name) -> the document that declared it first, valid or not
     declared: dict[tuple[str, str], Document] = field(default_factory=dict)
     valid: dict[str, list[tuple[Document, str | None]]] = field(default_factory=dict)
+    # Some workers' names are unknown (a WorkerSet that failed): an unknown
+    # dependency may be one of them, and is not reported on top of that error.
+    unknown_workers: bool = False
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def check_env_refs(
@@ -41,7 +45,7 @@ def check_env_refs(
     found = []
     for agent in agents.values():
         for key, value in agent.env.items():
-            for name in _ENV_REF.findall(value):
+            for name in ENV_REF.findall(value):
                 if name not in env:
                     msg = (
                         f'env {key}: "${{{name}}}" is not set in the environment orch runs in; '
@@ -72,8 +76,9 @@ def check_agent_fields(acc: Collected) -> list[SpecError]:
 
 
 def inputs(acc: Collected, pipelines: dict[str, Pipeline]) -> tuple[str, ...]:
-    """The prompt templates and items files the specs name (relative to the root)."""
+    """The templates and items files the specs use (relative to the root)."""
     found = {s.prompt for p in pipelines.values() for s in p.stages}
+    found |= {RESTART_TEMPLATE, REPORT_TEMPLATE}  # used when present
     found |= {s.restart_prompt for p in pipelines.values() for s in p.stages if s.restart_prompt}
     for doc in acc.declared.values():
         spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
@@ -109,7 +114,7 @@ def check_references(doc: Document, worker: Worker, acc: Collected) -> None:
     for i, dep in enumerate(worker.depends_on):
         if dep == worker.name:
             msg = "a worker cannot depend on itself"
-        elif ("Worker", dep) not in acc.declared:
+        elif ("Worker", dep) not in acc.declared and not acc.unknown_workers:
             msg = f'dependsOn: unknown worker "{dep}"'
         else:
             continue

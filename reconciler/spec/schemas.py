@@ -37,6 +37,12 @@ _DURATION_FIELDS = frozenset(
     }
 )
 SCHEMA_NAMES = ("repo", "agent", "pipeline", "worker", "workerset", "config")
+KIND_SCHEMAS = {"Repo": "repo", "Agent": "agent", "Pipeline": "pipeline", "Worker": "worker",
+                "WorkerSet": "workerset"}  # fmt: skip
+SCHEMA_ID = "urn:orch:schema:v1"
+# Where a control repo keeps the schemas for editors (`orch init`, `orch schema --write`).
+SPECS_SCHEMA_FILE = "schema/orch.json"
+CONFIG_SCHEMA_FILE = "schema/config.json"
 
 
 @cache
@@ -45,6 +51,58 @@ def load_schema(name: str) -> dict[str, Any]:
     text = resources.files("reconciler").joinpath(f"spec/schema/{name}.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def combined_schema() -> dict[str, Any]:
+    """One schema for any document of a spec file: each kind's schema, chosen by ``kind``.
+
+    ``if``/``then`` on ``kind`` (rather than a bare ``oneOf`` of the kinds) makes
+    a validator report the errors of the document's own kind only. Each kind's
+    schema sits under ``$defs/<Kind>``, its own ``$defs`` references rebased.
+    """
+    defs = {}
+    for kind, name in KIND_SCHEMAS.items():
+        sub = _rebased(load_schema(name), f"#/$defs/{kind}")
+        sub.pop("$schema", None)
+        defs[kind] = sub
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "orch spec document",
+        "description": "One document of a spec file under specs/ (files hold several, "
+        "separated by ---): a Repo, Agent, Pipeline, Worker or WorkerSet.",
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "orch/v1", "description": 'Always "orch/v1".'},
+            "kind": {"enum": list(KIND_SCHEMAS), "description": "The object kind."},
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                "then": {"$ref": f"#/$defs/{kind}"},
+            }
+            for kind in KIND_SCHEMAS
+        ],
+        "$defs": defs,
+    }
+
+
+def _rebased(node: Any, base: str) -> Any:
+    """``node`` with every local ``$ref`` ("#/...") moved under ``base``.
+
+    >>> _rebased({"a": {"$ref": "#/$defs/name"}, "b": ["#/x"]}, "#/$defs/Repo")
+    {'a': {'$ref': '#/$defs/Repo/$defs/name'}, 'b': ['#/x']}
+    """
+    if isinstance(node, dict):
+        return {
+            k: base + v[1:] if k == "$ref" and isinstance(v, str) and v.startswith("#/")
+            else _rebased(v, base)
+            for k, v in node.items()
+        }  # fmt: skip
+    if isinstance(node, list):
+        return [_rebased(v, base) for v in node]
+    return node
 
 
 @cache
@@ -102,10 +160,25 @@ def _explain(err: Any) -> list[tuple[PathKey, str]]:
     if kind == "type":
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return [(where, f"{field} must be {_article(want)}, not {_type_name(err.instance)}")]
+        text = f"{field} must be {_article(want)}, not {_type_name(err.instance)}"
+        return [(where, text + _duration_hint(err.schema, err.instance))]
     if kind == "const":
         return [(where, f"{field} must be {json.dumps(err.validator_value, ensure_ascii=False)}")]
     return [(where, f"{field}: {err.message}")]
+
+
+def _duration_hint(schema: Any, value: Any) -> str:
+    """A number where a duration belongs: which string was probably meant.
+
+    >>> _duration_hint({"pattern": "^(...|[0-9]+ms)$"}, 60)
+    '; did you mean "60s"? (a duration needs its unit: s, m, h or ms)'
+    >>> _duration_hint({"pattern": "^[a-z]$"}, 60), _duration_hint({"pattern": "ms)"}, True)
+    ('', '')
+    """
+    is_duration = isinstance(schema, dict) and "ms)" in str(schema.get("pattern", ""))
+    if not is_duration or isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    return f'; did you mean "{value:g}s"? (a duration needs its unit: s, m, h or ms)'
 
 
 def _field(where: PathKey) -> str:

@@ -23,10 +23,13 @@ from reconciler.core.model import (
 )
 from reconciler.core.profiles import builtin_agents
 from reconciler.spec import build, checks
+from reconciler.spec.argv import check_agent_argv
 from reconciler.spec.checks import Collected
+from reconciler.spec.collapse import collapse
 from reconciler.spec.config import load_config
-from reconciler.spec.expand import expand_worker_set
+from reconciler.spec.expand import Expansion, expand_worker_set
 from reconciler.spec.schemas import schema_errors
+from reconciler.spec.templates import check_templates
 from reconciler.spec.yamlsource import Document, parse_documents
 
 SPECS_DIR = "specs"
@@ -143,8 +146,9 @@ def load_desired(
             if doc.data is not None:  # an empty document (a stray ---) is nothing
                 _collect(doc, acc, None)
     sets: dict[str, WorkerSet] = {}
+    acc.unknown_workers = _failed_sets(acc)
     for doc, _ in acc.valid.pop("WorkerSet", []):
-        generated, errors = expand_worker_set(doc, root)
+        generated, errors = _expanded(expand_worker_set(doc, root), acc)
         acc.errors.extend(errors)
         set_name = doc.data["metadata"]["name"]
         for wdoc in generated:
@@ -161,6 +165,22 @@ def load_desired(
     if acc.errors:
         raise SpecErrors(acc.errors)
     return desired
+
+
+def _failed_sets(acc: Collected) -> bool:
+    """Whether a WorkerSet failed its schema: the names of its workers are unknown."""
+    valid = {id(d) for d, _ in acc.valid.get("WorkerSet", [])}
+    return any(
+        kind == "WorkerSet" and id(doc) not in valid for (kind, _), doc in acc.declared.items()
+    )
+
+
+def _expanded(made: Expansion, acc: Collected) -> tuple[list[Document], list[SpecError]]:
+    """The workers and errors of one WorkerSet; what its errors hide is noted in ``acc``."""
+    acc.unknown_workers |= not made.complete
+    for failed in made.failed:  # declared, so a dependency on it adds no second error
+        acc.declared.setdefault(("Worker", failed.data["metadata"]["name"]), failed)
+    return made.workers, made.errors
 
 
 def _assemble(
@@ -199,6 +219,11 @@ def _assemble(
     acc.errors.extend(checks.check_agent_fields(acc))
     if env is not None:
         acc.errors.extend(checks.check_env_refs(agents, acc, env))
-    return Desired(
+    desired = Desired(
         root, config, repos, agents, pipelines, workers, sets, checks.inputs(acc, pipelines)
     )
+    acc.errors.extend(check_templates(desired))
+    acc.errors.extend(check_agent_argv(desired, acc))
+    # one error for a mistake repeated in the workers (or items) of a WorkerSet
+    acc.errors[:] = collapse(acc.errors, {n: ws.name for ws in sets.values() for n in ws.workers})
+    return desired

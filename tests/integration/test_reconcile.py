@@ -484,6 +484,12 @@ def test_a_broken_prompt_template_fails_the_worker_once_without_killing_it_first
 
     fleet.write("playbooks/prompts/stage.md.j2", "{{ unclosed\n")
     fleet.workers({"w1": {"vars": {"topic": "beta"}}})  # a restart is planned
+    with pytest.raises(SpecErrors) as caught:  # a syntax error is the specs' error: no action
+        fleet.reconcile()
+    assert str(caught.value).startswith("playbooks/prompts/stage.md.j2:1:1: Pipeline/p: ")
+    assert fleet.window("w1") == before
+    # A template that fails only in a later attempt passes the load; its start fails.
+    fleet.write("playbooks/prompts/stage.md.j2", "{% if attempt > 1 %}{{ 1 // 0 }}{% endif %}\n")
     events = fleet.reconcile(check=False, once=True).events
     # The stop before the restart checks the new start first, and fails without a signal.
     assert [(e.verb, e.ok) for e in events] == [("stop-agent", False)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -38,10 +39,10 @@ def signal(fleet: Fleet, worker: str, kind: str) -> None:
 
 
 def start_wait(fleet: Fleet, *args: str) -> subprocess.Popen[str]:
-    from conftest import orch_argv  # tests/integration/conftest.py
-
+    # `python -m reconciler`: no `from conftest import`, which picks whichever
+    # conftest module pytest loaded last when several test folders run together.
     return subprocess.Popen(
-        [*orch_argv(), "--root", str(fleet.root), "wait", *args],
+        [sys.executable, "-m", "reconciler", "--root", str(fleet.root), "wait", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

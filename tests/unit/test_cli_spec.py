@@ -17,7 +17,7 @@ import pytest
 
 from reconciler import __version__
 from reconciler.drivers.git import init_repo
-from reconciler.spec.schemas import SCHEMA_NAMES, load_schema
+from reconciler.spec.schemas import load_schema
 
 _SCRIPT = Path(sys.executable).parent / "orch"
 ORCH = [str(_SCRIPT)] if _SCRIPT.is_file() else [
@@ -100,7 +100,7 @@ def root(tmp_path: Path) -> Path:
     (ctl / "specs").mkdir()
     (ctl / "specs" / "fleet.yaml").write_text(FLEET)
     (ctl / "prompts").mkdir()
-    (ctl / "prompts" / "plan.md.j2").write_text("Plan {{ vars.issue }}.\n")
+    (ctl / "prompts" / "plan.md.j2").write_text("Plan {{ vars.issue | default(\"it\") }}.\n")
     (ctl / "prompts" / "build.md.j2").write_text("Build it.\n")
     return ctl
 
@@ -197,7 +197,7 @@ def test_validate_json_ok(root: Path) -> None:
     done = orch("--root", str(root), "validate", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"ok": True, "workers": 3, "repos": 1, "pipelines": 1,
-                                       "agents": 1}
+                                       "agents": 1, "warnings": []}
 
 
 def test_validate_json_invalid(broken: Path) -> None:
@@ -265,14 +265,14 @@ def test_schema_kind_is_case_insensitive() -> None:
     assert json.loads(done.stdout)["title"] == load_schema("workerset")["title"]
 
 
-def test_schema_of_all_kinds() -> None:
+def test_schema_without_a_kind_is_one_schema_for_every_kind() -> None:
     done = orch("schema")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert list(data) == list(SCHEMA_NAMES)
-    assert {name: body["title"] for name, body in data.items()} == {
-        name: load_schema(name)["title"] for name in SCHEMA_NAMES}
-    assert data["config"]["properties"]["reconcile"]["properties"]["resync"]["default"] == "10s"
+    assert data["$id"] and data["properties"]["kind"]["enum"] == [
+        "Repo", "Agent", "Pipeline", "Worker", "WorkerSet"]
+    assert {kind: body["title"] for kind, body in data["$defs"].items()} == {
+        kind: load_schema(kind.lower())["title"] for kind in data["$defs"]}
 
 
 def test_schema_of_an_unknown_kind() -> None:
@@ -478,9 +478,12 @@ def test_root_option_wins_over_orch_root(root: Path, broken_elsewhere: Path) -> 
     assert done.stderr.startswith("specs/x.yaml:1:1: a document must be a mapping")
 
 
-def test_without_a_control_repo_validate_says_an_empty_fleet(tmp_path: Path) -> None:
+def test_without_a_control_repo_validate_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
     done = orch("validate", cwd=tmp_path)
-    assert (done.returncode, done.stdout) == (0, "ok: 0 workers, 0 repos, 0 pipelines, 0 agents\n")
+    assert done.returncode == 1, done
+    assert done.stderr.startswith(f"error: no control repo at {tmp_path.resolve()} or above it")
+    assert "orch init DIR" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no state/, no reports/
 
 
 @pytest.fixture

@@ -805,8 +805,8 @@ def test_template_referring_to_a_missing_item_field(fleet: Fleet) -> None:
 def test_single_expression_with_a_missing_item_field_is_an_error(fleet: Fleet) -> None:
     text = workerset("[{repo: app, issue: 1}]").replace('"{{ item.issue }}",', '"{{ item.isue }}",')
     fleet.write("specs/set.yaml", text)
-    err = fleet.error()
-    at(err, "specs/set.yaml", line_of(text, "template:"))
+    err = fleet.error()  # at the field that failed, not at the whole template
+    at(err, "specs/set.yaml", line_of(text, "vars:"), col_of(text, "{issue:") + 1)
     assert "isue" in err.message
 
 
@@ -815,7 +815,7 @@ def test_arithmetic_error_in_a_template_is_a_spec_error(fleet: Fleet, expr: str)
     text = workerset("[{repo: app, issue: 1}]").replace('"Issue {{ item.issue }}"', f'"{expr}"')
     fleet.write("specs/set.yaml", text)
     err = fleet.error()
-    at(err, "specs/set.yaml", line_of(text, "template:"))
+    at(err, "specs/set.yaml", line_of(text, "vars:"), col_of(text, "title:"))
     assert err.message.startswith("item 0: ")
 
 

@@ -51,7 +51,8 @@ spec:
 def control(tmp_path: Path, specs: str) -> Path:
     root = tmp_path / "ctl"
     init_repo(root)
-    (root / "one.md.j2").write_text("{{ item.body }}\n")
+    # a plain Worker's item is {}: validate renders the prompt for it too
+    (root / "one.md.j2").write_text("{{ item.body | default(worker) }}\n")
     (root / "specs").mkdir()
     (root / "specs" / "fleet.yaml").write_text(BASE + "---\n" + specs)
     return root
