@@ -17,7 +17,9 @@ Examples:
 
 Tools: fleet status, one worker's status and log tail, plan, one reconcile pass,
 restart, suspend and resume a worker (as `orch restart` and `orch suspend` do:
-through the watcher's request queue when one runs), render the report.
+through the watcher's request queue when one runs), render the report; the
+repos table, run a workflow (bounded: 30 minutes at most), list, add, start and
+finish tasks.
 Resources: the report, tasks/*.md and playbooks/. See docs/setup.md for Claude
 Desktop and Claude Code. stdout carries the protocol; nothing else is printed there.
 """

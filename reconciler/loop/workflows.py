@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,9 @@ def run_workflows(
         for t, cmd in zip(targets, commands, strict=True)
     ]
     try:
+        pending = set(futures)
+        while pending:  # short waits: the kernel may hand Ctrl-C to another thread, and
+            _, pending = wait(pending, timeout=0.2)  # only the main thread runs the handler
         runs = tuple(future.result() for future in futures)
     except BaseException:  # Ctrl-C: every running command is ended before we leave
         cancel.set()

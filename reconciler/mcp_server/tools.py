@@ -7,7 +7,8 @@ run one at a time; restart, suspend and resume go through
 :func:`reconciler.loop.requests.perform`, as `orch restart` and `orch suspend`
 do, so a running watcher applies them from its request queue.
 
-A new tool is a method here and its name in :data:`TOOLS`.
+A new tool is a method here and its name in :data:`TOOLS` (the tools over
+repos, workflows and tasks are in :mod:`~reconciler.mcp_server.control_tools`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,23 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from reconciler.core.errors import LockHeld, OrchError, SpecErrors
 
+
+class Rooted(Protocol):
+    """A set of tools over one control repo (the ``guarded`` decorator logs under its state/)."""
+
+    root: Path
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
+S = TypeVar("S", bound=Rooted)
 
 WORKER_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Worker = Annotated[
@@ -37,13 +46,11 @@ Commit = Annotated[
 MUTATING = threading.Lock()  # one changing tool at a time in this server
 
 
-def guarded(
-    fn: Callable[Concatenate[FleetTools, P], T],
-) -> Callable[Concatenate[FleetTools, P], T]:
+def guarded(fn: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
     """Turn orch's errors into tool errors a model can read; log internal ones."""
 
     @functools.wraps(fn)
-    def call(self: FleetTools, /, *args: P.args, **kwargs: P.kwargs) -> T:
+    def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(self, *args, **kwargs)
         except SpecErrors as err:

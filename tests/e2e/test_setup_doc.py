@@ -99,3 +99,12 @@ def test_claude_mcp_add_as_the_doc_says_connects(claude_bin: Path, tmp_path: Pat
     assert "Connected" in got.stdout, got
     assert f"ORCH_ROOT={root}" in got.stdout
     assert f"Command: {CHECKOUT}/.venv/bin/orch" in got.stdout
+
+
+def test_the_doc_lists_every_tool_the_server_serves() -> None:
+    from reconciler.mcp_server.control_tools import CONTROL_TOOLS
+    from reconciler.mcp_server.tools import TOOLS
+
+    rows = [line for line in DOC.read_text().splitlines() if line.startswith("| `")]
+    listed = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert listed == set(TOOLS + CONTROL_TOOLS)

@@ -19,6 +19,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from reconciler.mcp_server.control_tools import CONTROL_TOOLS
 from reconciler.mcp_server.tools import TOOLS
 
 Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
@@ -85,7 +86,7 @@ def test_tools_act_on_the_fleet_and_errors_leave_the_server_serving(
     async def session() -> None:
         async with connected(fleet) as client:
             listed = await client.list_tools()
-            assert sorted(t.name for t in listed.tools) == sorted(TOOLS)
+            assert sorted(t.name for t in listed.tools) == sorted(TOOLS + CONTROL_TOOLS)
 
             status = await call(client, "fleet_status")
             phases = {w["name"]: w["phase"] for w in status["workers"]}
