@@ -22,6 +22,7 @@ bench:
 	.venv/bin/python bench/cli_startup.py
 	.venv/bin/python bench/reconcile.py
 	.venv/bin/python bench/hook_latency.py
+	.venv/bin/python bench/run_reports.py
 	.venv/bin/python bench/backups.py
 	.venv/bin/python bench/repos.py
 	.venv/bin/python bench/dashboard.py

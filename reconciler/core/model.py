@@ -111,6 +111,24 @@ class RestartPolicy:
 
 
 @dataclass(frozen=True)
+class PullRequest:
+    """The pull (merge) request opened for a Succeeded worker; title and body are jinja2."""
+
+    title: str = "{{ worker }}: {{ branch }}"
+    body: str | None = None  # None: the worker's run report
+    draft: bool = False
+    base: str | None = None  # None: the worker's base
+
+
+@dataclass(frozen=True)
+class Publish:
+    """What orch does with a Succeeded worker's branch: push it, open a pull request."""
+
+    push: bool = True
+    pull_request: PullRequest | None = None
+
+
+@dataclass(frozen=True)
 class Worker:
     """One agent working through a pipeline in its own worktree and tmux window."""
 
@@ -130,6 +148,8 @@ class Worker:
     worker_set: str | None = None
     adopt_branch: bool = False  # may use a branch orch did not create
     budget_usd: float | None = None  # no new starts or restarts once this worker spent it
+    publish: Publish | None = None  # push the branch (and open a PR) once Succeeded
+    item: Any = None  # the WorkerSet item it was made from (prompts)
     # Hashes of the parts whose change means something different to the loop:
     # placement (repo/branch/base) replaces the worktree; run (agent/pipeline/
     # vars) restarts the current stage.
@@ -258,6 +278,13 @@ class WorkerState:
     error_at: float | None = None
     error_spec: str = ""
     costs: Mapping[str, float] = field(default_factory=dict)  # "stage#attempt" -> USD reported
+    # Publishing a Succeeded worker: the commit pushed, the pull request, and failed
+    # tries in a row (they never change the phase; retried with backoff).
+    published: str = ""
+    pr_url: str = ""
+    publish_errors: int = 0
+    publish_error: str = ""
+    publish_error_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""

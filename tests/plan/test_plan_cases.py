@@ -16,7 +16,8 @@ Format (every key optional unless said otherwise)::
       pipelines: {p: [build, {name: test, doneWhen: exit0, stallTimeout: 60, timeout: 600}]}
       workers:                        # in spec order
         w1: {pipeline: p, maxRestarts: 3, backoff: [10, 300], suspend: false,
-             dependsOn: [w0], vars: {x: 1}, branch: orch/x, host: b, budget: 5.0}
+             dependsOn: [w0], vars: {x: 1}, branch: orch/x, host: b, budget: 5.0,
+             publish: {pullRequest: {title: t}}}   # as in a Worker spec
       parallelism: 2                  # one WorkerSet "s" over all workers, or:
       sets: {s: {parallelism: 2, workers: [w1, w2]}}
       maxPruneFraction: 0.5
@@ -48,7 +49,9 @@ Format (every key optional unless said otherwise)::
              branch: orch/old, base: develop, placement: stale, changed: [vars],
              stop_sent_at: now-3,             # orch sent TERM then (stopGrace: 10s)
              errors: 2, error: "create-worktree: ...", error_at: now-1,  # failed actions
-             costs: {"build#1": 0.5}}        # USD each attempt reported
+             costs: {"build#1": 0.5},        # USD each attempt reported
+             published: "0000...", pr_url: "https://...",   # what publishing did
+             publish_errors: 1, publish_error: "publish: ...", publish_error_at: now-5}
     actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
       - ensure-session
       - start-agent w1 build 2 restart
@@ -93,6 +96,7 @@ from reconciler.core.model import AccountLimit, Desired, Worker
 from reconciler.core.observed import Observed, Signal, WorkerFiles
 from reconciler.core.plan import plan
 from reconciler.core.restarts import error_spec
+from reconciler.spec.build import build_publish
 
 CASES = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
@@ -148,6 +152,8 @@ def build_desired(spec: dict[str, Any]) -> Desired:
         )
         if "budget" in w:
             workers[-1] = replace(workers[-1], budget_usd=float(w["budget"]))
+        if "publish" in w:
+            workers[-1] = replace(workers[-1], publish=build_publish(w["publish"]))
     sets = {n: (s.get("parallelism"), s["workers"]) for n, s in (spec.get("sets") or {}).items()}
     return make_desired(
         workers,
@@ -241,7 +247,12 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             kwargs["placement"] = (
                 "stale-placement" if st["placement"] == "stale" else st["placement"]
             )
-        for key in ("stop_sent_at", "error_at"):
+        for key in ("published", "pr_url", "publish_error"):
+            if key in st:
+                kwargs[key] = st[key]
+        if "publish_errors" in st:
+            kwargs["publish_errors"] = int(st["publish_errors"])
+        for key in ("stop_sent_at", "error_at", "publish_error_at"):
             if key in st:
                 kwargs[key] = _time(st[key], now)
         if "costs" in st:

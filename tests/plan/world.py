@@ -468,6 +468,10 @@ def simulate(
                 del panes[i]
         elif a.verb is Verb.FORGET:
             states.pop(name, None)
+        elif a.verb is Verb.PUBLISH:  # the push and the pull request went through
+            pub = desired.workers[name].publish
+            url = "https://example.invalid/pr/1" if pub and pub.pull_request else ""
+            states[name] = replace(states[name], published="0" * 40, pr_url=url)
         else:  # pragma: no cover - a new Verb needs a rule here
             raise AssertionError(f"simulate: no rule for {a.verb}")
     return Observed(
