@@ -26,6 +26,7 @@ bench:
 	.venv/bin/python bench/backups.py
 	.venv/bin/python bench/repos.py
 	.venv/bin/python bench/dashboard.py
+	.venv/bin/python bench/cpu_sweep.py
 
 soak:
 	.venv/bin/python bench/soak.py --workers 30 --minutes 10

@@ -197,6 +197,7 @@ class Config:
     source: str = "worktree"  # reconcile.source: "committed" reads specs and config at HEAD
     reports_settle: float = 30.0
     reports_branch: str | None = None  # None: local commits on the current branch
+    cpu_activity: float = 0.5  # CPU seconds of an agent's tree that count as activity; 0: never
     start_interval: float = 2.0  # between starts of agents with a shared config file (claude)
     limits_pause: float = 900.0  # a usage limit without a reset time pauses its account this long
     limits_max_pause: float = 7200.0  # ...doubling while rejections go on, up to this
@@ -205,6 +206,8 @@ class Config:
     network_timeout: float = 600.0
     tmux_timeout: float = 10.0
     skip_ignored: tuple[str, ...] = DEFAULT_SKIP_IGNORED
+    notify_command: tuple[str, ...] = ()  # argv template run on phase changes; (): none
+    notify_timeout: float = 10.0  # a notify command still running this long is killed
 
 
 @dataclass(frozen=True)

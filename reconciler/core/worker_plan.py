@@ -378,7 +378,7 @@ def _check_alive(v: WorkerView, desired: Desired) -> WorkerResult:
     if started is not None and v.now - started > stage.timeout:
         ran = f"attempt ran {int(v.now - started)}s (timeout {int(stage.timeout)}s)"
         return failure(v, f"over time: {ran}")
-    times = [t for t in (v.files.activity, started) if t is not None]
+    times = [t for t in (v.files.last_activity, started) if t is not None]
     last = max(times) if times else None
     hook = v.files.hooks
     if hook and hook.open_tool and hook.open_since is not None:

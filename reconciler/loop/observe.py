@@ -1,7 +1,8 @@
 """Take one snapshot of the world: the imperative half of observing.
 
 One ``tmux list-panes -a`` for every window, one ``git worktree list`` per
-repo, a few ``stat`` calls per worker. The activity tracker remembers, in
+repo, a few ``stat`` calls per worker, one psutil sweep for the CPU time of
+every live agent's process tree. The activity tracker remembers, in
 state/activity.json, how far each run log was read, so that log lines
 matching the Agent's quietPatterns (retries while an API fails) do not count
 as progress.
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.core import claude_stream, hooks
+from reconciler.core import claude_stream, cpu_activity, hooks
 from reconciler.core.agent_command import (
     HOOKS_FILE,
     OWNER_FILE,
@@ -29,6 +31,7 @@ from reconciler.core.model import Desired, WorkerState
 from reconciler.core.observed import (
     PANE_FORMAT,
     Observed,
+    Pane,
     Signal,
     WorkerFiles,
     WorktreeEntry,
@@ -36,6 +39,7 @@ from reconciler.core.observed import (
     parse_worktrees,
 )
 from reconciler.drivers.git import Git, count_range
+from reconciler.drivers.proc import tree_cpu_by_root
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.accounts import load_accounts
 from reconciler.loop.activity import ActivityTracker
@@ -44,11 +48,19 @@ from reconciler.loop.state_store import StateStore
 MAX_SIGNAL_BYTES = 64 * 1024
 
 
-def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool = True) -> Observed:
+def observe(
+    desired: Desired,
+    tmux: Tmux,
+    store: StateStore,
+    *,
+    readonly: bool = True,
+    now: float | None = None,
+) -> Observed:
     """A snapshot of everything orch owns or should own under ``desired``.
 
     ``readonly``: write nothing (`orch plan` and `orch status`); a pass passes
-    False, so that how far each run log was read is remembered.
+    False, so that how far each run log was read is remembered (and each
+    agent's CPU time). ``now``: the pass's time (default: the clock).
     """
     states = store.load_all()
     text = tmux.list_panes(PANE_FORMAT)
@@ -115,6 +127,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
             files[name] = WorkerFiles(
                 worktree_exists=str(path) in listed, path=str(path), unreadable=str(err)
             )
+    _cpu_activity(desired, panes, tracker, files, time.time() if now is None else now)
     if not readonly:
         tracker.save()
     _count_own_commits(desired, states, files)
@@ -130,6 +143,36 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
         corrupt=tuple((str(path), why) for path, why in store.corrupt),
         accounts=load_accounts(desired.state_dir),
     )
+
+
+def _cpu_activity(
+    desired: Desired,
+    panes: Iterable[Pane],
+    tracker: ActivityTracker,
+    files: dict[str, WorkerFiles],
+    now: float,
+) -> None:
+    """Each live agent's CPU time, measured in one sweep, as activity in its files.
+
+    Off with ``reconcile.cpuActivity: 0``: no sweep at all.
+    """
+    cfg = desired.config
+    if cfg.cpu_activity <= 0:
+        return
+    pids = {
+        p.worker: p.pane_pid
+        for p in panes
+        if p.worker in files and not p.dead
+        and p.session == cfg.tmux_session and p.fleet == cfg.fleet_name
+    }  # fmt: skip
+    seconds = tree_cpu_by_root(set(pids.values())) if pids else {}
+    for name, pid in pids.items():
+        if pid not in seconds:
+            continue  # ended since tmux listed it
+        mark = cpu_activity.step(tracker.cpu_mark(name), pid, seconds[pid], now, cfg.cpu_activity)
+        tracker.set_cpu_mark(name, mark)
+        if mark.active_at is not None:
+            files[name] = replace(files[name], cpu_active=mark.active_at)
 
 
 def _claude_attempt(

@@ -43,6 +43,7 @@ Format (every key optional unless said otherwise)::
       own_commits: {w1: 0}            # commits of its branch beyond its old base (base changed)
       signals: {w1: {build: done, test: "failed: the summary"}}   # "done @ now-5": written then
       activity: {w1: now-100}
+      cpu: {w1: now-10}               # the agent's process tree last used CPU then
       states:
         w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
              backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
@@ -229,6 +230,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         files[n] = replace(files[n], own_commits=ahead)
     for n, facts in (spec.get("stream") or {}).items():
         files[n] = replace(files.get(n, make_files(n)), stream=StreamFacts(**facts))
+    for n, when in (spec.get("cpu") or {}).items():  # the agent's tree last used CPU then
+        files[n] = replace(files.get(n, make_files(n)), cpu_active=_time(when, now))
     for n, facts in (spec.get("hooks") or {}).items():
         timed = {k: _time(v, now) if k in ("last", "open_since") else v for k, v in facts.items()}
         files[n] = replace(files.get(n, make_files(n)), hooks=HookFacts(**timed))
