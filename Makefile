@@ -22,9 +22,11 @@ bench:
 	.venv/bin/python bench/cli_startup.py
 	.venv/bin/python bench/reconcile.py
 	.venv/bin/python bench/hook_latency.py
+	.venv/bin/python bench/run_reports.py
 	.venv/bin/python bench/backups.py
 	.venv/bin/python bench/repos.py
 	.venv/bin/python bench/dashboard.py
+	.venv/bin/python bench/cpu_sweep.py
 
 soak:
 	.venv/bin/python bench/soak.py --workers 30 --minutes 10

@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,3 +112,22 @@ def git_repo(tmp_path: Path) -> Path:
         capture_output=True,
     )
     return repo
+
+
+FAKE_BIN = Path(__file__).resolve().parent / "bin"
+
+
+@pytest.fixture
+def fake_forge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tests/bin (a fake gh and glab that record their argv) first on PATH; their folder.
+
+    The hosting service cannot be reached from tests: this is the only fake.
+    ``<folder>/calls.jsonl`` holds one JSON argv a call; ``requests.json`` the
+    pull requests "opened"; ``issues.json`` what ``issue list`` prints.
+    """
+    folder = tmp_path / "forge"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_FORGE_DIR", str(folder))
+    monkeypatch.setenv("FAKE_FORGE_PYTHON", sys.executable)
+    return folder

@@ -149,16 +149,19 @@ def _go(
 
 
 def _interruptible(fn: Callable[[], T]) -> T:
-    """``fn()``, with SIGTERM and SIGHUP raising KeyboardInterrupt as Ctrl-C does.
+    """``fn()``, with SIGINT, SIGTERM and SIGHUP raising KeyboardInterrupt.
 
     The commands run in sessions of their own, out of reach of the terminal's
-    signals: on any of these, the run kills them before orch exits.
+    signals: on any of these, the run kills them before orch exits. SIGINT is
+    set too because a shell without job control starts background jobs with it
+    ignored, and `kill -INT` must still end a run.
     """
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    saved = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    saved = {sig: signal.signal(sig, interrupt) for sig in stops}
     try:
         return fn()
     finally:

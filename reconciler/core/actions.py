@@ -25,6 +25,7 @@ class Verb(StrEnum):
     LIMIT_ACCOUNT = "limit-account"  # an account hit a usage limit: pause its starts
     PROBE_ACCOUNT = "probe-account"  # the pause is over: this worker starts first
     CLEAR_ACCOUNT = "clear-account"  # the probe got through: the others may start
+    PUBLISH = "publish"  # a Succeeded worker: push its branch, open a pull request
 
 
 class Phase(StrEnum):

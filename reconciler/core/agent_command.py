@@ -87,6 +87,7 @@ def prompt_context(
         "stages": [s.name for s in pipeline.stages],
         "attempt": attempt,
         "vars": dict(worker.vars),
+        "item": worker.item if worker.item is not None else {},  # a WorkerSet's item
         "worktree": str(worktree),
         "signal_file": str(worktree / SIGNALS_DIR / f"{stage.name}.done"),
         "failed_file": str(worktree / SIGNALS_DIR / f"{stage.name}.failed"),

@@ -112,6 +112,24 @@ class RestartPolicy:
 
 
 @dataclass(frozen=True)
+class PullRequest:
+    """The pull (merge) request opened for a Succeeded worker; title and body are jinja2."""
+
+    title: str = "{{ worker }}: {{ branch }}"
+    body: str | None = None  # None: the worker's run report
+    draft: bool = False
+    base: str | None = None  # None: the worker's base
+
+
+@dataclass(frozen=True)
+class Publish:
+    """What orch does with a Succeeded worker's branch: push it, open a pull request."""
+
+    push: bool = True
+    pull_request: PullRequest | None = None
+
+
+@dataclass(frozen=True)
 class Worker:
     """One agent working through a pipeline in its own worktree and tmux window."""
 
@@ -131,6 +149,8 @@ class Worker:
     worker_set: str | None = None
     adopt_branch: bool = False  # may use a branch orch did not create
     budget_usd: float | None = None  # no new starts or restarts once this worker spent it
+    publish: Publish | None = None  # push the branch (and open a PR) once Succeeded
+    item: Any = None  # the WorkerSet item it was made from (prompts)
     # Hashes of the parts whose change means something different to the loop:
     # placement (repo/branch/base) replaces the worktree; run (agent/pipeline/
     # vars) restarts the current stage.
@@ -178,6 +198,7 @@ class Config:
     source: str = "worktree"  # reconcile.source: "committed" reads specs and config at HEAD
     reports_settle: float = 30.0
     reports_branch: str | None = None  # None: local commits on the current branch
+    cpu_activity: float = 0.5  # CPU seconds of an agent's tree that count as activity; 0: never
     start_interval: float = 2.0  # between starts of agents with a shared config file (claude)
     limits_pause: float = 900.0  # a usage limit without a reset time pauses its account this long
     limits_max_pause: float = 7200.0  # ...doubling while rejections go on, up to this
@@ -186,6 +207,8 @@ class Config:
     network_timeout: float = 600.0
     tmux_timeout: float = 10.0
     skip_ignored: tuple[str, ...] = DEFAULT_SKIP_IGNORED
+    notify_command: tuple[str, ...] = ()  # argv template run on phase changes; (): none
+    notify_timeout: float = 10.0  # a notify command still running this long is killed
 
 
 @dataclass(frozen=True)
@@ -259,6 +282,13 @@ class WorkerState:
     error_at: float | None = None
     error_spec: str = ""
     costs: Mapping[str, float] = field(default_factory=dict)  # "stage#attempt" -> USD reported
+    # Publishing a Succeeded worker: the commit pushed, the pull request, and failed
+    # tries in a row (they never change the phase; retried with backoff).
+    published: str = ""
+    pr_url: str = ""
+    publish_errors: int = 0
+    publish_error: str = ""
+    publish_error_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""

@@ -206,6 +206,14 @@ class WorkerFiles:
     # newest meaningful activity: log growth that is not quiet, .orch/ changes,
     # commits in the worktree (see snapshot.py)
     activity: float | None = None
+    # the last time the agent's process tree used CPU (core/cpu_activity.py)
+    cpu_active: float | None = None
+
+    @property
+    def last_activity(self) -> float | None:
+        """The newest sign of life: output, files, commits, hooks, or CPU time used."""
+        known = [t for t in (self.activity, self.cpu_active) if t is not None]
+        return max(known) if known else None
 
 
 @dataclass(frozen=True)

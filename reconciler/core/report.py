@@ -124,7 +124,8 @@ def report_context(src: ReportInput) -> dict[str, Any]:
     workers = [
         {**r, "stage_text": stage_text(r), "activity": minute(r.get("lastActivity")),
          "restarts_text": restarts_text(r),
-         "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd"))}
+         "ahead": src.ahead.get(str(r["name"])), "cost": _usd(r.get("costUsd")),
+         "run_report": f"workers/{r['name']}.md"}
         for r in src.rows
     ]  # fmt: skip
     failures = [

@@ -57,6 +57,7 @@ def status_rows(
                 "pid": window.pane_pid if window and not window.dead else None,
                 "costUsd": _cost(state, observed.files.get(name)),
                 "sessionId": _session(state, observed.files.get(name)),
+                "pullRequest": state.pr_url if state and state.pr_url else None,
             }
         )
     return rows
@@ -101,6 +102,7 @@ def observed_rows(observed: Observed) -> list[dict[str, Any]]:
                 "pid": window.pane_pid if alive and window else None,
                 "costUsd": _cost(state, observed.files.get(name)),
                 "sessionId": _session(state, observed.files.get(name)),
+                "pullRequest": state.pr_url or None,
             }
         )
     return rows

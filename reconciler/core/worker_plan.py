@@ -15,6 +15,7 @@ from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.limits import limit_pause, reset_from_text
 from reconciler.core.model import Desired, Pipeline, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, WorkerFiles
+from reconciler.core.publish_plan import succeeded
 from reconciler.core.restarts import error_gate, error_spec, failure
 from reconciler.core.worker_view import WorkerResult, WorkerView, halt
 
@@ -197,8 +198,7 @@ def _guards(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult
     if finishing:
         return finishing
     if v.stage is None:
-        acts = v.stop("pipeline finished") + v.set_phase(Phase.SUCCEEDED, "all stages done")
-        return WorkerResult(tuple(acts), v.status(Phase.SUCCEEDED, "all stages done"))
+        return succeeded(v, observed)  # and published, when the spec asks
     return _stage(v, desired, observed)
 
 
@@ -378,7 +378,7 @@ def _check_alive(v: WorkerView, desired: Desired) -> WorkerResult:
     if started is not None and v.now - started > stage.timeout:
         ran = f"attempt ran {int(v.now - started)}s (timeout {int(stage.timeout)}s)"
         return failure(v, f"over time: {ran}")
-    times = [t for t in (v.files.activity, started) if t is not None]
+    times = [t for t in (v.files.last_activity, started) if t is not None]
     last = max(times) if times else None
     hook = v.files.hooks
     if hook and hook.open_tool and hook.open_since is not None:

@@ -130,7 +130,7 @@ class WorkerView:
             attempt if attempt is not None else self.attempt,
             s.restarts if s else 0,
             reason,
-            self.files.activity,
+            self.files.last_activity,
         )
 
     @property

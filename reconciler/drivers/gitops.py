@@ -14,7 +14,6 @@ path's index entry is refreshed after its commit, nothing else of the index.
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -328,23 +327,33 @@ def committed_files(
             blobs.append((path, meta.split()[2]))
     if not blobs:
         return {}
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "cat-file", "--batch"],
-            input="".join(f"{sha}\n" for _, sha in blobs).encode(),
-            capture_output=True, timeout=timeout, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as err:
-        raise DriverError("git cat-file", f"timed out after {timeout:g}s") from err
-    if done.returncode != 0:
-        raise DriverError("git cat-file", done.stderr.decode(errors="replace"))
-    out, pos, files = done.stdout, 0, {}
+    out = _cat_blobs(root, [sha for _, sha in blobs], timeout)
+    pos, files = 0, {}
     for path, _ in blobs:
         header_end = out.index(b"\n", pos)
         size = int(out[pos:header_end].split()[2])
         files[path] = out[header_end + 1 : header_end + 1 + size]
         pos = header_end + 1 + size + 1  # the content, then a newline
     return files
+
+
+def _cat_blobs(root: Path, shas: list[str], timeout: float) -> bytes:
+    """``git cat-file --batch`` of ``shas``: its raw output (bytes, not decoded)."""
+    import git
+
+    feed = "".join(f"{sha}\n" for sha in shas).encode()
+    try:
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(feed)
+            stdin.seek(0)
+            out = git.Git(str(root)).execute(
+                [str(git.Git.GIT_PYTHON_GIT_EXECUTABLE), "cat-file", "--batch"],
+                istream=stdin, stdout_as_string=False, kill_after_timeout=timeout,
+            )  # fmt: skip
+    except git.GitCommandError as err:
+        raise DriverError("git cat-file", str(err.stderr) or f"exit code {err.status}") from err
+    assert isinstance(out, bytes)
+    return out
 
 
 def git_dirs(root: Path) -> tuple[Path, Path]:

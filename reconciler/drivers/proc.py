@@ -14,7 +14,6 @@ not reap (measured in a container), the zombie stays in its group forever, so
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
@@ -278,16 +277,44 @@ def tree_cpu_seconds(pid: int) -> float | None:
     float or None
         The seconds; None when ``pid`` is gone or a zombie.
     """
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)] if _alive(root) else []
-    except psutil.NoSuchProcess:  # ZombieProcess included
-        return None
-    if not processes:
-        return None
-    total = 0.0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            times = process.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
-    return total
+    return tree_cpu_by_root([pid]).get(pid)
+
+
+def _cpu(times: object) -> float:
+    """User plus system seconds of one process and of the children it waited for."""
+    fields = ("user", "system", "children_user", "children_system")
+    return sum(float(getattr(times, name, 0.0)) for name in fields)
+
+
+def tree_cpu_by_root(roots: Collection[int]) -> dict[int, float]:
+    """CPU seconds (as :func:`tree_cpu_seconds`) of the tree of each of ``roots``, in one sweep.
+
+    One pass over every process (parent links and CPU times together), however
+    many roots: the reconciler measures all its agents at once. A root that is
+    gone or a zombie is absent from the result; a process it cannot read
+    counts zero.
+
+    Examples
+    --------
+    >>> tree_cpu_by_root([os.getpid()])[os.getpid()] > 0
+    True
+    >>> tree_cpu_by_root([0])
+    {}
+    """
+    wanted = {pid for pid in roots if pid > 0}
+    if not wanted:
+        return {}
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    live: set[int] = set()
+    for process in psutil.process_iter(["ppid", "status", "cpu_times"]):
+        info = process.info
+        parents[process.pid] = info["ppid"] or 0
+        seconds[process.pid] = _cpu(info["cpu_times"]) if info["cpu_times"] else 0.0
+        if info["status"] not in (psutil.STATUS_ZOMBIE, None):
+            live.add(process.pid)
+    out: dict[int, float] = {}
+    for root in wanted & live:
+        tree = descendants({root}, parents) | {root}
+        out[root] = sum(seconds[p] for p in tree)
+    return out

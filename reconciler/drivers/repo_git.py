@@ -1,21 +1,20 @@
 """The git calls of `orch repos` and `orch run`: status, last commit, branch, fetch, fast-forward.
 
-Plain ``subprocess`` with ``git -C <dir>`` and argv lists, not GitPython:
-`orch repos` runs a handful of calls per repo, many repos at once, and
-importing GitPython alone costs about as much as twenty ``git status`` calls.
-Output is returned raw (parsed by :mod:`reconciler.core.git_status`); a
-failure is a :class:`~reconciler.core.errors.DriverError` naming the
-subcommand and git's first line of complaint.
+Every call goes through :func:`reconciler.drivers.git.run_git` (GitPython,
+bounded by a timeout), with prompts off and C messages. Output is parsed by
+:mod:`reconciler.core.git_status`; a failure is a
+:class:`~reconciler.core.errors.DriverError` naming the subcommand and git's
+first line of complaint.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.core.errors import DriverError
+from reconciler.drivers.git import run_git
 
 DEFAULT_TIMEOUT = 60.0
 # Never prompt for a password: a pull of twenty repos must not stop on one. C messages:
@@ -31,25 +30,12 @@ def git_output(path: Path, args: Sequence[str], timeout: float = DEFAULT_TIMEOUT
     DriverError
         ``"git <subcommand>: <stderr>"`` on a non-zero exit, a timeout, or no git.
     """
-    cmd = "git " + next((a for a in args if not a.startswith("-")), "")
     env = {**os.environ, **_ENV}
     try:
-        done = subprocess.run(
-            ["git", "-C", str(path), *args],
-            capture_output=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise DriverError(cmd, f"timed out after {timeout:g}s") from err
-    except OSError as err:
-        raise DriverError(cmd, str(err)) from err
-    if done.returncode != 0:
-        text = done.stderr.decode(errors="replace").strip()
-        raise DriverError(cmd, _first_complaint(text) or f"exit code {done.returncode}")
-    return done.stdout.decode(errors="replace")
+        out = run_git(path, *args, env=env, timeout=timeout)
+    except DriverError as err:
+        raise DriverError(err.cmd, _first_complaint(err.stderr) or err.stderr) from err
+    return out + "\n" if out else ""  # as git printed it: the parsers take whole lines
 
 
 def _first_complaint(text: str) -> str:

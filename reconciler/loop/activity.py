@@ -5,7 +5,8 @@ worker's run log and hook journal, so a pass reads only what was written
 since. New log lines that match none of the Agent's quietPatterns are
 progress (an API retry is not); a claude worker's stream-json and hook
 events are folded into facts (:mod:`reconciler.core.claude_stream`,
-:mod:`reconciler.core.hooks`) kept with the offsets.
+:mod:`reconciler.core.hooks`) kept with the offsets. Each agent's CPU
+bookkeeping (:mod:`reconciler.core.cpu_activity`) is kept there too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reconciler.core import claude_stream, hooks
+from reconciler.core import claude_stream, cpu_activity, hooks
 from reconciler.loop.state_store import write_atomic
 
 MAX_SCAN_BYTES = 1024 * 1024  # of new output per pass and file
@@ -105,6 +106,17 @@ class ActivityTracker:
             self.dirty = True
         facts = entry.get("facts")
         return dict(facts) if isinstance(facts, dict) else {}
+
+    def cpu_mark(self, name: str) -> cpu_activity.CpuMark | None:
+        """``name``'s CPU bookkeeping as the last pass left it."""
+        return cpu_activity.from_json(self.data.get(f"{name}#cpu"))
+
+    def set_cpu_mark(self, name: str, mark: cpu_activity.CpuMark) -> None:
+        """Remember ``mark`` (written by :meth:`save` when it changed)."""
+        data = cpu_activity.to_json(mark)
+        if self.data.get(f"{name}#cpu") != data:
+            self.data[f"{name}#cpu"] = data
+            self.dirty = True
 
     def save(self) -> None:
         """Write the tracker back when anything changed."""

@@ -28,6 +28,7 @@ from reconciler.loop.accounts import ACCOUNT_HANDLERS, fold_cost
 from reconciler.loop.dashboard import window_command
 from reconciler.loop.events import Event
 from reconciler.loop.pass_context import RepoPrep
+from reconciler.loop.publish_work import PUBLISH_HANDLERS
 from reconciler.loop.start_agent import TemplateFailed, preflight, start_agent, worktree_of
 from reconciler.loop.state_store import StateStore, write_atomic
 from reconciler.loop.worktree_actions import WORKTREE_HANDLERS
@@ -121,7 +122,7 @@ class Applier:
 
     def record_failure(self, action: Action, err: Exception) -> None:
         """Make a failed action that worker's reason: counted, backed off, bounded."""
-        if not action.worker:
+        if not action.worker or action.verb is Verb.PUBLISH:  # it keeps its own count
             return
         self.failed.add(action.worker)
         state = self.state(action.worker)
@@ -313,6 +314,7 @@ _HANDLERS: dict[Verb, Callable[[Applier, Action], dict[str, object]]] = {
     Verb.ENSURE_SESSION: _ensure_session,
     **WORKTREE_HANDLERS,
     **ACCOUNT_HANDLERS,
+    **PUBLISH_HANDLERS,
     Verb.START_AGENT: _start_agent,
     Verb.STOP_AGENT: _stop_agent,
     Verb.COMPLETE_STAGE: _complete_stage,

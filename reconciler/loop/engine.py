@@ -87,7 +87,7 @@ def _observe_for_pass(
 ) -> tuple[Observed, list[Event]]:
     """Observe for a pass: corrupt state files are moved aside, each with an event."""
     tmux = Tmux(desired.config.tmux_socket, desired.config.tmux_timeout)
-    observed = observe(desired, tmux, store, readonly=False)
+    observed = observe(desired, tmux, store, readonly=False, now=now)
     events = [
         Event(
             now,

@@ -2,7 +2,8 @@
 
 One ``tmux list-panes -a`` for every window (run while the worktree metadata
 git keeps under each repo's ``.git/worktrees/`` is read, as files: no git
-process), a few ``stat`` calls per worker. The activity tracker remembers, in
+process), a few ``stat`` calls per worker, one psutil sweep for the CPU time of
+every live agent's process tree. The activity tracker remembers, in
 state/activity.json, how far each run log was read, so that log lines
 matching the Agent's quietPatterns (retries while an API fails) do not count
 as progress.
@@ -13,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from reconciler.core import claude_stream, hooks
+from reconciler.core import claude_stream, cpu_activity, hooks
 from reconciler.core.agent_command import (
     HOOKS_FILE,
     OWNER_FILE,
@@ -28,37 +30,49 @@ from reconciler.core.agent_command import (
     SIGNALS_DIR,
 )
 from reconciler.core.errors import DriverError
-from reconciler.core.git_worktrees import worktrees_from_files
 from reconciler.core.model import Desired, WorkerState
 from reconciler.core.observed import (
     PANE_FORMAT,
     Observed,
+    Pane,
     Signal,
     WorkerFiles,
-    WorktreeEntry,
     parse_panes,
-    parse_worktrees,
 )
-from reconciler.drivers.git import Git, count_range
-from reconciler.drivers.git_meta import read_repo
+from reconciler.drivers.git import count_range
+from reconciler.drivers.proc import tree_cpu_by_root
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.accounts import load_accounts
 from reconciler.loop.activity import ActivityTracker
+from reconciler.loop.repo_worktrees import (
+    commit_mtime,
+    remember_reflogs,
+    repo_paths,
+    worktree_lists,
+)
 from reconciler.loop.state_store import StateStore
 
 MAX_SIGNAL_BYTES = 64 * 1024
 T = TypeVar("T")
 
 
-def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool = True) -> Observed:
+def observe(
+    desired: Desired,
+    tmux: Tmux,
+    store: StateStore,
+    *,
+    readonly: bool = True,
+    now: float | None = None,
+) -> Observed:
     """A snapshot of everything orch owns or should own under ``desired``.
 
     ``readonly``: write nothing (`orch plan` and `orch status`); a pass passes
-    False, so that how far each run log was read is remembered.
+    False, so that how far each run log was read is remembered (and each
+    agent's CPU time). ``now``: the pass's time (default: the clock).
     """
     states = store.load_all()
     listing = _in_background(lambda: tmux.list_panes(PANE_FORMAT))  # tmux works, we read files
-    worktrees = _worktree_lists(_repo_paths(desired, states.values()))
+    worktrees = worktree_lists(repo_paths(desired, states.values()))
     text = listing()
     panes = parse_panes(text)
     lost = [p for p in panes if p.exit_unknown and p.server_pid]
@@ -66,8 +80,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
         tmux.reap(lost[0].server_pid or 0)
         text = tmux.list_panes(PANE_FORMAT)
         panes = parse_panes(text)
-    for entries in worktrees.values():  # each reflog is found without reading <worktree>/.git
-        _REFLOGS.update((e.path, f"{e.admin}/logs/HEAD") for e in entries if e.admin)
+    remember_reflogs(worktrees)
     cfg = desired.config
     names = (
         set(desired.workers)
@@ -124,6 +137,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
             files[name] = WorkerFiles(
                 worktree_exists=str(path) in listed, path=str(path), unreadable=str(err)
             )
+    _cpu_activity(desired, panes, tracker, files, time.time() if now is None else now)
     if not readonly:
         tracker.save()
     _count_own_commits(desired, states, files)
@@ -164,6 +178,36 @@ def _in_background(fn: Callable[[], T]) -> Callable[[], T]:
     return result
 
 
+def _cpu_activity(
+    desired: Desired,
+    panes: Iterable[Pane],
+    tracker: ActivityTracker,
+    files: dict[str, WorkerFiles],
+    now: float,
+) -> None:
+    """Each live agent's CPU time, measured in one sweep, as activity in its files.
+
+    Off with ``reconcile.cpuActivity: 0``: no sweep at all.
+    """
+    cfg = desired.config
+    if cfg.cpu_activity <= 0:
+        return
+    pids = {
+        p.worker: p.pane_pid
+        for p in panes
+        if p.worker in files and not p.dead
+        and p.session == cfg.tmux_session and p.fleet == cfg.fleet_name
+    }  # fmt: skip
+    seconds = tree_cpu_by_root(set(pids.values())) if pids else {}
+    for name, pid in pids.items():
+        if pid not in seconds:
+            continue  # ended since tmux listed it
+        mark = cpu_activity.step(tracker.cpu_mark(name), pid, seconds[pid], now, cfg.cpu_activity)
+        tracker.set_cpu_mark(name, mark)
+        if mark.active_at is not None:
+            files[name] = replace(files[name], cpu_active=mark.active_at)
+
+
 def _claude_attempt(
     desired: Desired, name: str, state: WorkerState | None
 ) -> tuple[str, int] | None:
@@ -193,30 +237,6 @@ def _count_own_commits(
         except DriverError:
             continue
         files[name] = replace(f, own_commits=ahead)
-
-
-def _repo_paths(desired: Desired, states: Iterable[WorkerState]) -> set[Path]:
-    paths = {r.local_path for r in desired.repos.values()}
-    paths |= {Path(p) for p in {s.repo_path for s in states if s.repo_path}}  # a few repos
-    return {p for p in paths if p.exists()}
-
-
-def _worktree_lists(paths: Iterable[Path]) -> dict[str, tuple[WorktreeEntry, ...]]:
-    """Each repo's worktrees, read from the files git keeps (no process); git for other layouts."""
-    out = {}
-    for path in sorted(paths):
-        try:
-            raw = read_repo(str(path))
-            if raw is not None:
-                out[str(path)] = worktrees_from_files(raw)
-                continue
-        except OSError:
-            pass  # unreadable metadata: git says why, or lists nothing
-        try:
-            out[str(path)] = parse_worktrees(Git(path).worktree_list())
-        except DriverError:
-            out[str(path)] = ()
-    return out
 
 
 def _log_path(state: WorkerState | None) -> Path | None:
@@ -288,30 +308,6 @@ def _summary_of(body: str) -> str:
     return text
 
 
-_REFLOGS: dict[str, str] = {}  # worktree -> its HEAD's reflog; fixed while the worktree lives
-
-
-def _commit_mtime(worktree: Path) -> float | None:
-    """When the worktree's HEAD last moved: the mtime of its reflog (no git call)."""
-    key = str(worktree)
-    cached = _REFLOGS.get(key)
-    if cached is not None:
-        found = _mtime(cached)
-        if found is not None:
-            return found
-    try:
-        pointer = (worktree / ".git").read_text().strip()
-    except OSError:
-        return None
-    if not pointer.startswith("gitdir:"):
-        return None
-    gitdir = Path(pointer.removeprefix("gitdir:").strip())
-    if not gitdir.is_absolute():
-        gitdir = worktree / gitdir
-    _REFLOGS[key] = str(gitdir / "logs" / "HEAD")
-    return _mtime(_REFLOGS[key])
-
-
 def read_worker_files(
     worktree: Path,
     listed: bool,
@@ -338,7 +334,7 @@ def read_worker_files(
     progress = _mtime(f"{worktree}/{PROGRESS_FILE}") if _name(PROGRESS_FILE) in present else None
     hook = tracker.hook_facts(name, worktree / HOOKS_FILE, *claude) if claude else None
     last_hook = hook.get("last") if hook else None
-    times = [progress, _commit_mtime(worktree), log_activity, last_hook,
+    times = [progress, commit_mtime(worktree), log_activity, last_hook,
              *(s.mtime for s in signals.values())]  # fmt: skip
     known = [t for t in times if t is not None]
     failed = _name(SETUP_FAILED_FILE) in present

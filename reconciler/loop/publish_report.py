@@ -1,5 +1,7 @@
 """Write the status report and commit it to git (the imperative half of reports).
 
+The run reports (``workers/<name>.md`` beside the report, from
+:mod:`reconciler.loop.run_reports`) go along: written and committed with it.
 A report is written only when its content changed (ignoring its "Generated"
 line) and committed only when it differs from the last committed one. Where:
 with ``reports.branch`` null, on the checked-out branch (the file in the work
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.errors import DriverError, UsageError
+from reconciler.core.errors import UsageError
 from reconciler.core.model import Desired
 from reconciler.core.report import ReportInput, commit_message, render_report, without_generated
 from reconciler.core.report_cadence import digest
@@ -26,10 +28,10 @@ from reconciler.core.rows import status_rows
 from reconciler.data import REPORT_TEMPLATE as TEMPLATE
 from reconciler.data import packaged
 from reconciler.drivers import gitops
-from reconciler.drivers.git import count_range
 from reconciler.loop.engine import PassResult, host_name, revision_info
 from reconciler.loop.events import read_events
 from reconciler.loop.logs import tail_lines
+from reconciler.loop.run_reports import FOLDER, git_facts, write_run_reports
 from reconciler.loop.secrets import mask
 from reconciler.loop.state_store import write_atomic
 
@@ -78,16 +80,13 @@ def _template(root: Path) -> str:
 
 
 def _ahead(desired: Desired, rows: list[dict[str, Any]]) -> dict[str, int | None]:
+    """Commits beyond base a worker: the run reports' git facts (cached by branch tip)."""
+    workers = [desired.workers[str(r["name"])] for r in rows if str(r["name"]) in desired.workers]
+    facts, _ = git_facts(desired, workers)
     out: dict[str, int | None] = {}
-    for row in rows:
-        worker = desired.workers.get(str(row["name"]))
-        if worker is None or worker.repo not in desired.repos:
-            continue
-        try:
-            repo = desired.repos[worker.repo].local_path
-            out[worker.name] = count_range(repo, worker.base, worker.branch)
-        except (DriverError, ValueError):
-            out[worker.name] = None
+    for w in workers:
+        got = facts.get(w.name)
+        out[w.name] = got.total if got and got.tip and not got.error else None
     return out
 
 
@@ -134,20 +133,40 @@ def render(result: PassResult, now: float) -> tuple[str, list[dict[str, Any]]]:
     return mask(text), rows
 
 
-def write_local(result: PassResult, now: float) -> tuple[Path, bool, str, list[dict[str, Any]]]:
-    """Render and write the report when its content changed.
+def run_reports(
+    result: PassResult, rows: list[dict[str, Any]], now: float, *, write: bool
+) -> tuple[dict[str, str], bool]:
+    """The run reports beside the report (``workers/<name>.md``), by their path in the
+    control repo; and whether any changed. ``write``: also write the changed ones locally."""
+    desired = result.desired
+    folder = report_path(desired).parent / FOLDER  # under state/ with reports.branch
+    runs = write_run_reports(desired, rows, result.observed.states, folder, now, write=write)
+    rel = Path(report_rel(desired)).parent / FOLDER
+    return {(rel / p.name).as_posix(): t for p, t in runs.texts.items()}, bool(runs.written)
 
-    Returns the local path, whether it was written, the text now in it (the
-    old text, Generated line and all, when only that line would differ) and
-    the status rows.
+
+def runs_digest(runs: dict[str, str]) -> str:
+    """A fingerprint of the run reports' content (their Generated lines left out)."""
+    return digest("".join(f"{rel}\0{without_generated(t)}\0" for rel, t in sorted(runs.items())))
+
+
+def write_local(
+    result: PassResult, now: float
+) -> tuple[Path, bool, str, list[dict[str, Any]], dict[str, str]]:
+    """Render and write the report and the run reports whose content changed.
+
+    Returns the local path, whether anything was written, the text now in it
+    (the old text, Generated line and all, when only that line would differ),
+    the status rows and the run reports (see :func:`run_reports`).
     """
     text, rows = render(result, now)
     path = report_path(result.desired)
+    runs, runs_changed = run_reports(result, rows, now, write=True)
     old = path.read_text() if path.exists() else None
     if old is not None and without_generated(old) == without_generated(text):
-        return path, False, old, rows
+        return path, runs_changed, old, rows, runs
     write_atomic(path, text)
-    return path, True, text, rows
+    return path, True, text, rows, runs
 
 
 def write_report(
@@ -167,24 +186,31 @@ def write_report(
         )
         raise UsageError(msg)
     now = time.time() if now is None else now
-    path, changed, text, rows = write_local(result, now)
+    path, changed, text, rows, runs = write_local(result, now)
     if not commit:
         return ReportResult(path, changed, None, "written" if changed else "unchanged")
-    sha, note = publish(desired, text, rows, push=push)
+    sha, note = publish(desired, text, rows, runs, push=push)
     if note.startswith("waiting"):
         remember_waiting(desired, note)
     else:
-        remember_commit(desired, text, rows, now)
+        remember_commit(desired, text, rows, runs, now)
     return ReportResult(path, changed, sha, note)
 
 
 def publish(
-    desired: Desired, text: str, rows: list[dict[str, Any]], *, push: bool
+    desired: Desired,
+    text: str,
+    rows: list[dict[str, Any]],
+    runs: dict[str, str],
+    *,
+    push: bool,
 ) -> tuple[str | None, str]:
-    """Commit ``text`` as the report (and push); returns the commit (or None) and a note.
+    """Commit ``text`` as the report and ``runs`` as the run reports (and push); returns
+    the commit (or None) and a note.
 
     The note is ``unchanged`` when the last committed report says the same
-    (ignoring its Generated line), or says why the report waits.
+    (ignoring its Generated line) and so do the run reports (their digest in
+    state/report.json), or says why the report waits.
     """
     cfg, root, rel = desired.config, desired.root, report_rel(desired)
     branch = cfg.reports_branch
@@ -203,13 +229,16 @@ def publish(
             raise UsageError(msg)
         ref = f"refs/heads/{branch}"
     last = gitops.file_at(root, ref, rel)
-    files, message = {rel: text.encode()}, commit_message(rows)
-    if last is not None and without_generated(last) == without_generated(text):
+    texts = {rel: text, **runs}
+    files, message = {p: t.encode() for p, t in texts.items()}, commit_message(rows)
+    same_runs = read_memory(desired).get("runs") == runs_digest(runs)
+    if same_runs and last is not None and without_generated(last) == without_generated(text):
         sha, note = None, "unchanged"
     elif branch is None:
-        path = root / rel  # the work tree's file is the committed one, byte for byte
-        if not path.is_file() or path.read_text() != text:
-            write_atomic(path, text)
+        for p, t in texts.items():  # the work tree's files are the committed ones, byte for byte
+            path = root / p
+            if not path.is_file() or path.read_text() != t:
+                write_atomic(path, t)
         sha = gitops.commit_on_current_branch(root, files, message, cfg.reports_author)
         note = "committed"
     else:
@@ -245,8 +274,11 @@ def save_memory(desired: Desired, memory: dict[str, Any]) -> None:
     write_atomic(memory_file(desired), json.dumps(memory, sort_keys=True))
 
 
-def remember_commit(desired: Desired, text: str, rows: list[dict[str, Any]], now: float) -> None:
-    """Record that ``text`` is the committed report as of ``now`` (committed, or found equal).
+def remember_commit(
+    desired: Desired, text: str, rows: list[dict[str, Any]], runs: dict[str, str], now: float
+) -> None:
+    """Record that ``text`` and ``runs`` are the committed reports as of ``now`` (committed,
+    or found equal).
 
     Restarts reports.minInterval and clears the urgent changes it covers; the
     phases it shows are the watcher's baseline for new urgent changes.
@@ -254,7 +286,8 @@ def remember_commit(desired: Desired, text: str, rows: list[dict[str, Any]], now
     memory = read_memory(desired)
     memory.update(committed_at=now, urgent=[])
     phases = {str(r["name"]): str(r["phase"]) for r in rows}
-    memory.update(digest=digest(without_generated(text)), waiting=None, phases=phases)
+    memory.update(digest=digest(without_generated(text)), runs=runs_digest(runs))
+    memory.update(waiting=None, phases=phases)
     save_memory(desired, memory)
 
 

@@ -28,6 +28,8 @@ from reconciler.loop.publish_report import (
     remember_waiting,
     render,
     report_rel,
+    run_reports,
+    runs_digest,
     save_memory,
     write_local,
 )
@@ -75,21 +77,28 @@ class ReportTimer:
         decision = clocks(committed=None, content=None)  # by the clocks alone
         if not decision.commit:
             return decision.due
-        if cfg.reports_branch is None:  # the work tree's file changes only with a commit
+        if cfg.reports_branch is None:  # the work tree's files change only with a commit
             text, rows = render(result, now)
+            runs, _ = run_reports(result, rows, now, write=False)
         else:
-            _, _, text, rows = write_local(result, now)
-        content = digest(without_generated(text))
-        if not clocks(committed=memory.get("digest"), content=content).commit:
-            remember_commit(desired, text, rows, now)  # current as of now
+            _, _, text, rows, runs = write_local(result, now)
+        content = f"{digest(without_generated(text))}:{runs_digest(runs)}"
+        committed = f"{memory.get('digest')}:{memory.get('runs')}"
+        if not clocks(committed=committed, content=content).commit:
+            remember_commit(desired, text, rows, runs, now)  # current as of now
             return None
-        return self._commit(desired, text, rows, now)
+        return self._commit(desired, text, rows, runs, now)
 
     def _commit(
-        self, desired: Desired, text: str, rows: list[dict[str, Any]], now: float
+        self,
+        desired: Desired,
+        text: str,
+        rows: list[dict[str, Any]],
+        runs: dict[str, str],
+        now: float,
     ) -> float | None:
         try:
-            sha, note = publish(desired, text, rows, push=desired.config.reports_push)
+            sha, note = publish(desired, text, rows, runs, push=desired.config.reports_push)
         except OrchError as err:
             self._once(f"warning: report: {err}; trying again in {RETRY_FAILED:.0f}s")
             self.retry_at = now + RETRY_FAILED
@@ -98,7 +107,7 @@ class ReportTimer:
             remember_waiting(desired, note)
             self._once(f"report {note}")
             return None  # tried again after the next pass
-        remember_commit(desired, text, rows, now)
+        remember_commit(desired, text, rows, runs, now)
         self.told = None
         if sha:
             self.emit(f"report {report_rel(desired)}: {note} ({sha[:10]})")

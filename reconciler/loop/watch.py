@@ -299,16 +299,18 @@ def _one_pass(
 
 
 class _SideJobs:
-    """GitOps pull of the control repo, and report commits, on their own timers."""
+    """GitOps pull of the control repo, notifications and report commits, on their own timers."""
 
     def __init__(
         self, root: Path, emit: Callable[[Event | str], None], clock: Callable[[], float]
     ) -> None:
+        from reconciler.loop.notify import Notifier
         from reconciler.loop.report_timer import ReportTimer
 
         self.root, self.emit, self.clock = root, emit, clock
         self.next_pull = 0.0
         self.reports = ReportTimer(emit)
+        self.notifier = Notifier(emit)
 
     def maybe_pull(self, desired: Desired | None) -> None:
         """Fetch and fast-forward the control repo every git.pullInterval (when git.pull)."""
@@ -319,8 +321,11 @@ class _SideJobs:
             self.emit(line)
 
     def after_pass(self, result: engine.PassResult) -> float | None:
-        """The report's turn (see :mod:`reconciler.loop.report_timer`); when it is due next."""
-        return self.reports.after_pass(result, self.clock())
+        """Notifications (:mod:`reconciler.loop.notify`), then the report's turn
+        (:mod:`reconciler.loop.report_timer`); when either is due next."""
+        told = self.notifier.after_pass(result, self.clock())
+        report = self.reports.after_pass(result, self.clock())
+        return min((t for t in (told, report) if t is not None), default=None)
 
 
 class SpecCache:

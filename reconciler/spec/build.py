@@ -9,6 +9,8 @@ from reconciler.core.duration import parse_duration
 from reconciler.core.model import (
     Agent,
     Pipeline,
+    Publish,
+    PullRequest,
     Repo,
     RestartPolicy,
     Source,
@@ -124,6 +126,8 @@ def build_worker(
         worker_set=worker_set,
         adopt_branch=bool(spec.get("adoptBranch", False)),
         budget_usd=float(spec["budget"]["usd"]) if spec.get("budget") else None,
+        publish=build_publish(spec.get("publish")),
+        item=doc.item,
         placement_hash=stable_hash({"repo": spec["repo"], "branch": branch, "base": base}),
         run_hashes={
             "agent": stable_hash(specs.get(f"Agent/{spec['agent']}")),
@@ -131,3 +135,19 @@ def build_worker(
             "vars": stable_hash(vars_),
         },
     )
+
+
+def build_publish(spec: dict[str, Any] | None) -> Publish | None:
+    """A worker's ``publish`` section (schema-valid), or None when it has none."""
+    if spec is None:
+        return None
+    pr = spec.get("pullRequest")
+    request = None
+    if pr is not None:
+        request = PullRequest(
+            title=pr.get("title", PullRequest.title),
+            body=pr.get("body"),
+            draft=bool(pr.get("draft", False)),
+            base=pr.get("base"),
+        )
+    return Publish(push=bool(spec.get("push", True)), pull_request=request)

@@ -29,6 +29,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("reconcile", "stopGrace"): ("stop_grace", parse_duration),
     ("reconcile", "startInterval"): ("start_interval", parse_duration),
     ("reconcile", "source"): ("source", str),
+    ("reconcile", "cpuActivity"): ("cpu_activity", float),
     ("limits", "pause"): ("limits_pause", parse_duration),
     ("limits", "maxPause"): ("limits_max_pause", parse_duration),
     ("budget", "usd"): ("fleet_budget_usd", lambda v: v if v is None else float(v)),
@@ -47,6 +48,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("timeouts", "network"): ("network_timeout", parse_duration),
     ("timeouts", "tmux"): ("tmux_timeout", parse_duration),
     ("teardown", "skipIgnored"): ("skip_ignored", tuple),
+    ("notify", "command"): ("notify_command", lambda v: tuple(v or ())),
+    ("notify", "timeout"): ("notify_timeout", parse_duration),
 }
 
 
@@ -104,6 +107,9 @@ def load_config(
                 for key, problem in _reports_problems(values):
                     line, col = docs[0].mark(("reports", key))
                     errors.append(SpecError(CONFIG_FILE, line, col, None, problem))
+                for index, problem in _notify_problems(values.get("notify_command", ())):
+                    line, col = docs[0].mark(("notify", "command", index))
+                    errors.append(SpecError(CONFIG_FILE, line, col, None, problem))
     # Per-workstation overrides: the config file is shared through git.
     if env.get("ORCH_TMUX_SOCKET"):
         values["tmux_socket"] = env["ORCH_TMUX_SOCKET"]
@@ -154,6 +160,22 @@ def _reports_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
             "pushing the current branch would push your own unpushed commits"
         )
         out.append(("push", why))
+    return out
+
+
+def _notify_problems(argv: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(index, problem) for each item of notify.command that would not render."""
+    from reconciler.core.notify import NAMES
+    from reconciler.spec.templates import static_problem
+
+    out = []
+    for index, item in enumerate(argv):
+        problem = static_problem(item, NAMES)
+        if problem:
+            names = ", ".join(sorted(NAMES))
+            out.append((index, f"notify.command[{index}]: {problem[1]} (names: {names})"))
+    if argv and not argv[0].strip():
+        out.append((0, "notify.command[0] must name a program"))
     return out
 
 

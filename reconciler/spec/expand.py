@@ -180,5 +180,5 @@ def expand_worker_set(doc: Document, root: Path) -> Expansion:
             "spec": rendered,
         }
         line, col = doc.mark(("spec", "template"))
-        done.workers.append(Document(doc.path, data, line, col, dict(template_marks)))
+        done.workers.append(Document(doc.path, data, line, col, dict(template_marks), item=item))
     return done

@@ -35,6 +35,7 @@ class Document:
     line: int
     col: int
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    item: Any = None  # a Worker made by a WorkerSet: the item it was stamped from
 
     def mark(self, where: PathKey) -> tuple[int, int]:
         """Line and column of ``where``, or of its nearest located parent."""

@@ -192,6 +192,29 @@ def test_tree_cpu_seconds_counts_live_and_finished_descendants(
     assert waiting.user + waiting.system < 0.1
 
 
+def test_tree_cpu_by_root_measures_every_tree_in_one_sweep(
+    trees: Trees, retry_until: Retry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy = trees.start("while :; do :; done & wait")
+    idle = trees.start("sleep 100 & wait")
+    gone = trees.start("exit 0")
+    gone.wait()
+    sweeps: list[object] = []
+    real = psutil.process_iter
+    monkeypatch.setattr(psutil, "process_iter", lambda *a, **k: sweeps.append(a) or real(*a, **k))
+    first = proc.tree_cpu_by_root([busy.pid, idle.pid, gone.pid])
+    assert len(sweeps) == 1  # one walk over the processes, whatever the number of trees
+    assert set(first) == {busy.pid, idle.pid}  # the one that ended is not measured
+
+    def later() -> dict[int, float] | None:
+        now = proc.tree_cpu_by_root([busy.pid, idle.pid])
+        return now if now[busy.pid] >= first[busy.pid] + 0.3 else None
+
+    grown = retry_until(later, message="the busy tree's figure grows")
+    assert grown[idle.pid] - first[idle.pid] < 0.1  # the sleeping one barely moves
+    assert grown[busy.pid] == pytest.approx(proc.tree_cpu_seconds(busy.pid), abs=0.5)
+
+
 def test_signal_tree_refuses_our_own_group_and_init(retry_until: Retry) -> None:
     # SIGCONT: were the guard missing, our own group would get a harmless signal.
     with pytest.raises(DriverError, match=r"^kill -CONT -0: not a process group"):

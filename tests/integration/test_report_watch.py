@@ -193,12 +193,15 @@ def test_the_watcher_pushes_reports_to_their_own_branch_and_leaves_the_checkout_
     assert git(remote, "ls-tree", "-r", "--name-only", "orch/status").splitlines() == [
         "reports/a.md",
         "reports/b.md",
+        "reports/workers/w1.md",  # the run reports go along
+        "reports/workers/w2.md",
     ]
     assert "round 2" in git(remote, "show", "orch/status:reports/b.md")
     assert "| w1 | Failed |" in git(remote, "show", "orch/status:reports/a.md")
     assert git(remote, "rev-list", "--merges", "--count", "orch/status") == "0"
     assert not (ctl / "reports").exists()
     assert (ctl / "state" / "reports" / "a.md").is_file()  # the local copy, git-ignored
+    assert (ctl / "state" / "reports" / "workers" / "w1.md").is_file()
     assert git(ctl, "rev-parse", "orch/status") == git(remote, "rev-parse", "orch/status")
     pushed = [n for n in watch.notices("report ") if "pushed" in n]
     assert any("pushed (2 tries)" in n for n in pushed), watch.notices()

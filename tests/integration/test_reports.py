@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from reconciler.core.report import without_generated
+from reconciler.data import packaged
 from reconciler.loop import engine
 from reconciler.loop.control_repo import pull_once
 from reconciler.loop.publish_report import build
@@ -312,7 +313,8 @@ def test_report_commit_touches_only_reports_keeps_staged_changes_and_is_not_repe
     assert ctl.head() == out["commit"]
     assert ctl.git("rev-parse", "HEAD^") == head
     paths = changed_paths(ctl)
-    assert paths == ["reports/status.md"]
+    runs = [f"reports/workers/{name}.md" for name in ("w1", "w2", "w3")]
+    assert paths == ["reports/status.md", *runs]
     assert ctl.git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s") == (
         f"{AUTHOR}|{AUTHOR}|orch: status: 3 running"
     )
@@ -324,10 +326,11 @@ def test_report_commit_touches_only_reports_keeps_staged_changes_and_is_not_repe
     assert "draft.md" not in ctl.git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
     # the report's own entries are clean in the index and the working tree
     assert ctl.git("status", "--porcelain", "--", "reports") == ""
-    # the index changed by the report's one entry, the status not at all
+    # the index changed by the reports' own entries (the fleet's, the run reports), the
+    # status not at all
     index_after = ctl.git("ls-files", "-s").splitlines()
-    blob = ctl.git("rev-parse", "HEAD:reports/status.md")
-    assert sorted([*index_before, f"100644 {blob} 0\treports/status.md"]) == sorted(index_after)
+    entries = [f"100644 {ctl.git('rev-parse', f'HEAD:{p}')} 0\t{p}" for p in paths]
+    assert sorted([*index_before, *entries]) == sorted(index_after)
     assert ctl.git("status", "--porcelain").splitlines() == [
         x for x in status_before if "reports" not in x
     ]
@@ -363,6 +366,21 @@ def test_an_explicit_commit_commits_whenever_the_content_changed(ctl: Host) -> N
     assert ctl.git("show", "HEAD:reports/status.md") == ctl.report_text().rstrip("\n")
     assert ctl.git("status", "--porcelain") == ""
     # only the Generated line would differ: nothing to commit
+    assert ctl.report("--commit")["note"] == "unchanged"
+
+
+def test_a_run_report_that_alone_changed_is_committed(ctl: Host) -> None:
+    running(ctl, ["w1"])
+    assert ctl.report("--commit")["commit"]
+    assert ctl.report("--commit")["note"] == "unchanged"
+    # the control repo's own run report template: the fleet report stays as it was
+    custom = ctl.root / "reports" / "templates" / "worker.md.j2"
+    custom.parent.mkdir(parents=True, exist_ok=True)
+    custom.write_text(packaged("reports/templates/worker.md.j2") + "\nAsk #team about it.\n")
+    out = ctl.report("--commit")
+    assert (out["note"], out["changed"]) == ("committed", True), out
+    assert changed_paths(ctl) == ["reports/workers/w1.md"]
+    assert "Ask #team about it." in ctl.git("show", "HEAD:reports/workers/w1.md")
     assert ctl.report("--commit")["note"] == "unchanged"
 
 
@@ -632,7 +650,13 @@ def test_two_hosts_run_their_own_workers_and_push_their_own_reports(
     assert log.count("reports/b.md") == 2
     assert git(remote, "rev-list", "--merges", "--count", "orch/status") == "0"
     tree = git(remote, "ls-tree", "-r", "--name-only", "orch/status").splitlines()
-    assert tree == ["reports/a.md", "reports/b.md"]
+    # and each host's run reports, of its own workers alone
+    assert tree == [
+        "reports/a.md",
+        "reports/b.md",
+        "reports/workers/wa.md",
+        "reports/workers/wb.md",
+    ]
     assert git(remote, "log", "--format=%s", "main", "--", "reports") == ""
     report_a = git(remote, "show", "orch/status:reports/a.md")
     report_b = git(remote, "show", "orch/status:reports/b.md")

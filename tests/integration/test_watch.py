@@ -470,7 +470,7 @@ def test_watch_commits_the_first_report_then_holds_phase_changes_for_min_interva
     retry_until(lambda: report_commits()[:1] == ["orch: status: 1 running|bot"], 15)
     committed = report_commits()
     head = fleet.git(fleet.root, "show", "--name-only", "--format=", "HEAD").stdout.split()
-    assert head == ["reports/status.md"]
+    assert head == ["reports/status.md", "reports/workers/w1.md"]  # and its run report
     fleet.workers(["w1", "w2"])  # a phase change that is not urgent: it waits for minInterval
     retry_until(lambda: "w2" in alive_pids(fleet), 15, message="w2 started")
     seen = len(watch.passes)

@@ -16,6 +16,7 @@ another session, some for the name ``ghost`` that exists nowhere else.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -139,6 +140,7 @@ def worlds(draw: st.DrawFn, desired: Desired, *, from_desired: bool = False) -> 
             activity=draw(st.sampled_from(TIMES)),
             marker=draw(st.sampled_from((CURRENT, CURRENT, CURRENT, None))),
         )
+        files[name] = replace(files[name], cpu_active=draw(st.sampled_from(TIMES)))
         if draw(st.booleans()):
             status, signal = draw(
                 st.sampled_from(

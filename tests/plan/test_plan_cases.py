@@ -16,7 +16,8 @@ Format (every key optional unless said otherwise)::
       pipelines: {p: [build, {name: test, doneWhen: exit0, stallTimeout: 60, timeout: 600}]}
       workers:                        # in spec order
         w1: {pipeline: p, maxRestarts: 3, backoff: [10, 300], suspend: false,
-             dependsOn: [w0], vars: {x: 1}, branch: orch/x, host: b, budget: 5.0}
+             dependsOn: [w0], vars: {x: 1}, branch: orch/x, host: b, budget: 5.0,
+             publish: {pullRequest: {title: t}}}   # as in a Worker spec
       parallelism: 2                  # one WorkerSet "s" over all workers, or:
       sets: {s: {parallelism: 2, workers: [w1, w2]}}
       maxPruneFraction: 0.5
@@ -42,13 +43,16 @@ Format (every key optional unless said otherwise)::
       own_commits: {w1: 0}            # commits of its branch beyond its old base (base changed)
       signals: {w1: {build: done, test: "failed: the summary"}}   # "done @ now-5": written then
       activity: {w1: now-100}
+      cpu: {w1: now-10}               # the agent's process tree last used CPU then
       states:
         w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
              backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
              branch: orch/old, base: develop, placement: stale, changed: [vars],
              stop_sent_at: now-3,             # orch sent TERM then (stopGrace: 10s)
              errors: 2, error: "create-worktree: ...", error_at: now-1,  # failed actions
-             costs: {"build#1": 0.5}}        # USD each attempt reported
+             costs: {"build#1": 0.5},        # USD each attempt reported
+             published: "0000...", pr_url: "https://...",   # what publishing did
+             publish_errors: 1, publish_error: "publish: ...", publish_error_at: now-5}
     actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
       - ensure-session
       - start-agent w1 build 2 restart
@@ -93,6 +97,7 @@ from reconciler.core.model import AccountLimit, Desired, Worker
 from reconciler.core.observed import Observed, Signal, WorkerFiles
 from reconciler.core.plan import plan
 from reconciler.core.restarts import error_spec
+from reconciler.spec.build import build_publish
 
 CASES = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
@@ -148,6 +153,8 @@ def build_desired(spec: dict[str, Any]) -> Desired:
         )
         if "budget" in w:
             workers[-1] = replace(workers[-1], budget_usd=float(w["budget"]))
+        if "publish" in w:
+            workers[-1] = replace(workers[-1], publish=build_publish(w["publish"]))
     sets = {n: (s.get("parallelism"), s["workers"]) for n, s in (spec.get("sets") or {}).items()}
     return make_desired(
         workers,
@@ -223,6 +230,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         files[n] = replace(files[n], own_commits=ahead)
     for n, facts in (spec.get("stream") or {}).items():
         files[n] = replace(files.get(n, make_files(n)), stream=StreamFacts(**facts))
+    for n, when in (spec.get("cpu") or {}).items():  # the agent's tree last used CPU then
+        files[n] = replace(files.get(n, make_files(n)), cpu_active=_time(when, now))
     for n, facts in (spec.get("hooks") or {}).items():
         timed = {k: _time(v, now) if k in ("last", "open_since") else v for k, v in facts.items()}
         files[n] = replace(files.get(n, make_files(n)), hooks=HookFacts(**timed))
@@ -241,7 +250,12 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
             kwargs["placement"] = (
                 "stale-placement" if st["placement"] == "stale" else st["placement"]
             )
-        for key in ("stop_sent_at", "error_at"):
+        for key in ("published", "pr_url", "publish_error"):
+            if key in st:
+                kwargs[key] = st[key]
+        if "publish_errors" in st:
+            kwargs["publish_errors"] = int(st["publish_errors"])
+        for key in ("stop_sent_at", "error_at", "publish_error_at"):
             if key in st:
                 kwargs[key] = _time(st[key], now)
         if "costs" in st:

@@ -63,15 +63,18 @@ def make_stage(
     done_when: str = "signal",
     stall_timeout: float = 900.0,
     timeout: float = 1800.0,
+    tool_timeout: float = 1800.0,
 ) -> Stage:
-    """One pipeline stage (defaults: doneWhen signal, stall 15m, timeout 30m)."""
-    return Stage(name, f"playbooks/prompts/{name}.md.j2", stall_timeout, timeout, done_when)
+    """One pipeline stage (defaults: doneWhen signal, stall 15m, timeout 30m, toolTimeout 30m)."""
+    prompt = f"playbooks/prompts/{name}.md.j2"
+    return Stage(name, prompt, stall_timeout, timeout, done_when, tool_timeout=tool_timeout)
 
 
 def make_pipeline(name: str, stages: Sequence[str | Stage | Mapping[str, Any]]) -> Pipeline:
     """A pipeline from stage names, Stage objects or compact dicts.
 
-    A dict takes ``name`` and optionally ``doneWhen``, ``stallTimeout``, ``timeout``.
+    A dict takes ``name`` and optionally ``doneWhen``, ``stallTimeout``, ``timeout``,
+    ``toolTimeout``.
     """
     out = []
     for s in stages:
@@ -86,6 +89,7 @@ def make_pipeline(name: str, stages: Sequence[str | Stage | Mapping[str, Any]]) 
                     done_when=s.get("doneWhen", "signal"),
                     stall_timeout=float(s.get("stallTimeout", 900.0)),
                     timeout=float(s.get("timeout", 1800.0)),
+                    tool_timeout=float(s.get("toolTimeout", 1800.0)),
                 )
             )
     return Pipeline(name, tuple(out), SRC)
@@ -468,6 +472,10 @@ def simulate(
                 del panes[i]
         elif a.verb is Verb.FORGET:
             states.pop(name, None)
+        elif a.verb is Verb.PUBLISH:  # the push and the pull request went through
+            pub = desired.workers[name].publish
+            url = "https://example.invalid/pr/1" if pub and pub.pull_request else ""
+            states[name] = replace(states[name], published="0" * 40, pr_url=url)
         else:  # pragma: no cover - a new Verb needs a rule here
             raise AssertionError(f"simulate: no rule for {a.verb}")
     return Observed(

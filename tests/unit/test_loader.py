@@ -372,7 +372,7 @@ def test_unknown_field_without_a_close_match_lists_known_fields(fleet: Fleet) ->
     at(err, "specs/workers.yaml", line_of(text, "colour"), 3)
     assert err.message == (
         'unknown field "colour" in spec (known: adoptBranch, agent, base, branch, budget, '
-        "dependsOn, host, pipeline, repo, restartPolicy, suspend, vars)"
+        "dependsOn, host, pipeline, publish, repo, restartPolicy, suspend, vars)"
     )
 
 

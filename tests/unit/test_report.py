@@ -228,9 +228,12 @@ def test_worker_rows_show_stage_position_activity_branch_ahead_and_reason() -> N
             "$1.23",
             "`orch/w1`",
             "4",
+            "[report](workers/w1.md)",
+            "-",
             "stalled \\| restarting",
         ],
-        ["w2", "Pending", "-", "0", "0", "-", "-", "`orch/w2`", "-", "waiting for w1 to succeed"],
+        ["w2", "Pending", "-", "0", "0", "-", "-", "`orch/w2`", "-", "[report](workers/w2.md)", "-",
+         "waiting for w1 to succeed"],
         [
             "w3",
             "Provisioning",
@@ -241,6 +244,8 @@ def test_worker_rows_show_stage_position_activity_branch_ahead_and_reason() -> N
             "-",
             "`orch/w3`",
             "0",
+            "[report](workers/w3.md)",
+            "-",
             "running",
         ],
     ]
