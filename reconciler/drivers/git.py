@@ -1,22 +1,21 @@
 """Run git commands on a repository and its worktrees; return raw output.
 
-Every command is an argv list run as a plain subprocess with an explicit
-``git -C <dir>``: a missing directory makes git fail, never run elsewhere. Failures become
+Every command is an argv list run by GitPython's ``Git.execute`` with an explicit
+``git -C <dir>``: GitPython quietly falls back to the current directory when its
+working directory is missing, and ``-C`` makes git fail instead. Failures become
 :class:`~reconciler.core.errors.DriverError` (``"git <subcommand>: <stderr>"``).
 
 Commits orch makes itself (the first commit of :func:`init_repo`, work saved by
 :meth:`Git.save_work`) use a fixed identity and are never signed, so they do not
 depend on, or prompt through, the user's git configuration.
 
-GitPython (which runs ``git version`` on import) is imported only to open a
-:class:`Git`; commands run without it: CLI start-up time matters.
+GitPython is imported lazily (it runs ``git version`` on import): CLI start-up
+time matters.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,14 +28,18 @@ ORCH_IDENTITY: Mapping[str, str] = {
     "GIT_COMMITTER_NAME": "orch",
     "GIT_COMMITTER_EMAIL": "orch@localhost",
 }
+_PREFIX = "\n  stderr: '"
 DEFAULT_TIMEOUT = 60.0  # local git calls; config timeouts.git
 NETWORK_TIMEOUT = 600.0  # clone, fetch, push; config timeouts.network
 OWNED = "refs/orch/owned/"  # refs/orch/owned/<fleet>/<branch>: branches a fleet created
 
 
-def _git_binary() -> str:
-    """git, or the one GIT_PYTHON_GIT_EXECUTABLE names (as GitPython honours it; tests use it)."""
-    return os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"
+def _stderr(err: Exception) -> str:
+    """The raw stderr of a GitPython error (it wraps it as ``"\\n  stderr: '...'"``)."""
+    text = str(getattr(err, "stderr", "") or "")
+    if text.startswith(_PREFIX) and text.endswith("'"):
+        text = text[len(_PREFIX) : -1]
+    return text.strip()
 
 
 def _execute(
@@ -52,30 +55,36 @@ def _execute(
     ``-c <name=value>`` options. With ``quiet_miss``, an exit code 1 without
     stderr returns ``""`` (how ``rev-parse --verify --quiet`` says "no such
     revision"). A call running longer than ``timeout`` seconds is killed and
-    raises "timed out after Ns": a hung git never freezes the loop. git's
-    messages are in English (``LC_ALL=C``), as orch reads some of them.
+    raises "timed out after Ns": a hung git never freezes the loop.
     """
+    import git
+
+    command = [str(git.Git.GIT_PYTHON_GIT_EXECUTABLE), *argv]
     position = 0
     while position < len(argv) - 1 and argv[position] in ("-C", "-c"):
         position += 2
     cmd = f"git {argv[position]}"
-    full_env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **(env or {})}
     try:
-        done = subprocess.run(
-            [_git_binary(), *argv], env=full_env, timeout=timeout, capture_output=True,
-            input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as err:
-        raise DriverError(cmd, f"timed out after {timeout:g}s") from err
-    except OSError as err:  # e.g. the git executable is missing
-        raise DriverError(cmd, str(err)) from err
-    if done.returncode:
-        stderr = done.stderr.decode("utf-8", "replace").strip()
-        if quiet_miss and done.returncode == 1 and not stderr:
+        with tempfile.TemporaryFile() as feed:
+            if stdin is not None:
+                feed.write(stdin)
+                feed.seek(0)
+            out = git.Git().execute(
+                command,
+                env=dict(env) if env else None,
+                kill_after_timeout=timeout,
+                istream=feed if stdin is not None else None,
+            )
+    except git.GitCommandError as err:
+        stderr = _stderr(err)
+        if quiet_miss and err.status == 1 and not stderr:
             return ""
-        raise DriverError(cmd, stderr or f"exit code {done.returncode}")
-    out = done.stdout.decode("utf-8", "replace")
-    return out.removesuffix("\n")
+        if "did not complete in" in stderr:
+            stderr = f"timed out after {timeout:g}s"
+        raise DriverError(cmd, stderr or f"exit code {err.status}") from err
+    except git.GitError as err:  # e.g. the git executable is missing
+        raise DriverError(cmd, str(err)) from err
+    return str(out)
 
 
 def run_git(

@@ -14,21 +14,20 @@ hang the reconciler. orch's server never reads the user's tmux configuration
 (``-f /dev/null``): a ``base-index``, ``default-command`` or hook set there
 would change what orch observes and starts.
 
-tmux runs as a plain subprocess, and psutil is imported lazily (on a timeout):
-CLI start-up time matters.
+libtmux and psutil are imported lazily (inside :meth:`Tmux._server` and on a
+timeout): CLI start-up time matters.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.core.errors import DriverError
 from reconciler.drivers.tmux_argv import (
@@ -41,6 +40,10 @@ from reconciler.drivers.tmux_argv import (
     pipe_command,
     window_commands,
 )
+
+if TYPE_CHECKING:
+    import libtmux
+    from libtmux.common import tmux_cmd
 
 __all__ = ["Tmux", "WindowSpec"]
 
@@ -82,40 +85,36 @@ class Tmux:
     def __init__(self, socket: str, timeout: float = 10.0) -> None:
         self.socket = socket
         self.timeout = timeout
+        self._server_obj: libtmux.Server | None = None
 
-    def _client(self, argv: Sequence[str]) -> tuple[list[str], list[str], int]:
-        """``tmux -L<socket> -f/dev/null argv`` (``-f`` counts when it starts the server).
+    def _server(self) -> libtmux.Server:
+        if self._server_obj is None:
+            import libtmux
 
-        A plain subprocess: importing libtmux cost a CLI command more than the call.
-        """
-        done = subprocess.run(
-            [shutil.which("tmux") or "tmux", f"-L{self.socket}", "-f/dev/null", *argv],
-            capture_output=True, text=True, encoding="utf-8", errors="backslashreplace",
-            check=False, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        stdout = done.stdout.split("\n")
-        while stdout and stdout[-1] == "":
-            stdout.pop()
-        return stdout, [line for line in done.stderr.split("\n") if line], done.returncode
+            # libtmux passes config_file as -f on every call; it counts when a call
+            # starts the server, which then reads nothing of the user's.
+            self._server_obj = libtmux.Server(socket_name=self.socket, config_file="/dev/null")
+        return self._server_obj
 
     def _call(self, argv: Sequence[str]) -> tuple[list[str], list[str], int]:
         """Run one tmux invocation; return stdout lines, stderr lines and the exit code.
 
-        The client hands its stdout to the server, so a stopped server can keep
-        the client (and a wait on its pipes) forever: the call runs in a worker
-        thread joined with ``timeout``. On a timeout the hung client is killed
-        (:meth:`_abandon`) and the worker left behind.
+        libtmux's ``tmux_cmd`` waits for its client without a limit, so the call
+        runs in a worker thread joined with ``timeout``. On a timeout the hung
+        client is killed (:meth:`_abandon`) and the worker left behind.
 
         Raises
         ------
         DriverError
-            ``"tmux <subcommand>: timed out after Ns"``.
+            ``"tmux <subcommand>: timed out after Ns"``; ``"tmux: tmux is not
+            installed"`` when no tmux is on PATH.
         """
-        outcome: list[tuple[list[str], list[str], int] | Exception] = []
+        server = self._server()
+        outcome: list[tmux_cmd | Exception] = []
 
         def work() -> None:
             try:
-                outcome.append(self._client(argv))
+                outcome.append(server.cmd(*argv))
             except Exception as err:  # noqa: BLE001 - raised again in the caller's thread
                 outcome.append(err)
 
@@ -127,11 +126,13 @@ class Tmux:
             cmd = f"tmux {argv[0]}"
             raise DriverError(cmd, f"timed out after {self.timeout:g}s")
         result = outcome[0]
-        if isinstance(result, FileNotFoundError):
-            raise DriverError("tmux", "tmux is not installed (not found on PATH)")
         if isinstance(result, Exception):
+            from libtmux import exc
+
+            if isinstance(result, exc.TmuxCommandNotFound):
+                raise DriverError("tmux", "tmux is not installed (not found on PATH)")
             raise result
-        return result
+        return list(result.stdout), list(result.stderr), int(result.returncode or 0)
 
     def _abandon(self, worker: threading.Thread, argv: Sequence[str]) -> None:
         """Kill the tmux client ``worker`` waits for, trying for a bounded time.
