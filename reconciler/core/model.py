@@ -70,6 +70,8 @@ class Agent:
     builtin: bool = False  # a profile used without an Agent document
     stop_nudges: int = 2  # claude: Stop-hook nudges per attempt before the stop is let through
     staggered: bool = False  # starts spaced by reconcile.startInterval (a CLI with a shared config)
+    interactive: bool = False  # runs attached to its window's terminal (a person can type)
+    claude_config_dir: str | None = None  # claude: a config folder orch fills (else the user's)
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class Config:
     network_timeout: float = 600.0
     tmux_timeout: float = 10.0
     skip_ignored: tuple[str, ...] = DEFAULT_SKIP_IGNORED
+    claude_config_dir: str | None = None  # claude.configDir: a config folder orch fills
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,7 @@ class WorkerState:
     error_at: float | None = None
     error_spec: str = ""
     costs: Mapping[str, float] = field(default_factory=dict)  # "stage#attempt" -> USD reported
+    taken_over: bool = False  # a person drives it (`orch takeover`): orch leaves it alone
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""

@@ -200,6 +200,9 @@ class WorkerFiles:
     # newest meaningful activity: log growth that is not quiet, .orch/ changes,
     # commits in the worktree (see snapshot.py)
     activity: float | None = None
+    # interactive agents before their first prompt: the visible screen (a first-run
+    # question orch did not pre-answer shows there, and nowhere else)
+    screen: str | None = None
 
 
 @dataclass(frozen=True)

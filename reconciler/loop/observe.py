@@ -29,12 +29,14 @@ from reconciler.core.model import Desired, WorkerState
 from reconciler.core.observed import (
     PANE_FORMAT,
     Observed,
+    Pane,
     Signal,
     WorkerFiles,
     WorktreeEntry,
     parse_panes,
     parse_worktrees,
 )
+from reconciler.drivers import tmux_keys
 from reconciler.drivers.git import Git, count_range
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.accounts import load_accounts
@@ -118,6 +120,7 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
     if not readonly:
         tracker.save()
     _count_own_commits(desired, states, files)
+    _read_screens(desired, tmux, panes, files)
     return Observed(
         tmux_up=text is not None,
         panes=panes,
@@ -130,6 +133,31 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
         corrupt=tuple((str(path), why) for path, why in store.corrupt),
         accounts=load_accounts(desired.state_dir),
     )
+
+
+def _read_screens(
+    desired: Desired, tmux: Tmux, panes: Iterable[Pane], files: dict[str, WorkerFiles]
+) -> None:
+    """The screen of each live interactive agent no prompt reached yet (one capture each).
+
+    A first-run question orch did not pre-answer stops such an agent before its
+    hooks say anything; the screen is the only place it shows.
+    """
+    cfg = desired.config
+    for pane in panes:
+        worker = desired.workers.get(pane.worker or "")
+        if (worker is None or pane.dead or pane.session != cfg.tmux_session
+                or pane.fleet != cfg.fleet_name or worker.name not in files):  # fmt: skip
+            continue
+        agent = desired.agents.get(worker.agent)
+        hook = files[worker.name].hooks
+        if agent is None or not agent.interactive or (hook and hook.prompted):
+            continue
+        try:
+            text = tmux_keys.screen(tmux, pane.pane_id)
+        except DriverError:
+            continue  # the window went away meanwhile: the next pass sees it
+        files[worker.name] = replace(files[worker.name], screen=text)
 
 
 def _claude_attempt(

@@ -47,6 +47,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("timeouts", "network"): ("network_timeout", parse_duration),
     ("timeouts", "tmux"): ("tmux_timeout", parse_duration),
     ("teardown", "skipIgnored"): ("skip_ignored", tuple),
+    ("claude", "configDir"): ("claude_config_dir", lambda v: v),
 }
 
 

@@ -22,6 +22,7 @@ Format (every key optional unless said otherwise)::
       maxPruneFraction: 0.5
       runUnplaced: true
       staggered: true                 # the agent's starts are spaced (like claude's)
+      interactive: true               # the agent runs attached to its window (a TUI)
       startInterval: 2                # and: fleetBudget, limitsPause, limitsMaxPause
       setup: [make deps]              # the repo's setup commands
       url: https://example.invalid/r.git   # the repo is cloned from a url
@@ -42,13 +43,15 @@ Format (every key optional unless said otherwise)::
       own_commits: {w1: 0}            # commits of its branch beyond its old base (base changed)
       signals: {w1: {build: done, test: "failed: the summary"}}   # "done @ now-5": written then
       activity: {w1: now-100}
+      screen: {w1: "Do you trust the files in this folder?"}   # interactive, before its prompt
       states:
         w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
              backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
              branch: orch/old, base: develop, placement: stale, changed: [vars],
              stop_sent_at: now-3,             # orch sent TERM then (stopGrace: 10s)
              errors: 2, error: "create-worktree: ...", error_at: now-1,  # failed actions
-             costs: {"build#1": 0.5}}        # USD each attempt reported
+             costs: {"build#1": 0.5},        # USD each attempt reported
+             taken_over: true}               # `orch takeover`: a person drives it
     actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
       - ensure-session
       - start-agent w1 build 2 restart
@@ -159,6 +162,7 @@ def build_desired(spec: dict[str, Any]) -> Desired:
         setup=spec.get("setup", ()),
         url=spec.get("url"),
         staggered=bool(spec.get("staggered", False)),
+        interactive=bool(spec.get("interactive", False)),
         config={_CONFIG_KEYS[k]: v for k, v in spec.items() if k in _CONFIG_KEYS},
     )
 
@@ -223,6 +227,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         files[n] = replace(files[n], own_commits=ahead)
     for n, facts in (spec.get("stream") or {}).items():
         files[n] = replace(files.get(n, make_files(n)), stream=StreamFacts(**facts))
+    for n, text in (spec.get("screen") or {}).items():
+        files[n] = replace(files.get(n, make_files(n)), screen=text)
     for n, facts in (spec.get("hooks") or {}).items():
         timed = {k: _time(v, now) if k in ("last", "open_since") else v for k, v in facts.items()}
         files[n] = replace(files.get(n, make_files(n)), hooks=HookFacts(**timed))
@@ -244,6 +250,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         for key in ("stop_sent_at", "error_at"):
             if key in st:
                 kwargs[key] = _time(st[key], now)
+        if st.get("taken_over"):
+            kwargs["taken_over"] = True
         if "costs" in st:
             kwargs["costs"] = dict(st["costs"])
         if "errors" in st:
