@@ -75,7 +75,8 @@ def test_a_normal_run() -> None:
     assert [h["event"] for h in hooks] == [
         "SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd",
     ]  # fmt: skip
-    assert facts(lines) == HookFacts(last=hooks[-1]["ts"], session_id=hooks[0]["session_id"])
+    assert facts(lines) == HookFacts(last=hooks[-1]["ts"], session_id=hooks[0]["session_id"],
+                                     prompted=True)
 
 
 def test_the_session_id_comes_with_session_start() -> None:
