@@ -112,6 +112,8 @@ def observe(desired: Desired, tmux: Tmux, store: StateStore, *, readonly: bool =
                 need_marker=name not in states,
                 fleet=cfg.fleet_name,
                 claude=_claude_attempt(desired, name, states.get(name)),
+                interactive=bool(worker and worker.agent in desired.agents
+                                 and desired.agents[worker.agent].interactive),
             )
         except OSError as err:  # e.g. permissions: this worker's problem, not the pass's
             files[name] = WorkerFiles(
@@ -310,15 +312,18 @@ def read_worker_files(
     need_marker: bool = True,
     fleet: str = "orch",
     claude: tuple[str, int] | None = None,
+    interactive: bool = False,
 ) -> WorkerFiles:
     """Stat and read what one worker leaves on disk.
 
     ``need_marker`` False skips reading ``.orch/owner.json``: a worker with a
     state file is known without it. ``claude``: (stage, attempt) of a claude
-    worker, whose stream-json and hook events are read too.
+    worker, whose stream-json (unless ``interactive``: a TUI writes none) and
+    hook events are read too.
     """
     log_stat = _stat(log)
-    log_activity, stream = tracker.log_activity(name, log, quiet, log_stat, claude is not None)
+    log_activity, stream = tracker.log_activity(name, log, quiet, log_stat,
+                                                 claude is not None and not interactive)
     if not (listed or (worktree / ".git").exists()):
         return WorkerFiles(path=str(worktree), activity=log_activity)
     signals = read_signals(worktree)
