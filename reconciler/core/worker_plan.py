@@ -392,4 +392,3 @@ def _check_alive(v: WorkerView, desired: Desired) -> WorkerResult:
     if desired.repos[v.w.repo].setup and not v.files.setup_done:
         return WorkerResult((), v.status(Phase.PROVISIONING, "running setup"))
     return WorkerResult((), v.status(Phase.RUNNING, "running"))
-

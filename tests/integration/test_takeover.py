@@ -17,9 +17,9 @@ Fleet = Any  # tests/integration/conftest.py:Fleet (tests/ is not a package)
 Retry = Callable[..., Any]
 
 
-def interactive_fleet(fleet: Fleet) -> None:
-    """Agent ``fake`` runs type_here.sh interactively; worker w1 uses it."""
-    script = str(fleet.agents_dir / "type_here.sh")
+def interactive_fleet(fleet: Fleet, script_name: str = "type_here.sh") -> None:
+    """Agent ``fake`` runs ``script_name`` interactively; worker w1 uses it."""
+    script = str(fleet.agents_dir / script_name)
     docs = [
         fleet.document("Repo", fleet.repo_name, {"path": str(fleet.repo), "defaultBranch": "main"}),
         fleet.document("Agent", "fake", {"command": ["sh", script, "--flag"], "interactive": True}),
@@ -45,6 +45,23 @@ def test_send_types_into_an_interactive_agent_which_got_its_prompt_as_last_argum
     assert "sent to w1" in done.stdout
     lines = typed / "lines.txt"
     assert retry_until(lambda: lines.exists() and lines.read_text(), 10) == "yes; do it -- now\n"
+
+
+def test_a_first_run_question_on_the_screen_is_needs_input_until_answered(
+    fleet: Fleet, retry_until: Retry
+) -> None:
+    interactive_fleet(fleet, "first_run_screen.sh")
+    fleet.reconcile()
+    retry_until(lambda: fleet.status()["w1"]["phase"] == "NeedsInput", 15, message="NeedsInput")
+    row = fleet.status()["w1"]
+    assert "waits for a person: Do you trust the files in this folder?" in row["reason"]
+    fleet.reconcile(once=True)
+    assert fleet.state("w1")["phase"] == "NeedsInput"
+    assert fleet.cli("send", "w1", "1").returncode == 0
+    signal = fleet.worktree("w1") / ".orch" / "signals" / "work.done"
+    retry_until(signal.exists, 10, message="the stage, done once answered")
+    fleet.reconcile()
+    assert fleet.status()["w1"]["phase"] == "Succeeded"
 
 
 def test_send_refuses_a_headless_worker_and_an_unknown_one(fleet: Fleet) -> None:
