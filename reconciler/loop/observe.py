@@ -38,6 +38,7 @@ from reconciler.core.observed import (
     parse_panes,
     parse_worktrees,
 )
+from reconciler.drivers import tmux_keys
 from reconciler.drivers.git import Git, count_range
 from reconciler.drivers.proc import tree_cpu_by_root
 from reconciler.drivers.tmux import Tmux
@@ -122,6 +123,8 @@ def observe(
                 need_marker=name not in states,
                 fleet=cfg.fleet_name,
                 claude=_claude_attempt(desired, name, states.get(name)),
+                interactive=bool(worker and worker.agent in desired.agents
+                                 and desired.agents[worker.agent].interactive),
             )
         except OSError as err:  # e.g. permissions: this worker's problem, not the pass's
             files[name] = WorkerFiles(
@@ -131,6 +134,7 @@ def observe(
     if not readonly:
         tracker.save()
     _count_own_commits(desired, states, files)
+    _read_screens(desired, tmux, panes, files)
     return Observed(
         tmux_up=text is not None,
         panes=panes,
@@ -173,6 +177,31 @@ def _cpu_activity(
         tracker.set_cpu_mark(name, mark)
         if mark.active_at is not None:
             files[name] = replace(files[name], cpu_active=mark.active_at)
+
+
+def _read_screens(
+    desired: Desired, tmux: Tmux, panes: Iterable[Pane], files: dict[str, WorkerFiles]
+) -> None:
+    """The screen of each live interactive agent no prompt reached yet (one capture each).
+
+    A first-run question orch did not pre-answer stops such an agent before its
+    hooks say anything; the screen is the only place it shows.
+    """
+    cfg = desired.config
+    for pane in panes:
+        worker = desired.workers.get(pane.worker or "")
+        if (worker is None or pane.dead or pane.session != cfg.tmux_session
+                or pane.fleet != cfg.fleet_name or worker.name not in files):  # fmt: skip
+            continue
+        agent = desired.agents.get(worker.agent)
+        hook = files[worker.name].hooks
+        if agent is None or not agent.interactive or (hook and hook.prompted):
+            continue
+        try:
+            text = tmux_keys.screen(tmux, pane.pane_id)
+        except DriverError:
+            continue  # the window went away meanwhile: the next pass sees it
+        files[worker.name] = replace(files[worker.name], screen=text)
 
 
 def _claude_attempt(
@@ -325,15 +354,18 @@ def read_worker_files(
     need_marker: bool = True,
     fleet: str = "orch",
     claude: tuple[str, int] | None = None,
+    interactive: bool = False,
 ) -> WorkerFiles:
     """Stat and read what one worker leaves on disk.
 
     ``need_marker`` False skips reading ``.orch/owner.json``: a worker with a
     state file is known without it. ``claude``: (stage, attempt) of a claude
-    worker, whose stream-json and hook events are read too.
+    worker, whose stream-json (unless ``interactive``: a TUI writes none) and
+    hook events are read too.
     """
     log_stat = _stat(log)
-    log_activity, stream = tracker.log_activity(name, log, quiet, log_stat, claude is not None)
+    log_activity, stream = tracker.log_activity(name, log, quiet, log_stat,
+                                                 claude is not None and not interactive)
     if not (listed or (worktree / ".git").exists()):
         return WorkerFiles(path=str(worktree), activity=log_activity)
     signals = read_signals(worktree)
