@@ -61,6 +61,9 @@ def cleanup(
     workers: Annotated[list[str] | None, typer.Argument(help="Workers to remove.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every worker orch knows.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also workers a person has taken over.")
+    ] = False,
     no_wait: NoWaitOpt = False,
 ) -> None:
     """Stop workers and remove their worktrees and windows; uncommitted work is saved first.
@@ -72,7 +75,7 @@ def cleanup(
 
     if not workers and not all_:
         fail(UsageError("name the workers to clean up, or pass --all"))
-    actions, names, in_specs = run(lambda: cleanup_plan(CTX.root, workers or [], all_))
+    actions, names, in_specs = run(lambda: cleanup_plan(CTX.root, workers or [], all_, force))
     if not names:
         typer.echo("nothing to clean up")
         return

@@ -29,8 +29,13 @@ class Verb(StrEnum):
 
 
 class Phase(StrEnum):
-    """Where a worker is in its life (DESIGN.md, "A worker's life")."""
+    """Where a worker is in its life (DESIGN.md, "A worker's life").
 
+    The order is the reports' order: what needs a person first.
+    """
+
+    NEEDS_INPUT = "NeedsInput"  # waits for a person (a permission, a question, a screen)
+    TAKEN_OVER = "TakenOver"  # a person drives it (`orch takeover`): not supervised
     PENDING = "Pending"
     WAITING = "Waiting"
     BLOCKED = "Blocked"

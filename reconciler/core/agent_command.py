@@ -180,6 +180,24 @@ def setup_script(worktree: str, commands: tuple[str, ...]) -> str:
     return f"rm -f {failed}; if [ ! -e {done} ]; then {'; '.join(steps)}; : > {done}; fi; "
 
 
+def prompt_input(interactive: bool, prompt_file: str) -> str:
+    """How the prompt reaches an argv that does not use it: stdin, or the last argument.
+
+    An interactive agent's stdin is its terminal, so it gets the prompt as its
+    last argument, read from the file by the window's shell (a prompt of any
+    length and any characters passes whole, and never through tmux).
+
+    Examples
+    --------
+    >>> prompt_input(False, "/p.md")
+    ' < /p.md'
+    >>> prompt_input(True, "/p.md")
+    ' "$(cat /p.md)"'
+    """
+    quoted = shlex.quote(prompt_file)
+    return f' "$(cat {quoted})"' if interactive else f" < {quoted}"
+
+
 def build_launch(
     agent: Agent,
     ctx: Mapping[str, Any],
@@ -203,7 +221,7 @@ def build_launch(
     line = source_env(env_file) if env_file else ""
     line += setup_script(str(ctx["worktree"]), setup) + "exec " + shlex.join(argv)
     if not uses_prompt(template):
-        line += " < " + shlex.quote(prompt_file)
+        line += prompt_input(agent.interactive, prompt_file)
     return Launch(
         line,
         argv,

@@ -24,6 +24,7 @@ from reconciler.core.rows import stage_text
 # Shown first, in this order: what needs a person, then what is stuck or waiting.
 PRIORITY = (
     "NeedsInput",
+    "TakenOver",
     "Failed",
     "Limited",
     "Paused",
@@ -40,6 +41,7 @@ PRIORITY = (
 )
 PHASE_STYLE = {
     "NeedsInput": "bold magenta",
+    "TakenOver": "magenta",
     "Failed": "bold red",
     "Limited": "bold yellow",
     "Paused": "yellow",

@@ -26,9 +26,15 @@ HOOK_EVENTS = (
     "StopFailure",
     "Notification",
     "PermissionRequest",
+    "Elicitation",
     "SessionEnd",
 )
-_INPUT = ("Notification", "PermissionRequest")
+# An interactive claude asking a person: PermissionRequest (the tool) comes first,
+# then a Notification "Claude needs your permission" (notification_type
+# permission_prompt); an MCP server's question is an Elicitation. Other
+# notifications (idle_prompt: waiting for the next prompt) ask nothing.
+_INPUT = ("PermissionRequest", "Elicitation")
+_ASKING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
 _ANSWERED = ("PreToolUse", "UserPromptSubmit", "PostToolUse", "PostToolUseFailure")
 
 
@@ -44,6 +50,7 @@ class HookFacts:
     failure_text: str = ""
     needs_input: str | None = None  # what the agent waits for a person about
     nudges: int = 0  # Stop hooks that sent it back to finish its stage
+    prompted: bool = False  # a prompt reached the agent (UserPromptSubmit): past start-up
 
 
 def _key(stage: str | None, attempt: int | None) -> str:
@@ -88,13 +95,29 @@ def _one(facts: dict[str, Any], hook: Mapping[str, Any]) -> None:
         facts["failure"] = str(hook.get("error") or "unknown")
         facts["failure_text"] = str(hook.get("last_assistant_message") or "")[-500:]
     if event in _INPUT:
-        facts["needs_input"] = str(
-            hook.get("message") or hook.get("tool_name") or hook.get("notification_type") or event
-        )[:300]
+        facts["needs_input"] = _question(hook)
+    elif event == "Notification" and _asks(hook):
+        facts["needs_input"] = facts.get("needs_input") or _question(hook)
     elif event in _ANSWERED:
         facts["needs_input"] = None
+    if event == "UserPromptSubmit":
+        facts["prompted"] = True
     if event == "Stop" and hook.get("nudged"):
         facts["nudges"] = int(facts.get("nudges", 0)) + 1
+
+
+def _asks(hook: Mapping[str, Any]) -> bool:
+    kind = hook.get("notification_type")
+    message = str(hook.get("message"))
+    return kind in _ASKING_NOTIFICATIONS or (kind is None and "permission" in message)
+
+
+def _question(hook: Mapping[str, Any]) -> str:
+    """What the agent waits for: the tool it asks to use, else the question."""
+    tool = hook.get("tool_name")
+    if tool:
+        return f"permission to use {tool}"[:300]
+    return str(hook.get("message") or hook.get("event"))[:300]
 
 
 def facts_of(data: Mapping[str, Any]) -> HookFacts:

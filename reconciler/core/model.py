@@ -71,6 +71,8 @@ class Agent:
     builtin: bool = False  # a profile used without an Agent document
     stop_nudges: int = 2  # claude: Stop-hook nudges per attempt before the stop is let through
     staggered: bool = False  # starts spaced by reconcile.startInterval (a CLI with a shared config)
+    interactive: bool = False  # runs attached to its window's terminal (a person can type)
+    claude_config_dir: str | None = None  # claude: a config folder orch fills (else the user's)
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ class Config:
     skip_ignored: tuple[str, ...] = DEFAULT_SKIP_IGNORED
     notify_command: tuple[str, ...] = ()  # argv template run on phase changes; (): none
     notify_timeout: float = 10.0  # a notify command still running this long is killed
+    claude_config_dir: str | None = None  # claude.configDir: a config folder orch fills
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,7 @@ class WorkerState:
     publish_errors: int = 0
     publish_error: str = ""
     publish_error_at: float | None = None
+    taken_over: bool = False  # a person drives it (`orch takeover`): orch leaves it alone
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""

@@ -17,10 +17,9 @@ from reconciler.core.actions import Phase
 from reconciler.core.agent_command import render
 from reconciler.core.outcome import settled
 
-# Phases that want a person: by name, so a phase added later (an agent waiting
-# for an answer) only has to be named here.
+# Phase changes a person hears about.
 NOTIFY_PHASES: frozenset[str] = frozenset(
-    {"NeedsInput", Phase.LIMITED.value, Phase.FAILED.value, Phase.SUCCEEDED.value}
+    {Phase.NEEDS_INPUT.value, Phase.LIMITED.value, Phase.FAILED.value, Phase.SUCCEEDED.value}
 )
 SETTLED = "Settled"  # the phase of the fleet's own notice (its worker is "")
 NAMES: frozenset[str] = frozenset({"worker", "phase", "reason", "fleet"})  # the template's names

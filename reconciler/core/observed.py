@@ -215,6 +215,10 @@ class WorkerFiles:
         known = [t for t in (self.activity, self.cpu_active) if t is not None]
         return max(known) if known else None
 
+    # interactive agents before their first prompt: the visible screen (a first-run
+    # question orch did not pre-answer shows there, and nowhere else)
+    screen: str | None = None
+
 
 @dataclass(frozen=True)
 class Observed:

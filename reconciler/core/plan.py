@@ -54,7 +54,8 @@ def plan(
     removals: list[Action] = []
     for name in removed:
         why = _why_removed(desired, name)
-        held = _removal_held(name, observed, now) or _unreadable(name, observed)
+        held = (_taken_over(name, observed) or _removal_held(name, observed, now)
+                or _unreadable(name, observed))  # fmt: skip
         if held is None:
             removals += teardown_actions(name, observed, why, now, cfg.stop_grace)
         statuses[name] = held or _removed_status(name, observed, why)
@@ -96,7 +97,17 @@ def _alive(observed: Observed, name: str) -> bool:
 
 
 def _held(statuses: dict[str, WorkerStatus]) -> set[str]:
-    return {n for n, s in statuses.items() if s.phase is Phase.FAILED}
+    return {n for n, s in statuses.items() if s.phase in (Phase.FAILED, Phase.TAKEN_OVER)}
+
+
+def _taken_over(name: str, observed: Observed) -> WorkerStatus | None:
+    """A removed worker a person drives stays until `orch release` or `cleanup --force`."""
+    s = observed.states.get(name)
+    if s is None or not s.taken_over:
+        return None
+    reason = (f"removed from the specs, but taken over by a person: `orch release {name}` "
+              f"lets orch save and remove it (or `orch cleanup {name} --force`)")  # fmt: skip
+    return WorkerStatus(name, Phase.TAKEN_OVER, s.stage, -1, 0, s.attempt, s.restarts, reason)
 
 
 def _unreadable(name: str, observed: Observed) -> WorkerStatus | None:

@@ -7,8 +7,10 @@ default, since a headless worker cannot answer a permission prompt
 (``acceptEdits`` with ``allowedTools`` is the stricter choice). ``codex``
 runs ``codex exec`` and resumes by its session id; ``aider`` gets the prompt
 with ``--message-file`` and ``--yes``; ``shell`` runs the prompt file with bash
-(for scripted stages). An Agent document of the same name overrides a profile;
-an Agent document with ``profile: claude`` and options makes a variant.
+(for scripted stages). ``mode: interactive`` runs the claude TUI in the
+worker's window instead (no ``-p``; the prompt is its initial prompt). An
+Agent document of the same name overrides a profile; an Agent document with
+``profile: claude`` and options makes a variant.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ CLAUDE_QUIET = (
 
 def _claude_flags(options: Mapping[str, Any]) -> list[str]:
     mode = str(options.get("permissionMode", "bypassPermissions"))
-    flags = ["--output-format", "stream-json", "--verbose", "--settings", "{{ settings_file }}"]
+    flags = ["--settings", "{{ settings_file }}"]
+    if not _interactive(options):
+        flags = ["--output-format", "stream-json", "--verbose", *flags]
     if mode == "bypassPermissions":
         flags.append("--dangerously-skip-permissions")
     else:
@@ -47,9 +51,38 @@ def _claude_flags(options: Mapping[str, Any]) -> list[str]:
     return flags
 
 
+def _interactive(options: Mapping[str, Any]) -> bool:
+    return options.get("mode") == "interactive" or bool(options.get("interactive"))
+
+
+def interactive_claude(command: Sequence[str]) -> list[str]:
+    """A headless claude argv as the interactive TUI takes it: no ``-p``, no stream-json.
+
+    Examples
+    --------
+    >>> interactive_claude(["claude", "-p", "--output-format", "stream-json", "--verbose",
+    ...                     "--settings", "s.json", "--dangerously-skip-permissions"])
+    ['claude', '--settings', 's.json', '--dangerously-skip-permissions']
+    """
+    out: list[str] = []
+    skip = False
+    for arg in command:
+        if skip:
+            skip = False
+        elif arg == "--output-format":
+            skip = True
+        elif arg not in ("-p", "--print", "--verbose"):
+            out.append(arg)
+    return out
+
+
 def _argv(name: str, options: Mapping[str, Any]) -> tuple[list[str], list[str] | None, str | None]:
     """(command, resume, sessionIdFrom) of profile ``name`` with ``options``."""
     extra = [str(a) for a in options.get("args", ())]
+    if name == "claude" and _interactive(options):  # the prompt comes last (agent_command)
+        flags = _claude_flags(options)
+        resume = ["claude", "--resume", "{{ session_id }}", *flags, "--"]
+        return ["claude", *flags, "--"], resume, "claude-stream-json"
     if name == "claude":
         flags = _claude_flags(options)
         return (
@@ -93,6 +126,8 @@ def profile_agent(
     ('--permission-mode', 'acceptEdits', '--allowedTools=Bash,Edit')
     >>> profile_agent("s", "shell").command
     ('bash', '{{ prompt_file }}')
+    >>> profile_agent("i", "claude", {"mode": "interactive"}).command[:3]
+    ('claude', '--settings', '{{ settings_file }}')
     """
     opts = options or {}
     command, resume, session_from = _argv(profile, opts)
@@ -109,6 +144,8 @@ def profile_agent(
         builtin=source is BUILTIN_SOURCE,
         stop_nudges=int(opts.get("stopNudges", 2)),
         staggered=profile in ("claude", "codex", "aider"),
+        interactive=_interactive(opts),
+        claude_config_dir=opts.get("claudeConfigDir"),
     )
 
 

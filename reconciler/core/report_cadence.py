@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from reconciler.core.actions import Phase
 from reconciler.core.outcome import settled
 
-# A worker entering one of these phases wants a person's attention soon. The
-# one place to add more (a phase in which the agent waits for a person).
-URGENT_PHASES: frozenset[str] = frozenset({Phase.FAILED.value})
+# A worker entering one of these phases wants a person's attention soon.
+URGENT_PHASES: frozenset[str] = frozenset({Phase.FAILED.value, Phase.NEEDS_INPUT.value})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from reconciler.core.model import Desired, WorkerState
 from reconciler.core.observed import Observed, WorkerFiles
 
 NOT_STARTED = "not started: no reconciler running (`orch reconcile` starts it)"
+# Rows shown first, in this order: the workers that need (or have) a person.
+PERSON_FIRST = (Phase.NEEDS_INPUT.value, Phase.TAKEN_OVER.value)
 
 
 def status_rows(
@@ -60,7 +62,21 @@ def status_rows(
                 "pullRequest": state.pr_url if state and state.pr_url else None,
             }
         )
-    return rows
+    return person_first(rows)
+
+
+def person_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """NeedsInput rows first, then TakenOver ones, then the rest; each group in its order.
+
+    Examples
+    --------
+    >>> rows = [{"name": "a", "phase": "Running"}, {"name": "b", "phase": "TakenOver"},
+    ...         {"name": "c", "phase": "NeedsInput"}, {"name": "d", "phase": "Failed"}]
+    >>> [r["name"] for r in person_first(rows)]
+    ['c', 'b', 'a', 'd']
+    """
+    rank = {phase: i for i, phase in enumerate(PERSON_FIRST)}
+    return sorted(rows, key=lambda r: rank.get(str(r["phase"]), len(rank)))
 
 
 def _cost(state: WorkerState | None, files: WorkerFiles | None) -> float | None:
@@ -105,7 +121,7 @@ def observed_rows(observed: Observed) -> list[dict[str, Any]]:
                 "pullRequest": state.pr_url or None,
             }
         )
-    return rows
+    return person_first(rows)
 
 
 def restarts_text(row: Mapping[str, Any]) -> str:

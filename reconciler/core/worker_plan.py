@@ -13,11 +13,12 @@ from dataclasses import replace
 
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.limits import limit_pause, reset_from_text
-from reconciler.core.model import Desired, Pipeline, Worker, WorkerState
+from reconciler.core.model import Desired, Worker, WorkerState
 from reconciler.core.observed import Observed, Pane, WorkerFiles
+from reconciler.core.person import needs_person, taken_over_reason
 from reconciler.core.publish_plan import succeeded
 from reconciler.core.restarts import error_gate, error_spec, failure
-from reconciler.core.worker_view import WorkerResult, WorkerView, halt
+from reconciler.core.worker_view import WorkerResult, WorkerView, done_count, halt
 
 
 def teardown_actions(
@@ -76,6 +77,9 @@ def plan_worker(w: Worker, desired: Desired, observed: Observed, now: float) -> 
         view = WorkerView(w, pipeline, s, window, files, None, -1, now, grace)
         reason = f"cannot read its worktree: {files.unreadable}"
         return WorkerResult((), view.status(Phase.FAILED, reason))
+    if s and s.taken_over:  # a person drives it: nothing is started, stopped or judged
+        view = WorkerView(w, pipeline, s, window, files, None, -1, now, grace)
+        return WorkerResult((), view.status(Phase.TAKEN_OVER, taken_over_reason(w.name)))
     teardown: tuple[Action, ...] = ()
     replaced = bool(s and s.placement_hash and s.placement_hash != w.placement_hash)
     if replaced and s and _base_only(w, s) and files.worktree_exists:
@@ -136,17 +140,6 @@ def _plan_after_base_change(
         "its own: not moved (rebase it, or give the worker a new branch to start over)"
     )
     return replace(rest, status=replace(rest.status, reason=f"{rest.status.reason}; {note}"))
-
-
-def done_count(pipeline: Pipeline, files: WorkerFiles) -> int:
-    """How many stages in a row have a ``.done`` signal."""
-    count = 0
-    for stage in pipeline.stages:
-        sig = files.signals.get(stage.name)
-        if sig is None or sig.kind != "done":
-            break
-        count += 1
-    return count
 
 
 def _dependency_gate(v: WorkerView, desired: Desired, observed: Observed) -> WorkerResult | None:
@@ -374,6 +367,9 @@ _EXIT_HINTS = {126: " (the command is not executable)", 127: " (command not foun
 def _check_alive(v: WorkerView, desired: Desired) -> WorkerResult:
     s, stage = v.s, v.stage
     assert stage is not None
+    person = needs_person(v, desired.agents[v.w.agent].interactive)
+    if person:  # a person must answer (no stall, no timeout, no restart), or just did
+        return person
     started = s.attempt_started_at if s and s.stage == stage.name else None
     if started is not None and v.now - started > stage.timeout:
         ran = f"attempt ran {int(v.now - started)}s (timeout {int(stage.timeout)}s)"

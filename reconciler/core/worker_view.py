@@ -189,3 +189,14 @@ class WorkerView:
     def was_active(self) -> bool:
         """Whether the worker held a parallelism slot before this pass."""
         return self.alive or (self.s is not None and self.s.phase in ACTIVE)
+
+
+def done_count(pipeline: Pipeline, files: WorkerFiles) -> int:
+    """How many stages in a row have a ``.done`` signal."""
+    count = 0
+    for stage in pipeline.stages:
+        sig = files.signals.get(stage.name)
+        if sig is None or sig.kind != "done":
+            break
+        count += 1
+    return count

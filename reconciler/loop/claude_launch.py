@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.core import hooks
+from reconciler.core.claude_config import SKIP_BYPASS_PROMPT
 from reconciler.core.model import Agent
 from reconciler.loop.state_store import write_atomic
 
@@ -29,10 +30,17 @@ def settings_path(state_dir: Path, worker: str) -> Path:
     return state_dir / "agents" / worker / "settings.json"
 
 
-def write_settings(path: Path) -> None:
-    """The settings whose hooks report every event to `orch hook`."""
+def write_settings(path: Path, interactive: bool = False) -> None:
+    """The settings whose hooks report every event to `orch hook`.
+
+    ``interactive``: the bypass-permissions warning is skipped too (in orch's
+    own settings file, never the user's).
+    """
     command = [sys.executable, "-m", "reconciler", "hook"]
-    write_atomic(path, json.dumps(hooks.settings(command), indent=1) + "\n")
+    data = hooks.settings(command)
+    if interactive:
+        data.update(SKIP_BYPASS_PROMPT)
+    write_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def resolve_env(env: Mapping[str, str], source: Mapping[str, str]) -> dict[str, str]:

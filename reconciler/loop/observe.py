@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 from reconciler.core import claude_stream, cpu_activity, hooks
 from reconciler.core.agent_command import (
@@ -39,11 +37,13 @@ from reconciler.core.observed import (
     WorkerFiles,
     parse_panes,
 )
+from reconciler.drivers import tmux_keys
 from reconciler.drivers.git import count_range
 from reconciler.drivers.proc import tree_cpu_by_root
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.accounts import load_accounts
 from reconciler.loop.activity import ActivityTracker
+from reconciler.loop.background import in_background
 from reconciler.loop.repo_worktrees import (
     commit_mtime,
     remember_reflogs,
@@ -53,7 +53,6 @@ from reconciler.loop.repo_worktrees import (
 from reconciler.loop.state_store import StateStore
 
 MAX_SIGNAL_BYTES = 64 * 1024
-T = TypeVar("T")
 
 
 def observe(
@@ -71,7 +70,8 @@ def observe(
     agent's CPU time). ``now``: the pass's time (default: the clock).
     """
     states = store.load_all()
-    listing = _in_background(lambda: tmux.list_panes(PANE_FORMAT))  # tmux works, we read files
+    # tmux works while we read files
+    listing = in_background(lambda: tmux.list_panes(PANE_FORMAT), "observe tmux")
     worktrees = worktree_lists(repo_paths(desired, states.values()))
     text = listing()
     panes = parse_panes(text)
@@ -132,6 +132,8 @@ def observe(
                 need_marker=name not in states,
                 fleet=cfg.fleet_name,
                 claude=_claude_attempt(desired, name, states.get(name)),
+                interactive=bool(worker and worker.agent in desired.agents
+                                 and desired.agents[worker.agent].interactive),
             )
         except OSError as err:  # e.g. permissions: this worker's problem, not the pass's
             files[name] = WorkerFiles(
@@ -141,6 +143,7 @@ def observe(
     if not readonly:
         tracker.save()
     _count_own_commits(desired, states, files)
+    _read_screens(desired, tmux, panes, files)
     return Observed(
         tmux_up=text is not None,
         panes=panes,
@@ -153,29 +156,6 @@ def observe(
         corrupt=tuple((str(path), why) for path, why in store.corrupt),
         accounts=load_accounts(desired.state_dir),
     )
-
-
-def _in_background(fn: Callable[[], T]) -> Callable[[], T]:
-    """Start ``fn`` in a thread; the function returned waits for its result or raises its error."""
-    out: list[T] = []
-    err: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            out.append(fn())
-        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
-            err.append(e)
-
-    thread = threading.Thread(target=run, name="observe tmux", daemon=True)
-    thread.start()
-
-    def result() -> T:
-        thread.join()
-        if err:
-            raise err[0]
-        return out[0]
-
-    return result
 
 
 def _cpu_activity(
@@ -206,6 +186,31 @@ def _cpu_activity(
         tracker.set_cpu_mark(name, mark)
         if mark.active_at is not None:
             files[name] = replace(files[name], cpu_active=mark.active_at)
+
+
+def _read_screens(
+    desired: Desired, tmux: Tmux, panes: Iterable[Pane], files: dict[str, WorkerFiles]
+) -> None:
+    """The screen of each live interactive agent no prompt reached yet (one capture each).
+
+    A first-run question orch did not pre-answer stops such an agent before its
+    hooks say anything; the screen is the only place it shows.
+    """
+    cfg = desired.config
+    for pane in panes:
+        worker = desired.workers.get(pane.worker or "")
+        if (worker is None or pane.dead or pane.session != cfg.tmux_session
+                or pane.fleet != cfg.fleet_name or worker.name not in files):  # fmt: skip
+            continue
+        agent = desired.agents.get(worker.agent)
+        hook = files[worker.name].hooks
+        if agent is None or not agent.interactive or (hook and hook.prompted):
+            continue
+        try:
+            text = tmux_keys.screen(tmux, pane.pane_id)
+        except DriverError:
+            continue  # the window went away meanwhile: the next pass sees it
+        files[worker.name] = replace(files[worker.name], screen=text)
 
 
 def _claude_attempt(
@@ -318,15 +323,18 @@ def read_worker_files(
     need_marker: bool = True,
     fleet: str = "orch",
     claude: tuple[str, int] | None = None,
+    interactive: bool = False,
 ) -> WorkerFiles:
     """Stat and read what one worker leaves on disk.
 
     ``need_marker`` False skips reading ``.orch/owner.json``: a worker with a
     state file is known without it. ``claude``: (stage, attempt) of a claude
-    worker, whose stream-json and hook events are read too.
+    worker, whose stream-json (unless ``interactive``: a TUI writes none) and
+    hook events are read too.
     """
     log_stat = _stat(log)
-    log_activity, stream = tracker.log_activity(name, log, quiet, log_stat, claude is not None)
+    log_activity, stream = tracker.log_activity(name, log, quiet, log_stat,
+                                                 claude is not None and not interactive)
     if not (listed or (worktree / ".git").exists()):
         return WorkerFiles(path=str(worktree), activity=log_activity)
     present = _present(worktree)  # one listing of .orch/ saves a stat or open per file absent

@@ -55,11 +55,12 @@ class Outcome:
 
 
 def cleanup_plan(
-    root: Path, names: list[str], everything: bool
+    root: Path, names: list[str], everything: bool, force: bool = False
 ) -> tuple[list[Action], list[str], list[str]]:
     """Teardown actions for ``names`` (or every known worker); reads only, no lock.
 
     Returns the actions, the chosen names, and those of them still in the specs.
+    A worker a person has taken over is refused unless ``force``.
     """
     desired = engine.load(root, require_env=False)
     observed = engine.snapshot(desired)
@@ -68,6 +69,11 @@ def cleanup_plan(
     unknown = [n for n in chosen if n not in known]
     if unknown:
         msg = f"not a worker orch runs: {', '.join(unknown)} (see orch status)"
+        raise UsageError(msg)
+    held = [n for n in chosen if (s := observed.states.get(n)) is not None and s.taken_over]
+    if held and not force:
+        msg = (f"taken over by a person: {', '.join(held)}; `orch release` them first, "
+               "or pass --force (their work is still saved first)")  # fmt: skip
         raise UsageError(msg)
     actions = [a for n in chosen for a in teardown_intent(n, observed, "cleanup requested")]
     return actions, chosen, [n for n in chosen if n in desired.workers]

@@ -42,7 +42,7 @@ from reconciler.loop.state_store import NAME, LockHeldBy, reconciler_lock
 WAIT_SECONDS = 30.0  # how long a command waits for the watcher's answer
 LOCK_RETRY_SECONDS = 5.0  # how long a command waits for a one-shot reconcile to finish
 EXPIRE_SECONDS = 600.0  # a request older than this (no watcher took it) is not applied
-OPS = ("restart", "cleanup", "suspend", "resume", "approve-prune")
+OPS = ("restart", "cleanup", "suspend", "resume", "approve-prune", "takeover", "release")
 MANY = ("cleanup", "approve-prune")  # ops on several workers at once
 
 
@@ -125,6 +125,11 @@ def execute(root: Path, request: Request, *, watcher: bool) -> operations.Outcom
         items = operations.approve_prune(root, request.workers, watcher=watcher)
     elif request.op == "restart":
         items = list(operations.restart(root, request.workers[0], request.stage))
+    elif request.op in ("takeover", "release"):
+        from reconciler.loop import takeover
+
+        act = takeover.takeover if request.op == "takeover" else takeover.release
+        items = act(root, request.workers[0])
     else:
         items = operations.set_suspend(
             root,

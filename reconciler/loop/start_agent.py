@@ -37,6 +37,7 @@ from reconciler.core.worker_view import started_state
 from reconciler.data import RESTART_TEMPLATE, packaged
 from reconciler.drivers.git import Git
 from reconciler.drivers.tmux import WindowSpec
+from reconciler.loop import claude_config
 from reconciler.loop.accounts import fold_cost
 from reconciler.loop.claude_launch import (
     agent_extras,
@@ -164,7 +165,8 @@ def prepare_launch(
     log_path = run_dir / f"{stage.name}-{action.attempt}.log"
     env_file = run_dir / f"{stage.name}-{action.attempt}.env"
     agent = desired.agents[w.agent]
-    budget = _budget_args(w, agent.profile, state, observed.files.get(w.name))
+    budget = () if agent.interactive else _budget_args(w, agent.profile, state,
+                                                       observed.files.get(w.name))  # fmt: skip
     try:
         launch = build_launch(agent, ctx, prompt, str(prompt_file), str(log_path), session_id,
                               setup=desired.repos[w.repo].setup, env_file=str(env_file),
@@ -197,11 +199,14 @@ def start_agent(
         "@orch-stage": stage.name,
         "@orch-attempt": str(action.attempt),
     }
-    env = {**resolve_env(launch.env, os.environ), **agent_extras(agent)}
+    env = {**resolve_env(launch.env, os.environ), **agent_extras(agent),
+           **claude_config.config_env(desired, agent)}  # fmt: skip
     _check_program(agent.name, launch.argv, env, launch.cwd)
     write_atomic(env_file, env_file_text(env), mode=0o600)  # it holds the agent's secrets
     if agent.profile == "claude":
-        write_settings(settings_path(desired.state_dir, w.name))
+        write_settings(settings_path(desired.state_dir, w.name), agent.interactive)
+        if agent.interactive or claude_config.own_dir(desired, agent):
+            claude_config.prepare(desired, agent, {**os.environ, **env})
     stop_old()
     if log_path.exists():
         log_path.unlink()  # a rerun of the same attempt number starts a fresh log
@@ -332,7 +337,7 @@ def resume_session(
         stream = files.stream if files else None
         hook = files.hooks if files else None
         found = (stream and stream.session_id) or (hook and hook.session_id) or state.session_id
-        env = resolve_env(agent.env, os.environ)
+        env = {**resolve_env(agent.env, os.environ), **claude_config.config_env(desired, agent)}
         return found if found and transcript(found, worktree, env) else None
     found = None
     if state.log:

@@ -74,6 +74,8 @@ def build_agent(doc: Document) -> Agent:
         quiet_patterns=tuple(spec.get("quietPatterns", ())),
         session_id_from=spec.get("sessionIdFrom"),
         source=source_of(doc),
+        interactive=bool(spec.get("interactive", False)),
+        claude_config_dir=spec.get("claudeConfigDir"),
     )
 
 

@@ -50,6 +50,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {
     ("teardown", "skipIgnored"): ("skip_ignored", tuple),
     ("notify", "command"): ("notify_command", lambda v: tuple(v or ())),
     ("notify", "timeout"): ("notify_timeout", parse_duration),
+    ("claude", "configDir"): ("claude_config_dir", lambda v: v),
 }
 
 

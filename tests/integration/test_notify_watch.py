@@ -144,3 +144,26 @@ def test_detached_returns_at_once_and_its_wrapper_kills_the_command_after_the_li
         ["sh", "-c", 'echo "bad $ORCH_X" >&2; exit 3'], {"ORCH_X": "x2"}, 5, tmp_path
     )
     assert retry_until(quick.poll, seconds=20) == (3, "bad x2")
+
+
+def test_a_worker_waiting_for_a_person_is_told_then_answered_with_orch_send(
+    fleet: Fleet, watch_thread: Callable[[], WatchThread], retry_until: Retry, tmp_path: Path
+) -> None:
+    from test_takeover import interactive_fleet  # tests/integration/test_takeover.py
+
+    out = tmp_path / "told.txt"
+    configure(fleet, out)
+    interactive_fleet(fleet, "first_run_screen.sh")  # stops at a trust question
+    watch = watch_thread()
+    retry_until(lambda: any("|NeedsInput|" in x for x in lines(out)), seconds=60,
+                message="the NeedsInput notice")  # fmt: skip
+    [told] = [x for x in lines(out) if "|NeedsInput|" in x]
+    assert told.startswith("w1|NeedsInput|") and "Do you trust the files" in told, told
+    assert fleet.cli("send", "w1", "1").returncode == 0
+    retry_until(lambda: len(lines(out)) >= 3, seconds=60, message="Succeeded and Settled")
+    more_passes(watch, retry_until)
+    watch.close()
+    told_all = [x.split("|")[:2] for x in lines(out)]
+    # Succeeded and Settled are told in one pass by two detached commands: either may write first.
+    assert told_all[0] == ["w1", "NeedsInput"], lines(out)
+    assert sorted(told_all[1:]) == [["", "Settled"], ["w1", "Succeeded"]], lines(out)

@@ -23,6 +23,7 @@ Format (every key optional unless said otherwise)::
       maxPruneFraction: 0.5
       runUnplaced: true
       staggered: true                 # the agent's starts are spaced (like claude's)
+      interactive: true               # the agent runs attached to its window (a TUI)
       startInterval: 2                # and: fleetBudget, limitsPause, limitsMaxPause
       setup: [make deps]              # the repo's setup commands
       url: https://example.invalid/r.git   # the repo is cloned from a url
@@ -44,6 +45,7 @@ Format (every key optional unless said otherwise)::
       signals: {w1: {build: done, test: "failed: the summary"}}   # "done @ now-5": written then
       activity: {w1: now-100}
       cpu: {w1: now-10}               # the agent's process tree last used CPU then
+      screen: {w1: "Do you trust the files in this folder?"}   # interactive, before its prompt
       states:
         w1: {phase: Running, stage: build, attempt: 1, restarts: 0, reason: "",
              backoff_until: now+5, attempt_started_at: now-100, stage_started_at: now-100,
@@ -52,7 +54,8 @@ Format (every key optional unless said otherwise)::
              errors: 2, error: "create-worktree: ...", error_at: now-1,  # failed actions
              costs: {"build#1": 0.5},        # USD each attempt reported
              published: "0000...", pr_url: "https://...",   # what publishing did
-             publish_errors: 1, publish_error: "publish: ...", publish_error_at: now-5}
+             publish_errors: 1, publish_error: "publish: ...", publish_error_at: now-5,
+             taken_over: true}               # `orch takeover`: a person drives it
     actions:                          # required; "verb worker stage attempt [restart] [-> Phase]"
       - ensure-session
       - start-agent w1 build 2 restart
@@ -166,6 +169,7 @@ def build_desired(spec: dict[str, Any]) -> Desired:
         setup=spec.get("setup", ()),
         url=spec.get("url"),
         staggered=bool(spec.get("staggered", False)),
+        interactive=bool(spec.get("interactive", False)),
         config={_CONFIG_KEYS[k]: v for k, v in spec.items() if k in _CONFIG_KEYS},
     )
 
@@ -232,6 +236,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         files[n] = replace(files.get(n, make_files(n)), stream=StreamFacts(**facts))
     for n, when in (spec.get("cpu") or {}).items():  # the agent's tree last used CPU then
         files[n] = replace(files.get(n, make_files(n)), cpu_active=_time(when, now))
+    for n, text in (spec.get("screen") or {}).items():
+        files[n] = replace(files.get(n, make_files(n)), screen=text)
     for n, facts in (spec.get("hooks") or {}).items():
         timed = {k: _time(v, now) if k in ("last", "open_since") else v for k, v in facts.items()}
         files[n] = replace(files.get(n, make_files(n)), hooks=HookFacts(**timed))
@@ -258,6 +264,8 @@ def build_observed(spec: dict[str, Any], desired: Desired, now: float) -> Observ
         for key in ("stop_sent_at", "error_at", "publish_error_at"):
             if key in st:
                 kwargs[key] = _time(st[key], now)
+        if st.get("taken_over"):
+            kwargs["taken_over"] = True
         if "costs" in st:
             kwargs["costs"] = dict(st["costs"])
         if "errors" in st:

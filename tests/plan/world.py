@@ -164,6 +164,7 @@ def make_desired(
     setup: Sequence[str] = (),
     url: str | None = None,
     staggered: bool = False,
+    interactive: bool = False,
     config: Mapping[str, Any] | None = None,
 ) -> Desired:
     """A validated-looking Desired: one local repo, one agent, the given pipelines.
@@ -188,7 +189,8 @@ def make_desired(
         w2 = with_hashes(replace(w, worker_set=ws_of.get(w.name, w.worker_set)), pipes)
         ws_workers[w.name] = w2
     repo = Repo(REPO, ROOT / "repos" / REPO, url, "main", tuple(setup), {}, SRC)
-    agent = Agent(AGENT, ("claude", "-p"), None, {}, (), None, SRC, staggered=staggered)
+    agent = Agent(AGENT, ("claude", "-p"), None, {}, (), None, SRC, staggered=staggered,
+                  interactive=interactive)  # fmt: skip
     cfg = Config(
         max_prune_fraction=max_prune_fraction, run_unplaced=run_unplaced, **dict(config or {})
     )

@@ -75,7 +75,8 @@ def test_a_normal_run() -> None:
     assert [h["event"] for h in hooks] == [
         "SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd",
     ]  # fmt: skip
-    assert facts(lines) == HookFacts(last=hooks[-1]["ts"], session_id=hooks[0]["session_id"])
+    assert facts(lines) == HookFacts(last=hooks[-1]["ts"], session_id=hooks[0]["session_id"],
+                                     prompted=True)
 
 
 def test_the_session_id_comes_with_session_start() -> None:
@@ -184,16 +185,21 @@ def test_the_latest_tool_call_is_the_open_one() -> None:
 @pytest.mark.parametrize(
     ("hook", "waits_for"),
     [
+        (line("Notification", message="Claude needs your permission",
+              notification_type="permission_prompt"), "Claude needs your permission"),
         (line("Notification", message="Claude needs your permission to use Bash"),
          "Claude needs your permission to use Bash"),
-        (line("Notification", notification_type="idle_prompt"), "idle_prompt"),
-        (line("Notification"), "Notification"),
-        (line("PermissionRequest", tool_name="WebFetch"), "WebFetch"),
+        (line("Notification", message="Claude is waiting for your input",
+              notification_type="idle_prompt"), None),
+        (line("Notification"), None),
+        (line("PermissionRequest", tool_name="WebFetch"), "permission to use WebFetch"),
         (line("PermissionRequest"), "PermissionRequest"),
-        (line("Notification", message="x" * 400), "x" * 300),
+        (line("Elicitation", message="Which branch?"), "Which branch?"),
+        (line("Notification", message="x" * 400, notification_type="permission_prompt"),
+         "x" * 300),
     ],
 )  # fmt: skip
-def test_a_question_for_a_person(hook: str, waits_for: str) -> None:
+def test_a_question_for_a_person(hook: str, waits_for: str | None) -> None:
     assert synthetic(hook).needs_input == waits_for
 
 
@@ -203,7 +209,15 @@ def test_a_question_for_a_person(hook: str, waits_for: str) -> None:
 def test_the_question_is_answered_when_the_agent_goes_on(answer: str) -> None:
     asked = line("PermissionRequest", tool_name="Bash")
     assert synthetic(asked, line(answer)).needs_input is None
-    assert synthetic(asked, line("Stop")).needs_input == "Bash"
+    assert synthetic(asked, line("Stop")).needs_input == "permission to use Bash"
+
+
+def test_the_permission_notification_keeps_the_tool_as_the_reason() -> None:
+    """As the interactive CLI sends them: PermissionRequest, then the Notification."""
+    asked = line("PermissionRequest", tool_name="Bash")
+    told = line("Notification", message="Claude needs your permission",
+                notification_type="permission_prompt")  # fmt: skip
+    assert synthetic(asked, told).needs_input == "permission to use Bash"
 
 
 def test_nudges_count_only_nudged_stops() -> None:

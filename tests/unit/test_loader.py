@@ -927,7 +927,7 @@ def test_config_unknown_section(fleet: Fleet) -> None:
     fleet.write("config/orch.yaml", "reconcile: {}\nlogging: {level: debug}\n")
     err = fleet.error()
     at(err, "config/orch.yaml", 2, 1)
-    known = 'unknown field "logging" (known: budget, fleet, git, host, limits'
+    known = 'unknown field "logging" (known: budget, claude, fleet, git, host, limits'
     assert err.message.startswith(known)
 
 

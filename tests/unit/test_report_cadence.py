@@ -140,6 +140,13 @@ def walk(
             now = due
 
 
+def test_a_worker_waiting_for_a_person_is_urgent_and_does_not_settle_the_fleet() -> None:
+    old = {"a": "Running", "b": "Succeeded"}
+    new = {"a": "NeedsInput", "b": "Succeeded"}
+    assert urgent_changes(old, new) == ["a NeedsInput"]
+    assert not settled(new)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     steps=steps,
