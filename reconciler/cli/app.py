@@ -8,6 +8,7 @@ them all, in one place, so no command module imports the app.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -51,17 +52,7 @@ Examples:
   orch --root ~/fleet get workers --json
 """
 
-app = typer.Typer(
-    name="orch",
-    cls=OrchGroup,
-    help="Keep a fleet of AI coding-agent workers equal to the YAML specs in a git control repo.",
-    epilog=EPILOG_MAIN,
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-for group in (
+GROUPS = (
     specs.commands,
     fleet.commands,
     status.commands,
@@ -81,8 +72,25 @@ for group in (
     backups.commands,
     dashboard.commands,
     mcp.commands,
-):
-    app.add_typer(group)
+)
+
+
+def _new_app(groups: tuple[typer.Typer, ...]) -> typer.Typer:
+    made = typer.Typer(
+        name="orch",
+        cls=OrchGroup,
+        help="Keep a fleet of AI coding-agent workers equal to the YAML specs in a git control "
+        "repo.",
+        epilog=EPILOG_MAIN,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for group in groups:
+        made.add_typer(group)
+    made.callback()(main_options)
+    return made
 
 
 def _version(value: bool) -> None:
@@ -91,7 +99,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main_options(
     root: Annotated[
         Path | None,
@@ -110,12 +117,57 @@ def main_options(
     CTX.locate(root)  # checked when a command first needs it: init, schema, demo need none
 
 
+app = _new_app(GROUPS)
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The command ``argv`` names (after the global options), or None.
+
+    >>> command_name(["--root", "x", "status", "--json"])
+    'status'
+    >>> command_name(["--version"]) is None
+    True
+    """
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--root":
+            next(rest, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _names(group: typer.Typer) -> set[str]:
+    """The command names a group adds to the app (its commands and its named subgroups)."""
+    names = {c.name or (c.callback.__name__.replace("_", "-") if c.callback else "")
+             for c in group.registered_commands}  # fmt: skip
+    subgroups = {g.name or (g.typer_instance.info.name if g.typer_instance else None) or ""
+                 for g in group.registered_groups}  # fmt: skip
+    return names | subgroups
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app to run ``argv`` with: only the group holding its command when one does.
+
+    Typer turns every command of an app into a click command at each start,
+    however few run; building one group instead of all keeps start-up flat as
+    commands are added (bench/cli_startup.py).
+    """
+    name = command_name(argv)
+    if name is None or "--help" in argv[: argv.index(name)] or "-h" in argv[: argv.index(name)]:
+        return app
+    for group in GROUPS:
+        if name in _names(group):
+            return _new_app((group,))
+    return app
+
+
 def main() -> None:
     """Entry point of the `orch` console script."""
     # git must never stop a pass to ask for a password (fetch, push, clone).
     os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
 
-    app(prog_name="orch")
+    app_for(sys.argv[1:])(prog_name="orch")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from test_orch_claude import branch_log, commit, drive, phase, setup_fleet, signal
 
+from reconciler.loop.notify import Notifier
 from reconciler.stubapi import Lane, StubAPI, bash, hang, text
 
 pytestmark = pytest.mark.e2e
@@ -66,12 +67,25 @@ def test_a_permission_prompt_is_needs_input_until_orch_send_answers_it(
     """Without bypass, a git commit needs approval: the TUI asks, the worker waits."""
     stub_api.set_script([TITLES, Lane((bash(signal("plan", commit("one"))), text("plan done")),
                                       marker="Worker w1,")])  # fmt: skip
+    told = fleet.tmp / "told.txt"
+    notify = ["sh", str(fleet.agents_dir / "notify.sh"), str(told), "0", "{{ worker }}"]
     setup_fleet(fleet, claude_bin, stub_api, {"w1": {}}, stages=("plan",), stall="5s",
-                agent=interactive(fleet, permissionMode="default"))  # fmt: skip
+                agent=interactive(fleet, permissionMode="default"),
+                config=f"notify:\n  command: {json.dumps(notify)}\n")  # fmt: skip
 
-    drive(fleet, lambda: phase(fleet, "w1") == "NeedsInput", seconds=90)
+    notifier = Notifier(lambda _: None)  # what the watcher runs after each of its passes
+
+    def needs_input() -> bool:
+        notifier.after_pass(fleet.reconcile(check=False), time.time())
+        return phase(fleet, "w1") == "NeedsInput"
+
+    drive(fleet, needs_input, seconds=90)
     row = fleet.status()["w1"]
     assert "permission to use Bash" in row["reason"]
+    deadline = time.monotonic() + 10  # the command runs detached: give it a moment
+    while not told.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert told.read_text().startswith("w1|NeedsInput|waits for a person: permission to use Bash")
     waits_since = time.monotonic()  # passes go on past stallTimeout (5s): no stall, no restart
     while time.monotonic() - waits_since < 7:
         fleet.reconcile(check=False)
