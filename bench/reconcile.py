@@ -104,6 +104,20 @@ def restore_env(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
+def isolate(tmp: Path, sock: str) -> dict[str, str]:
+    """Point HOME into ``tmp`` and orch at the tmux socket ``sock``; the environment, as now.
+
+    In-process too, so that git and tmux children see it (restore_env puts it back).
+    """
+    home = tmp / "home"
+    home.mkdir()
+    os.environ.pop("ORCH_ROOT", None)
+    os.environ.pop("TMUX", None)
+    os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                      ORCH_TMUX_SOCKET=sock)
+    return dict(os.environ)
+
+
 def make_fleet(root: Path) -> Path:
     """A control repo (its own Repo, path: .) with a WorkerSet of WORKERS sleepers."""
     init_repo(root)
@@ -250,13 +264,7 @@ def main() -> None:
     saved = {k: os.environ.get(k) for k in ENV_KEYS}
     seen: set[int] = set()  # pane pids of every server we started
     try:
-        home = tmp / "home"
-        home.mkdir()
-        os.environ.pop("ORCH_ROOT", None)
-        os.environ.pop("TMUX", None)
-        os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-                          ORCH_TMUX_SOCKET=sock)
-        env = dict(os.environ)
+        env = isolate(tmp, sock)
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"{WORKERS} workers, agent `sleep 3600`; tmux sockets {sock}, {floor_sock}; "
               f"temp {tmp}; load average {load}; {os.cpu_count()} CPUs")

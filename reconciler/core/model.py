@@ -6,6 +6,7 @@ Nothing here does I/O. Durations are seconds (floats); paths are absolute.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -158,7 +159,7 @@ class Worker:
     placement_hash: str = ""
     run_hashes: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property  # asked for every worker on every pass
     def run_hash(self) -> str:
         """One hash over agent, pipeline and vars: stored on the tmux window."""
         return stable_hash(dict(sorted(self.run_hashes.items())))
@@ -309,15 +310,24 @@ class WorkerState:
         if not isinstance(data, dict):
             msg = "a worker state must be a JSON object"
             raise ValueError(msg)  # noqa: TRY004 - one error type for every unreadable file
-        names = {f.name for f in dataclasses.fields(cls)}
-        state = cls(**{k: v for k, v in data.items() if k in names})
-        defaults = cls(name=state.name)
-        for key in names & set(data):
-            default = getattr(defaults, key)
-            if default is not None and not isinstance(getattr(state, key), type(default)):
-                msg = f"field {key}: expected {type(default).__name__}"
+        types = _state_types()
+        state = cls(**{k: v for k, v in data.items() if k in types})
+        for key, want in types.items():
+            if want is not None and key in data and not isinstance(getattr(state, key), want):
+                msg = f"field {key}: expected {want.__name__}"
                 raise ValueError(msg)
         return state
+
+
+@functools.cache
+def _state_types() -> dict[str, type | None]:
+    """Each WorkerState field and the type of its default (None: no type to check)."""
+    defaults = WorkerState(name="")
+    out: dict[str, type | None] = {}
+    for f in dataclasses.fields(WorkerState):
+        default = getattr(defaults, f.name)
+        out[f.name] = None if default is None else type(default)
+    return out
 
 
 @dataclass(frozen=True)

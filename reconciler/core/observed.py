@@ -39,6 +39,7 @@ PANE_FIELDS: tuple[tuple[str, str], ...] = (
     ("window_name", "window_name"),
 )
 PANE_FORMAT = SEP.join(f"#{{{name}}}" for name, _ in PANE_FIELDS)
+_ATTRS = tuple(attr for _, attr in PANE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class Pane:
 
 
 def _int(text: str) -> int | None:
+    if text.isdigit():  # the usual case, without an exception (a thousand panes a pass)
+        return int(text)
+    if not text:
+        return None
     try:
         return int(text)
     except ValueError:
@@ -89,7 +94,7 @@ def parse_panes(text: str | None) -> tuple[Pane, ...]:
         parts = line.split(SEP, len(PANE_FIELDS) - 1)
         if len(parts) != len(PANE_FIELDS):
             continue
-        raw = dict(zip((attr for _, attr in PANE_FIELDS), parts, strict=True))
+        raw = dict(zip(_ATTRS, parts, strict=True))
         pid = _int(raw["pane_pid"])
         index = _int(raw["window_index"])
         if pid is None or index is None or raw["window_id"] in seen:
@@ -129,6 +134,7 @@ class WorktreeEntry:
     detached: bool = False
     prunable: bool = False
     locked: str | None = None  # the lock's reason ("" without one); git's own while it makes one
+    admin: str | None = None  # its folder under <common dir>/worktrees/ (when read from files)
 
     @property
     def unfinished(self) -> bool:

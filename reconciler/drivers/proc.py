@@ -65,9 +65,19 @@ def descendants(roots: Collection[int], parents: Mapping[int, int]) -> set[int]:
     >>> descendants({99}, {10: 1})
     set()
     """
+    return _below(roots, _children(parents))
+
+
+def _children(parents: Mapping[int, int]) -> dict[int, list[int]]:
+    """The parent pid -> child pids table of a pid -> parent pid table."""
     children: dict[int, list[int]] = {}
     for child, parent in parents.items():
         children.setdefault(parent, []).append(child)
+    return children
+
+
+def _below(roots: Collection[int], children: Mapping[int, list[int]]) -> set[int]:
+    """Every process below one of ``roots`` in a parent -> children table (roots excluded)."""
     found: set[int] = set()
     stack = list(roots)
     while stack:
@@ -313,8 +323,9 @@ def tree_cpu_by_root(roots: Collection[int]) -> dict[int, float]:
         seconds[process.pid] = _cpu(info["cpu_times"]) if info["cpu_times"] else 0.0
         if info["status"] not in (psutil.STATUS_ZOMBIE, None):
             live.add(process.pid)
+    children = _children(parents)  # once: a table per root made a pass O(roots x processes)
     out: dict[int, float] = {}
     for root in wanted & live:
-        tree = descendants({root}, parents) | {root}
+        tree = _below({root}, children) | {root}
         out[root] = sum(seconds[p] for p in tree)
     return out

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 
 from reconciler.core.errors import DriverError
 from reconciler.drivers.tmux_argv import (
-    CHAIN_BYTES,
     WindowSpec,
     chain,
+    chain_batches,
     env_flags,
     escape_format,
     option_commands,
@@ -106,7 +106,8 @@ class Tmux:
         Raises
         ------
         DriverError
-            ``"tmux <subcommand>: timed out after Ns"``.
+            ``"tmux <subcommand>: timed out after Ns"``; ``"tmux: tmux is not
+            installed"`` when no tmux is on PATH.
         """
         server = self._server()
         outcome: list[tmux_cmd | Exception] = []
@@ -126,6 +127,10 @@ class Tmux:
             raise DriverError(cmd, f"timed out after {self.timeout:g}s")
         result = outcome[0]
         if isinstance(result, Exception):
+            from libtmux import exc
+
+            if isinstance(result, exc.TmuxCommandNotFound):
+                raise DriverError("tmux", "tmux is not installed (not found on PATH)")
             raise result
         return list(result.stdout), list(result.stderr), int(result.returncode or 0)
 
@@ -306,22 +311,18 @@ class Tmux:
         """Open several windows, each as :meth:`start_window` does, in as few calls as fit.
 
         tmux carries a command line in one message of limited size, so the chain
-        is cut into calls of at most ``CHAIN_BYTES``. A failing call raises; the
-        windows of earlier calls exist.
+        is cut into calls of at most ``CHAIN_BYTES`` (a window's commands stay in
+        one call; see :func:`~reconciler.drivers.tmux_argv.chain_batches`). A
+        failing call raises; the windows of earlier calls exist.
         """
-        batch: list[list[str]] = []
-        size = 0
         for spec in specs:
             _prepare_spawn(spec.cwd, spec.log_path)
-            commands = window_commands(spec)
-            length = sum(len(part) + 1 for command in commands for part in command)
-            if batch and size + length > CHAIN_BYTES:
-                self.run(*chain(batch))
-                batch, size = [], 0
-            batch += commands
-            size += length
-        if batch:
-            self.run(*chain(batch))
+        try:
+            calls = chain_batches(window_commands(spec) for spec in specs)
+        except ValueError as err:
+            raise DriverError("tmux new-window", str(err)) from None
+        for argv in calls:
+            self.run(*argv)
 
     def respawn_window(
         self,

@@ -76,7 +76,65 @@ def pipe_command(target: str, log_path: str) -> list[str]:
     return ["pipe-pane", "-t", target, escape_format(f"cat >> {shlex.quote(log_path)}")]
 
 
-CHAIN_BYTES = 12_000  # tmux's client message holds 16 KiB
+# tmux's client sends a command's argv in ONE message (client.c: cmd_pack_argv into a
+# MAX_IMSGSIZE buffer): measured on tmux 3.3a, the packed argv (each argument's UTF-8 bytes
+# plus a NUL) may hold 16364 bytes; 16365 fails ("failed to send command"; longer ones
+# "command too long"). A chain stays well below, at 12000.
+TMUX_ARGV_LIMIT = 16_364
+CHAIN_BYTES = 12_000
+
+
+def packed_size(argv: Sequence[str]) -> int:
+    """The bytes tmux's client packs ``argv`` into: each argument's UTF-8 bytes and a NUL.
+
+    Examples
+    --------
+    >>> packed_size(["new-window", "-n", "é"])
+    17
+    """
+    return sum(len(part.encode("utf-8", "surrogateescape")) + 1 for part in argv)
+
+
+def chain_batches(
+    groups: Iterable[Sequence[Sequence[str]]], limit: int = CHAIN_BYTES
+) -> list[list[str]]:
+    """Chain groups of commands into as few argvs as fit ``limit`` bytes each.
+
+    A group (one window's commands) is never split across calls: its commands
+    must run in one command queue. A group longer than ``limit`` alone goes in
+    a call of its own while it fits tmux's own limit.
+
+    Raises
+    ------
+    ValueError
+        A group alone is longer than tmux accepts in one call.
+
+    Examples
+    --------
+    >>> cmds = [[["a", "1"], ["b"]], [["c"]], [["d" * 5]]]
+    >>> chain_batches(cmds, limit=12)
+    [['a', '1', ';', 'b', ';', 'c'], ['ddddd']]
+    """
+    out: list[list[str]] = []
+    current: list[str] = []
+    used = 0
+    for group in groups:
+        argv = chain(group)
+        size = packed_size(argv)
+        if size > TMUX_ARGV_LIMIT:
+            msg = f"{size} bytes in one tmux call (tmux takes {TMUX_ARGV_LIMIT}): {argv[:6]}"
+            raise ValueError(msg)
+        if current and used + 2 + size > limit:  # 2: the ";" and its NUL
+            out.append(current)
+            current, used = [], 0
+        if current:
+            current.append(";")
+            used += 2
+        current += argv
+        used += size
+    if current:
+        out.append(current)
+    return out
 
 
 @dataclass(frozen=True)

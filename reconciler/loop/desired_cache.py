@@ -50,19 +50,25 @@ def _encode(value: Any) -> Any:
     raise TypeError(msg)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
+    # Plain values are not passed down: a thousand workers are ~35 000 values.
+    kind = type(value)
+    if kind is list:
+        return [v if type(v) in _PLAIN else _decode(v) for v in value]
+    if kind is not dict:
         return value
     if "__path__" in value:
         return Path(value["__path__"])
     if "__tuple__" in value:
-        return tuple(_decode(v) for v in value["__tuple__"])
+        return tuple(v if type(v) in _PLAIN else _decode(v) for v in value["__tuple__"])
     if "__map__" in value:
         return {_decode(k): _decode(v) for k, v in value["__map__"]}
     cls = _TYPES[value["__dc__"]]  # KeyError: not one of ours, a miss
-    return cls(**{k: _decode(v) for k, v in value.items() if k != "__dc__"})
+    return cls(**{k: v if type(v) in _PLAIN else _decode(v)
+                  for k, v in value.items() if k != "__dc__"})  # fmt: skip
 
 
 def fingerprint(root: Path, inputs: tuple[str, ...] = ()) -> tuple[tuple[str, int, int], ...]:

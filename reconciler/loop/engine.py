@@ -23,7 +23,6 @@ from reconciler.loop import control_repo, desired_cache, prune_approval, reconci
 from reconciler.loop.events import Event, append_events
 from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
-from reconciler.spec.validate import load_desired
 
 SETTLE_POLL = 0.1  # seconds between passes while agents are stopping
 SETTLE_EXTRA = 5.0  # beyond stopGrace: the KILL and its exit
@@ -67,6 +66,8 @@ def load(
         if cached is not None:
             secrets.remember(cached, env)
             return cached
+    from reconciler.spec.validate import load_desired  # YAML and schemas: only on a miss
+
     files = control_repo.committed_specs(root)
     desired = load_desired(root, env, require_env=require_env or remember, files=files)
     secrets.remember(desired, env)

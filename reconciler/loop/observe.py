@@ -1,7 +1,8 @@
 """Take one snapshot of the world: the imperative half of observing.
 
-One ``tmux list-panes -a`` for every window, one ``git worktree list`` per
-repo, a few ``stat`` calls per worker, one psutil sweep for the CPU time of
+One ``tmux list-panes -a`` for every window (run while the worktree metadata
+git keeps under each repo's ``.git/worktrees/`` is read, as files: no git
+process), a few ``stat`` calls per worker, one psutil sweep for the CPU time of
 every live agent's process tree. The activity tracker remembers, in
 state/activity.json, how far each run log was read, so that log lines
 matching the Agent's quietPatterns (retries while an API fails) do not count
@@ -34,16 +35,21 @@ from reconciler.core.observed import (
     Pane,
     Signal,
     WorkerFiles,
-    WorktreeEntry,
     parse_panes,
-    parse_worktrees,
 )
 from reconciler.drivers import tmux_keys
-from reconciler.drivers.git import Git, count_range
+from reconciler.drivers.git import count_range
 from reconciler.drivers.proc import tree_cpu_by_root
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.accounts import load_accounts
 from reconciler.loop.activity import ActivityTracker
+from reconciler.loop.background import in_background
+from reconciler.loop.repo_worktrees import (
+    commit_mtime,
+    remember_reflogs,
+    repo_paths,
+    worktree_lists,
+)
 from reconciler.loop.state_store import StateStore
 
 MAX_SIGNAL_BYTES = 64 * 1024
@@ -64,14 +70,17 @@ def observe(
     agent's CPU time). ``now``: the pass's time (default: the clock).
     """
     states = store.load_all()
-    text = tmux.list_panes(PANE_FORMAT)
+    # tmux works while we read files
+    listing = in_background(lambda: tmux.list_panes(PANE_FORMAT), "observe tmux")
+    worktrees = worktree_lists(repo_paths(desired, states.values()))
+    text = listing()
     panes = parse_panes(text)
     lost = [p for p in panes if p.exit_unknown and p.server_pid]
     if lost:  # the server missed an exit: nudge it, then look once more
         tmux.reap(lost[0].server_pid or 0)
         text = tmux.list_panes(PANE_FORMAT)
         panes = parse_panes(text)
-    worktrees = _worktree_lists(_repo_paths(desired, states.values()))
+    remember_reflogs(worktrees)
     cfg = desired.config
     names = (
         set(desired.workers)
@@ -235,22 +244,6 @@ def _count_own_commits(
         files[name] = replace(f, own_commits=ahead)
 
 
-def _repo_paths(desired: Desired, states: Iterable[WorkerState]) -> set[Path]:
-    paths = {r.local_path for r in desired.repos.values()}
-    paths |= {Path(s.repo_path) for s in states if s.repo_path}
-    return {p for p in paths if p.exists()}
-
-
-def _worktree_lists(paths: Iterable[Path]) -> dict[str, tuple[WorktreeEntry, ...]]:
-    out = {}
-    for path in sorted(paths):
-        try:
-            out[str(path)] = parse_worktrees(Git(path).worktree_list())
-        except DriverError:
-            out[str(path)] = ()
-    return out
-
-
 def _log_path(state: WorkerState | None) -> Path | None:
     return Path(state.log) if state and state.log else None
 
@@ -277,16 +270,16 @@ def _first_line(path: Path) -> str | None:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def _mtime(path: Path) -> float | None:
+def _mtime(path: str | Path) -> float | None:
     try:
-        return path.stat().st_mtime
+        return os.stat(path).st_mtime
     except OSError:
         return None
 
 
 def read_signals(worktree: Path) -> dict[str, Signal]:
     """``.orch/signals/<stage>.done|.failed`` with their summaries (``.failed`` wins)."""
-    folder = worktree / SIGNALS_DIR
+    folder = f"{worktree}/{SIGNALS_DIR}"
     out: dict[str, Signal] = {}
     try:
         entries = list(os.scandir(folder))
@@ -300,7 +293,7 @@ def read_signals(worktree: Path) -> dict[str, Signal]:
             mtime = entry.stat().st_mtime
             body = ""
             if kind == "failed":  # only a failure's summary is ever shown
-                with Path(entry.path).open("rb") as fh:
+                with open(entry.path, "rb") as fh:
                     body = fh.read(MAX_SIGNAL_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
@@ -318,30 +311,6 @@ def _summary_of(body: str) -> str:
         if isinstance(data, dict) and isinstance(data.get("summary"), str):
             return str(data["summary"])
     return text
-
-
-_GITDIRS: dict[str, Path] = {}  # worktree -> its git dir; fixed while the worktree lives
-
-
-def _commit_mtime(worktree: Path) -> float | None:
-    """When the worktree's HEAD last moved: the mtime of its reflog (no git call)."""
-    key = str(worktree)
-    cached = _GITDIRS.get(key)
-    if cached is not None:
-        found = _mtime(cached / "logs" / "HEAD")
-        if found is not None:
-            return found
-    try:
-        pointer = (worktree / ".git").read_text().strip()
-    except OSError:
-        return None
-    if not pointer.startswith("gitdir:"):
-        return None
-    gitdir = Path(pointer.removeprefix("gitdir:").strip())
-    if not gitdir.is_absolute():
-        gitdir = worktree / gitdir
-    _GITDIRS[key] = gitdir
-    return _mtime(gitdir / "logs" / "HEAD")
 
 
 def read_worker_files(
@@ -368,19 +337,21 @@ def read_worker_files(
                                                  claude is not None and not interactive)
     if not (listed or (worktree / ".git").exists()):
         return WorkerFiles(path=str(worktree), activity=log_activity)
-    signals = read_signals(worktree)
-    progress = _mtime(worktree / PROGRESS_FILE)
+    present = _present(worktree)  # one listing of .orch/ saves a stat or open per file absent
+    signals = read_signals(worktree) if _name(SIGNALS_DIR) in present else {}
+    progress = _mtime(f"{worktree}/{PROGRESS_FILE}") if _name(PROGRESS_FILE) in present else None
     hook = tracker.hook_facts(name, worktree / HOOKS_FILE, *claude) if claude else None
     last_hook = hook.get("last") if hook else None
-    times = [progress, _commit_mtime(worktree), log_activity, last_hook,
+    times = [progress, commit_mtime(worktree), log_activity, last_hook,
              *(s.mtime for s in signals.values())]  # fmt: skip
     known = [t for t in times if t is not None]
+    failed = _name(SETUP_FAILED_FILE) in present
     return WorkerFiles(
         worktree_exists=True,
         path=str(worktree),
         marker=_read_owner(worktree, fleet) if need_marker else name,
-        setup_done=(worktree / SETUP_DONE_FILE).exists(),
-        setup_failed=_first_line(worktree / SETUP_FAILED_FILE),
+        setup_done=_name(SETUP_DONE_FILE) in present,
+        setup_failed=_first_line(worktree / SETUP_FAILED_FILE) if failed else None,
         signals=signals,
         progress_mtime=progress,
         log_size=log_stat.st_size if log_stat else None,
@@ -391,10 +362,23 @@ def read_worker_files(
     )
 
 
+def _name(rel: str) -> str:
+    return rel.rpartition("/")[2]
+
+
+def _present(worktree: Path) -> set[str]:
+    """The names in the worktree's .orch/ folder (none when it cannot be listed)."""
+    try:
+        with os.scandir(f"{worktree}/.orch") as entries:
+            return {entry.name for entry in entries}
+    except OSError:
+        return set()
+
+
 def _stat(path: Path | None) -> os.stat_result | None:
     if path is None:
         return None
     try:
-        return path.stat()
+        return os.stat(path)
     except OSError:
         return None

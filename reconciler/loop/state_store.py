@@ -63,6 +63,27 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
         raise
 
 
+# path -> ((inode, mtime_ns, size), state): a watch reads a thousand state files a pass,
+# and write_atomic gives every write a new inode. A stamp younger than RACY_NS is not
+# trusted (an edit in place within the clock's tick would keep the mtime).
+_READ: dict[str, tuple[tuple[int, int, int], WorkerState]] = {}
+RACY_NS = 2_000_000_000
+
+
+def _read_state(path: str) -> WorkerState:
+    """One state file, parsed; again only when it changed since the last read."""
+    st = os.stat(path)  # noqa: PTH116 - str paths: a thousand a pass
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _READ.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    with open(path, "rb") as fh:  # noqa: PTH123
+        state = WorkerState.from_json(json.loads(fh.read().decode("utf-8")))
+    if st.st_mtime_ns < time.time_ns() - RACY_NS:
+        _READ[path] = (stamp, state)
+    return state
+
+
 class StateStore:
     """state/workers/*.json of one control repo."""
 
@@ -86,13 +107,15 @@ class StateStore:
         check_folder(self.dir)
         if not self.dir.exists():
             return out
-        for path in sorted(self.dir.glob("*.json")):
+        with os.scandir(self.dir) as entries:  # names, not Paths, are sorted: a thousand a pass
+            names = sorted(e.name for e in entries if e.name.endswith(".json"))
+        for name in names:
             try:
-                state = WorkerState.from_json(json.loads(path.read_bytes().decode("utf-8")))
+                state = _read_state(f"{self.dir}/{name}")
             except (OSError, ValueError, TypeError) as err:
-                self.corrupt.append((path, f"{type(err).__name__}: {err}"))
+                self.corrupt.append((self.dir / name, f"{type(err).__name__}: {err}"))
                 continue
-            if state.name != path.stem or not NAME.match(state.name):
+            if state.name != name.removesuffix(".json") or not NAME.match(state.name):
                 continue  # not one of ours: a renamed or hand-made file
             if state.fleet and self.fleet and state.fleet != self.fleet:
                 continue  # a copied control repo's state: another fleet's workers

@@ -12,7 +12,6 @@ a second one exits at once.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import signal
@@ -30,6 +29,7 @@ from reconciler.core.plan import blocked_note
 from reconciler.loop import control_repo, engine
 from reconciler.loop.desired_cache import fingerprint
 from reconciler.loop.events import Event
+from reconciler.loop.file_watch import WorkerFolders
 from reconciler.loop.inbox import REQUESTS_DIR, Inbox, is_request_name
 from reconciler.loop.requests import serve
 from reconciler.loop.state_store import reconciler_lock
@@ -101,7 +101,7 @@ class StopFlag:
 
 
 class _Watcher:
-    """watchdog observers on specs/, config/, state/requests/ and each worker's .orch/ folder."""
+    """watchdog observers on specs/, config/, state/requests/; workers' .orch/ folders."""
 
     def __init__(self, root: Path, trigger: Trigger) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -125,7 +125,7 @@ class _Watcher:
 
         self._handler = Handler
         self.observer = Observer()
-        self.watched: dict[str, Any] = {}
+        self.workers = WorkerFolders(trigger.poke, self.observer, Handler("signal"))
         self.inputs: dict[str, Any] = {}  # folders of templates and items files
         self.commits: list[Any] = []  # .git folders, with reconcile.source: committed
         for name in ("specs", "config"):
@@ -144,16 +144,7 @@ class _Watcher:
         when a newly watched folder already holds a signal or progress note
         written since ``since`` (the start of the pass), so the caller runs again.
         """
-        for gone in set(self.watched) - folders:
-            self.observer.unschedule(self.watched.pop(gone))
-        added = False
-        for new in folders - set(self.watched):
-            if Path(new).is_dir():
-                self.watched[new] = self.observer.schedule(
-                    self._handler("signal"), new, recursive=True
-                )
-                added = added or _written_since(Path(new), since)
-        return added
+        return self.workers.follow(folders, since)
 
     def follow_inputs(self, root: Path, inputs: tuple[str, ...]) -> None:
         """Watch the folders of the templates and items files the specs use (not recursive).
@@ -179,29 +170,22 @@ class _Watcher:
         self.commits = [self.observer.schedule(handler, f, recursive=r) for f, r in folders]
 
     def stop(self) -> None:
-        """Stop the observer thread."""
+        """Stop the observer threads."""
+        self.workers.stop()
         self.observer.stop()
         self.observer.join(timeout=5)
 
 
-def _written_since(orch_dir: Path, since: float) -> bool:
-    """Whether a signal or the progress notes under ``orch_dir`` changed since ``since``."""
-    candidates = [orch_dir / "progress.md"]
-    with contextlib.suppress(OSError):
-        candidates += list((orch_dir / "signals").iterdir())
-    for path in candidates:
-        with contextlib.suppress(OSError):
-            if path.stat().st_mtime >= since:
-                return True
-    return False
-
-
 def _worker_folders(result: engine.PassResult) -> set[str]:
     """The .orch/ folder of every worker, desired or still known."""
-    desired = result.desired
-    worktrees = {str(desired.worktree_path(w)) for w in desired.workers.values()}
-    worktrees |= {s.worktree for s in result.observed.states.values() if s.worktree}
-    return {str(Path(w) / ".orch") for w in worktrees}
+    desired, states = result.desired, result.observed.states
+    worktrees = {s.worktree for s in states.values() if s.worktree}
+    worktrees |= {  # a path is resolved (file system calls) only for a worker not started yet
+        str(desired.worktree_path(w))
+        for name, w in desired.workers.items()
+        if not (name in states and states[name].worktree)
+    }
+    return {f"{w}/.orch" for w in worktrees}
 
 
 def watch_loop(
