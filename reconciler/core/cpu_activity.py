@@ -13,7 +13,7 @@ passes come.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -83,3 +83,23 @@ def from_json(data: object) -> CpuMark | None:
         return None
     active_at = float(active) if isinstance(active, int | float) else None
     return CpuMark(pid, float(base), float(since), active_at)
+
+
+def sweep_interval(stall_timeouts: Iterable[float]) -> float:
+    """How often a pass measures CPU: a quarter of the shortest stall timeout, 1 to 30 s.
+
+    Measuring reads every process of the machine (about 0.2 s at 3000), and a
+    stall is decided over minutes: a mark a few seconds old is as good.
+
+    Examples
+    --------
+    >>> sweep_interval([900.0, 300.0]), sweep_interval([3.0]), sweep_interval([])
+    (30.0, 1.0, 30.0)
+    >>> sweep_interval([60.0])
+    15.0
+    """
+    shortest = min(stall_timeouts, default=4 * MAX_SWEEP_INTERVAL)
+    return max(1.0, min(MAX_SWEEP_INTERVAL, shortest / 4))
+
+
+MAX_SWEEP_INTERVAL = 30.0

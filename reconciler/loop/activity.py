@@ -118,6 +118,17 @@ class ActivityTracker:
             self.data[f"{name}#cpu"] = data
             self.dirty = True
 
+    def last_cpu_sweep(self) -> float | None:
+        """When a pass last measured the agents' CPU time (None: never)."""
+        entry = self.data.get("#cpu-sweep")
+        value = entry.get("at") if isinstance(entry, dict) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    def set_cpu_sweep(self, now: float) -> None:
+        """Remember that a pass measured CPU time at ``now``."""
+        self.data["#cpu-sweep"] = {"at": now}
+        self.dirty = True
+
     def save(self) -> None:
         """Write the tracker back when anything changed."""
         if self.dirty:

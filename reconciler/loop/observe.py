@@ -139,7 +139,8 @@ def observe(
             files[name] = WorkerFiles(
                 worktree_exists=str(path) in listed, path=str(path), unreadable=str(err)
             )
-    _cpu_activity(desired, panes, tracker, files, time.time() if now is None else now)
+    _cpu_activity(desired, panes, tracker, files, time.time() if now is None else now,
+                  measure=not readonly)
     if not readonly:
         tracker.save()
     _count_own_commits(desired, states, files)
@@ -164,8 +165,11 @@ def _cpu_activity(
     tracker: ActivityTracker,
     files: dict[str, WorkerFiles],
     now: float,
+    measure: bool,
 ) -> None:
-    """Each live agent's CPU time, measured in one sweep, as activity in its files.
+    """Each live agent's CPU activity in its files: measured in one sweep when ``measure``
+    and the last sweep is older than :func:`cpu_activity.sweep_interval`, else as the
+    marks of the last sweep say (`orch status` and `orch plan` never sweep).
 
     Off with ``reconcile.cpuActivity: 0``: no sweep at all.
     """
@@ -178,13 +182,19 @@ def _cpu_activity(
         if p.worker in files and not p.dead
         and p.session == cfg.tmux_session and p.fleet == cfg.fleet_name
     }  # fmt: skip
-    seconds = tree_cpu_by_root(set(pids.values())) if pids else {}
+    stalls = (s.stall_timeout for p in desired.pipelines.values() for s in p.stages)
+    last = tracker.last_cpu_sweep()
+    if measure and pids and (last is None or now - last >= cpu_activity.sweep_interval(stalls)):
+        tracker.set_cpu_sweep(now)
+        seconds = tree_cpu_by_root(set(pids.values()))
+        for name, pid in pids.items():
+            if pid in seconds:  # else it ended since tmux listed it
+                step = cpu_activity.step(tracker.cpu_mark(name), pid, seconds[pid], now,
+                                         cfg.cpu_activity)  # fmt: skip
+                tracker.set_cpu_mark(name, step)
     for name, pid in pids.items():
-        if pid not in seconds:
-            continue  # ended since tmux listed it
-        mark = cpu_activity.step(tracker.cpu_mark(name), pid, seconds[pid], now, cfg.cpu_activity)
-        tracker.set_cpu_mark(name, mark)
-        if mark.active_at is not None:
+        mark = tracker.cpu_mark(name)
+        if mark is not None and mark.pid == pid and mark.active_at is not None:
             files[name] = replace(files[name], cpu_active=mark.active_at)
 
 
