@@ -13,14 +13,14 @@ module is handed: ``<common dir>/HEAD`` and, for each linked worktree,
 - prunable: not locked, and the ``.git`` file ``gitdir`` names is gone;
 - HEAD ``ref: refs/heads/x`` is branch ``x``, anything else is detached.
 
-The commit a branch points at is not resolved (nothing in orch reads it):
-``head`` is the commit of a detached HEAD only.
+A branch's commit comes from ``tips`` (the driver reads ``refs/heads/<x>``, else
+``packed-refs``): publishing a worker compares it with what it pushed.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from reconciler.core.observed import WorktreeEntry
@@ -57,6 +57,8 @@ class RepoFiles(Protocol):
     def linked(self) -> Sequence[LinkedFiles]: ...
     @property
     def bare_layout(self) -> bool: ...  # the repository is a git dir with no .git beside it
+    @property
+    def tips(self) -> Mapping[str, str]: ...  # branch -> commit, for the branches checked out
 
 
 def core_bare(config: str) -> bool | None:
@@ -98,7 +100,7 @@ def _head(text: str | None) -> tuple[str | None, str | None]:
     return None, line or None
 
 
-def _linked(files: LinkedFiles) -> WorktreeEntry | None:
+def _linked(files: LinkedFiles, tips: Mapping[str, str]) -> WorktreeEntry | None:
     gitdir = (files.gitdir or "").strip()
     if not gitdir:  # git lists no worktree without a readable gitdir
         return None
@@ -109,7 +111,7 @@ def _linked(files: LinkedFiles) -> WorktreeEntry | None:
     locked = files.locked.strip() if files.locked is not None else None
     return WorktreeEntry(
         path=path,
-        head=commit,
+        head=tips.get(branch) if branch else commit,
         branch=branch,
         detached=branch is None,
         prunable=locked is None and not files.target_exists,
@@ -127,10 +129,10 @@ def worktrees_from_files(repo: RepoFiles) -> tuple[WorktreeEntry, ...]:
     >>> linked = F(folder="/r/.git/worktrees/a", gitdir="/w/a/.git\\n",
     ...            head="ref: refs/heads/f/a\\n", locked=None, target_exists=True)
     >>> repo = F(common_dir="/r/.git", head="ref: refs/heads/main", config="",
-    ...          linked=(linked,), bare_layout=False)
+    ...          linked=(linked,), bare_layout=False, tips={"f/a": "c0ffee"})
     >>> main, a = worktrees_from_files(repo)
-    >>> (main.path, main.branch, a.path, a.branch, a.prunable)
-    ('/r', 'main', '/w/a', 'f/a', False)
+    >>> (main.path, main.branch, a.path, a.branch, a.head, a.prunable)
+    ('/r', 'main', '/w/a', 'f/a', 'c0ffee', False)
     """
     bare = core_bare(repo.config)
     is_bare = repo.bare_layout if bare is None else bare
@@ -139,7 +141,8 @@ def worktrees_from_files(repo: RepoFiles) -> tuple[WorktreeEntry, ...]:
                              bare=True)  # fmt: skip
     else:
         branch, commit = _head(repo.head)
-        main = WorktreeEntry(path=repo.common_dir.removesuffix("/.git"), head=commit,
+        main = WorktreeEntry(path=repo.common_dir.removesuffix("/.git"),
+                             head=repo.tips.get(branch) if branch else commit,
                              branch=branch, detached=branch is None)  # fmt: skip
-    linked = (entry for files in repo.linked if (entry := _linked(files)) is not None)
+    linked = (entry for files in repo.linked if (entry := _linked(files, repo.tips)) is not None)
     return (main, *sorted(linked, key=lambda e: e.path))

@@ -35,6 +35,7 @@ class RawRepo:
     config: str
     linked: tuple[RawLinked, ...]
     bare_layout: bool
+    tips: dict[str, str]  # branch -> commit, for every branch a worktree has checked out
 
 
 def _read(path: str) -> str | None:
@@ -120,10 +121,40 @@ def read_repo(repo: str) -> RawRepo | None:
             folders = [e.path for e in it if e.is_dir()]
     except FileNotFoundError:
         folders = []
+    head = _read(str(common / "HEAD"))
+    linked = tuple(_linked(folder) for folder in folders)
     return RawRepo(
         common_dir=str(common),
-        head=_read(str(common / "HEAD")),
+        head=head,
         config=_read(str(common / "config")) or "",
-        linked=tuple(_linked(folder) for folder in folders),
+        linked=linked,
         bare_layout=bare_layout,
+        tips=_tips(str(common), [head, *(w.head for w in linked)]),
     )
+
+
+def _tips(common: str, heads: list[str | None]) -> dict[str, str]:
+    """The commit of each branch a HEAD names: its loose ref, else its line in packed-refs."""
+    branches = {h.strip()[4:].strip() for h in heads if h and h.startswith("ref:")}
+    tips: dict[str, str] = {}
+    packed: dict[str, str] | None = None
+    for ref in branches:
+        loose = _read(f"{common}/{ref}")
+        if loose and not loose.startswith("ref:"):
+            tips[ref.removeprefix("refs/heads/")] = loose.strip()
+            continue
+        if packed is None:
+            packed = _packed(_read(f"{common}/packed-refs") or "")
+        if ref in packed:
+            tips[ref.removeprefix("refs/heads/")] = packed[ref]
+    return tips
+
+
+def _packed(text: str) -> dict[str, str]:
+    """``packed-refs``: ref -> commit (peeled ``^`` lines and the header skipped)."""
+    refs = {}
+    for line in text.splitlines():
+        if line and line[0] not in "#^":
+            sha, _, ref = line.partition(" ")
+            refs[ref.strip()] = sha
+    return refs

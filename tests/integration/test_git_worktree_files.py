@@ -23,8 +23,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def comparable(entries: tuple[WorktreeEntry, ...]) -> list[WorktreeEntry]:
-    """Entries as both sources give them: a branch's commit is not resolved from files."""
-    return [replace(e, head=e.head if e.detached else None, admin=None) for e in entries]
+    """Entries as both sources give them (the metadata folder is the files' own)."""
+    return [replace(e, admin=None) for e in entries]
 
 
 def from_files(repo: Path) -> tuple[WorktreeEntry, ...]:
