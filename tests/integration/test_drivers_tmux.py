@@ -123,7 +123,7 @@ def test_start_window_keeps_exit_status_options_and_log(
     row = retry_until(dead_pane(tmux, f"{SESSION}:1"), message="pane w1 dead")
     assert isinstance(row, dict)
     assert (row["pane_dead_status"], row["@orch-worker"], row["@orch-attempt"]) == ("3", "w1", "1")
-    retry_until(log_contains(log, "hi"), message="log holds 'hi'")
+    retry_until(log_contains(log, "hi"), 20, message="log holds 'hi'")
     assert "hi" in tmux.capture(f"{SESSION}:1", 50)
 
     tmux.set_window_options(f"{SESSION}:1", {"@orch-attempt": "2", "@orch-worker": "-w1;"})
