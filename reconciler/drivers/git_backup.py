@@ -189,18 +189,3 @@ def commits_beyond(
 def branch_from(repo: Path, branch: str, commit: str, timeout: float = DEFAULT_TIMEOUT) -> None:
     """Create ``branch`` at ``commit``; refuses (DriverError) when it exists already."""
     run_git(repo, "update-ref", f"refs/heads/{branch}", commit, _NO_OBJECT, timeout=timeout)
-
-
-def list_backups(
-    repo: Path, prefix: str, timeout: float = DEFAULT_TIMEOUT
-) -> list[tuple[str, str]]:
-    """Refs under ``prefix`` (``refs/orch/backups/<worker>/``) and their commits, by name.
-
-    Their names end in the UTC time of the backup, so by name is oldest first.
-    """
-    out = run_git(
-        repo, "for-each-ref", "--sort=refname", "--format=%(refname)%09%(objectname)", prefix,
-        timeout=timeout,
-    )  # fmt: skip
-    rows = (line.split("\t") for line in out.splitlines())
-    return [(r[0], r[1]) for r in rows if len(r) == 2]

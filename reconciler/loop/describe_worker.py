@@ -14,7 +14,7 @@ from reconciler.core.attempts import attempts
 from reconciler.core.errors import DriverError, UnknownWorker
 from reconciler.core.rows import status_rows
 from reconciler.drivers.git import ahead_behind
-from reconciler.drivers.git_backup import list_backups
+from reconciler.drivers.git_backup import BACKUPS, backup_refs
 from reconciler.loop import engine
 from reconciler.loop.events import worker_events
 from reconciler.loop.reconciler_info import reconciler_status
@@ -75,7 +75,8 @@ def _git_facts(
     except DriverError as err:
         facts["gitError"] = str(err)
     try:
-        refs = list_backups(repo, f"refs/orch/backups/{name}/", timeout)
+        mine = f"{BACKUPS}{name}/"  # names end in the backup's UTC time: sorted is oldest first
+        refs = sorted((r[0], r[1]) for r in backup_refs(repo, timeout) if r[0].startswith(mine))
     except DriverError as err:
         facts["gitError"] = facts["gitError"] or str(err)
         refs = []

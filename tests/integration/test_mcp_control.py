@@ -183,6 +183,7 @@ def test_a_signalled_server_kills_the_commands_of_a_run_in_progress(
                 retry_until(lambda: not alive(server.pid), 20, message="the server exited")
 
             await anyio.to_thread.run_sync(gone)
+            assert not alive(sleeper) and not alive(server.pid)
             group.cancel_scope.cancel()
 
     anyio.run(session)
