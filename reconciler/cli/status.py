@@ -34,7 +34,7 @@ def status(as_json: JsonOpt = False) -> None:
     """
     from reconciler.loop.status_view import status_view
 
-    view = run(lambda: status_view(CTX.root), json_errors=as_json)
+    view = run(lambda: status_view(CTX.root), json_errors=as_json, one_shot=True)
     if as_json:
         emit_json(view.to_json())
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -72,11 +73,29 @@ def iso_age(iso: object, now: float) -> float | None:
     >>> iso_age("1970-01-01T00:01:00Z", 90.0), iso_age(None, 90.0), iso_age("soon", 1.0)
     (30.0, None, None)
     """
-    if not isinstance(iso, str):
-        return None
-    import calendar
+    seconds = utc_seconds(iso) if isinstance(iso, str) else None
+    return None if seconds is None else now - seconds
 
+
+_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def utc_seconds(iso: str) -> float | None:
+    """The epoch seconds of a ``utc_iso`` time; None for anything else.
+
+    ``time.strptime`` would do, but its first call compiles locale-aware
+    patterns (milliseconds a command), and `orch status` parses one a worker.
+
+    Examples
+    --------
+    >>> utc_seconds("1970-01-01T00:01:00Z"), utc_seconds("1970-13-01T00:00:00Z")
+    (60.0, None)
+    >>> utc_seconds("1970-01-01 00:01:00"), utc_seconds("soon")
+    (None, None)
+    """
+    if not _UTC_ISO.fullmatch(iso):
+        return None
     try:
-        return now - calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+        return datetime.fromisoformat(iso[:-1]).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None

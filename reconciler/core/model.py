@@ -174,6 +174,8 @@ class WorkerSet:
     workers: tuple[str, ...]
     source: Source
 
+CONFIG_FILE = "config/orch.yaml"  # the control repo's settings, relative to its root
+
 
 @dataclass(frozen=True)
 class Config:

@@ -8,7 +8,6 @@ bytes and makes no commit.
 
 from __future__ import annotations
 
-import calendar
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -95,6 +94,8 @@ def _gantt(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def _span(s: dict[str, Any]) -> dict[str, Any]:
     start, end = minute(s["start"]) or "", minute(s["end"]) or ""
     if end <= start:  # mermaid needs a positive length: at least one minute
+        import calendar  # only a zero-length span needs it: `orch status` never imports it
+
         ts = calendar.timegm(time.strptime(start, "%Y-%m-%dT%H:%M")) + 60
         end = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(ts))
     return {**s, "start": start, "end": end}

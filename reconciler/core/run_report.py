@@ -9,7 +9,6 @@ has no end yet, and only the "Generated" line carries the time of rendering.
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from reconciler.core.duration import format_age
+from reconciler.core.duration import format_age, utc_seconds
 from reconciler.core.report import minute
 from reconciler.core.rows import stage_text
 
@@ -60,7 +59,11 @@ class RunInput:
 
 
 def _ts(iso: str) -> float:
-    return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
+    seconds = utc_seconds(iso)
+    if seconds is None:
+        msg = f"not a UTC time: {iso!r}"
+        raise ValueError(msg)
+    return seconds
 
 
 Spans = list[dict[str, Any]]

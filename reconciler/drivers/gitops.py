@@ -32,8 +32,14 @@ def revision(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> tuple[
 
 
 def dirty(root: Path, paths: tuple[str, ...] = ("specs", "config")) -> list[str]:
-    """Files under ``paths`` with uncommitted changes (``git status --porcelain``)."""
-    out = run_git(root, "status", "--porcelain", "--untracked-files=all", "--", *paths)
+    """Files under ``paths`` with uncommitted changes (``git status --porcelain``).
+
+    Without optional locks: git does not write back the index's refreshed
+    stat data, so a status never races the user's own git commands over
+    index.lock (and leaves the index as it found it).
+    """
+    out = run_git(root, "status", "--porcelain", "--untracked-files=all", "--", *paths,
+                  env={"GIT_OPTIONAL_LOCKS": "0"})  # fmt: skip
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 

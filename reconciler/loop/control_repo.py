@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.core.errors import DriverError, OrchError
+from reconciler.core.model import CONFIG_FILE
 from reconciler.drivers import gitops
-from reconciler.spec.config import reconcile_source
 
 COMMITTED = "committed"
 SPEC_PATHS = ("specs", "config")
@@ -24,7 +24,18 @@ class NoCommit(OrchError):
 
 
 def is_committed(root: Path) -> bool:
-    """Whether ``reconcile.source`` (in the saved config/orch.yaml) is committed."""
+    """Whether ``reconcile.source`` (in the saved config/orch.yaml) is committed.
+
+    A file that never spells "committed" cannot say so: it is not parsed (every
+    command asks, and YAML's import is a tenth of a short one).
+    """
+    try:
+        if COMMITTED.encode() not in (root / CONFIG_FILE).read_bytes():
+            return False
+    except OSError:
+        return False
+    from reconciler.spec.config import reconcile_source
+
     return reconcile_source(root) == COMMITTED
 
 

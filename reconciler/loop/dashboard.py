@@ -23,7 +23,7 @@ from reconciler.core.observed import Observed
 from reconciler.core.rows import status_rows
 from reconciler.core.summary import strip_ansi
 from reconciler.drivers.proc import pid_alive
-from reconciler.loop import engine
+from reconciler.loop import engine, spec_revision
 from reconciler.loop.events import read_events
 from reconciler.loop.logs import tail_lines
 from reconciler.loop.reconciler_info import last_pass
@@ -103,7 +103,7 @@ class Sampler:
         self.fleet = desired.config.fleet_name
         self.rows = status_rows(desired, observed, engine.make_plan(desired, observed, now=now))
         if self.count % REVISION_EVERY == 0:
-            self.revision = engine.revision_info(desired.root)
+            self.revision = spec_revision.remembered(desired.root, desired.state_dir)
         self.count += 1
         self._logs(observed)
 

@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.core.actions import Plan, Verb
-from reconciler.core.errors import DriverError, MassPruneBlocked
+from reconciler.core.errors import MassPruneBlocked
 from reconciler.core.model import Desired
 from reconciler.core.observed import Observed
 from reconciler.core.plan import plan
 from reconciler.drivers.tmux import Tmux
-from reconciler.loop import control_repo, desired_cache, prune_approval, reconciler_info, secrets
+from reconciler.loop import (
+    control_repo,
+    desired_cache,
+    prune_approval,
+    reconciler_info,
+    secrets,
+    spec_revision,
+)
 from reconciler.loop.events import Event, append_events
 from reconciler.loop.observe import observe
 from reconciler.loop.state_store import StateStore, reconciler_lock
@@ -73,6 +80,7 @@ def load(
     secrets.remember(desired, env)
     if remember:
         desired_cache.write(desired, env, source)
+        spec_revision.remember(desired.root, desired.state_dir)
     return desired
 
 
@@ -100,21 +108,6 @@ def _observe_for_pass(
         for worker, aside, why in store.quarantine(now)
     ]
     return observed, events
-
-
-def revision_info(root: Path) -> dict[str, object]:
-    """The commit the specs come from, whether specs/ or config/ have local changes, and
-    (``reconcile.source: committed``) the edited files not applied: ``pendingSpecs``."""
-    from reconciler.drivers import gitops
-
-    try:
-        rev = gitops.revision(root)
-        dirty = gitops.dirty(root)
-    except DriverError:
-        return {"revision": None, "specsDirty": None, "pendingSpecs": []}
-    revision = {"sha": rev[0], "subject": rev[1]} if rev else None
-    pending = dirty if control_repo.is_committed(root) else []
-    return {"revision": revision, "specsDirty": bool(dirty), "pendingSpecs": pending}
 
 
 def make_plan(

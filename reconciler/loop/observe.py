@@ -39,7 +39,6 @@ from reconciler.core.observed import (
 )
 from reconciler.drivers import tmux_keys
 from reconciler.drivers.git import count_range
-from reconciler.drivers.proc import tree_cpu_by_root
 from reconciler.drivers.tmux import Tmux
 from reconciler.loop.accounts import load_accounts
 from reconciler.loop.activity import ActivityTracker
@@ -185,6 +184,8 @@ def _cpu_activity(
     stalls = (s.stall_timeout for p in desired.pipelines.values() for s in p.stages)
     last = tracker.last_cpu_sweep()
     if measure and pids and (last is None or now - last >= cpu_activity.sweep_interval(stalls)):
+        from reconciler.drivers.proc import tree_cpu_by_root  # psutil: only when sweeping
+
         tracker.set_cpu_sweep(now)
         seconds = tree_cpu_by_root(set(pids.values()))
         for name, pid in pids.items():

@@ -14,7 +14,6 @@ When the watcher commits is decided in :mod:`reconciler.core.report_cadence`.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +27,14 @@ from reconciler.core.rows import status_rows
 from reconciler.data import REPORT_TEMPLATE as TEMPLATE
 from reconciler.data import packaged
 from reconciler.drivers import gitops
-from reconciler.loop.engine import PassResult, host_name, revision_info
+from reconciler.loop.engine import PassResult, host_name
 from reconciler.loop.events import read_events
 from reconciler.loop.logs import tail_lines
+from reconciler.loop.report_memory import read_memory, save_memory
 from reconciler.loop.run_reports import FOLDER, git_facts, write_run_reports
 from reconciler.loop.secrets import mask
+from reconciler.loop.spec_revision import revision_info
 from reconciler.loop.state_store import write_atomic
-
-MEMORY = "report.json"
 
 
 @dataclass(frozen=True)
@@ -253,25 +252,6 @@ def publish(
         sha = gitops.branch_tip(root, branch)  # made again on the remote's tip, maybe
         note += f" and pushed ({tries} tr{'y' if tries == 1 else 'ies'})"
     return sha, note
-
-
-def memory_file(desired: Desired) -> Path:
-    """state/report.json: what the last report commit held, and when."""
-    return desired.state_dir / MEMORY
-
-
-def read_memory(desired: Desired) -> dict[str, Any]:
-    """The report memory (empty when missing or unreadable)."""
-    try:
-        data = json.loads(memory_file(desired).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def save_memory(desired: Desired, memory: dict[str, Any]) -> None:
-    """Write the report memory."""
-    write_atomic(memory_file(desired), json.dumps(memory, sort_keys=True))
 
 
 def remember_commit(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,34 @@ def lock_is_held(lock: Path, locks_table: Path = PROC_LOCKS) -> bool | None:
     return False
 
 
+def holder_gone(info: dict[str, Any]) -> bool:
+    """Whether the lock file names a process of this host that no longer exists.
+
+    No one holds the lock then (the kernel drops a flock with its holder, and
+    orch's descriptors do not outlive an exec), so /proc/locks, which takes
+    milliseconds to list on some kernels, need not be read. A new holder
+    rewrites the file right after taking the lock. Anything else (a live pid,
+    maybe reused; another host; no pid) is not proof, and the lock table is read.
+    """
+    pid = info.get("pid")
+    if info.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
 def reconciler_status(state_dir: Path, now: float | None = None) -> dict[str, Any]:
     """``running`` (bool, or None when unknown), the holder (pid, host, since, watch),
     and the last pass (time, seconds ago, pid)."""
     now = time.time() if now is None else now
-    held = lock_is_held(state_dir / LOCK_FILE)
-    holder = lock_holder(state_dir) if held is not False else {}
+    holder = lock_holder(state_dir)
+    held = False if holder_gone(holder) else lock_is_held(state_dir / LOCK_FILE)
+    holder = holder if held is not False else {}
     last = last_pass(state_dir)
     ago = None
     if last and isinstance(last.get("ts"), int | float):

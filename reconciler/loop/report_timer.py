@@ -23,16 +23,15 @@ from reconciler.loop import engine
 from reconciler.loop.events import Event
 from reconciler.loop.publish_report import (
     publish,
-    read_memory,
     remember_commit,
     remember_waiting,
     render,
     report_rel,
     run_reports,
     runs_digest,
-    save_memory,
     write_local,
 )
+from reconciler.loop.report_memory import read_memory, save_memory
 
 RETRY_FAILED = 60.0  # seconds before a failed report commit is tried again
 

@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.core.errors import SpecErrors
 from reconciler.core.model import Desired
 from reconciler.core.rows import foreign_rows, observed_rows, status_rows
-from reconciler.loop import desired_cache, engine
+from reconciler.loop import desired_cache, engine, spec_revision
 from reconciler.loop.reconciler_info import reconciler_status
 
 SPECS = "specs"  # the rows come from the current specs
@@ -68,9 +68,9 @@ def status_view(root: Path, env: Mapping[str, str] | None = None) -> StatusView:
         rows = status_rows(desired, observed, the_plan, reconciling=running)
     warnings = [f"state file {p} is unreadable ({why}); the next reconcile moves it aside"
                 for p, why in observed.corrupt]  # fmt: skip
-    from reconciler.loop.publish_report import read_memory
+    from reconciler.loop.report_memory import read_memory
 
-    revision = {**engine.revision_info(desired.root),
+    revision = {**spec_revision.remembered(desired.root, desired.state_dir),
                 "reportWaiting": read_memory(desired).get("waiting")}  # fmt: skip
     return StatusView(rows, foreign_rows(observed), revision, warnings, reconciler, specs_error,
                       source)  # fmt: skip

@@ -10,11 +10,9 @@ from typing import Any
 
 from reconciler.core.duration import parse_duration
 from reconciler.core.errors import SpecError
-from reconciler.core.model import Config
+from reconciler.core.model import CONFIG_FILE, Config
 from reconciler.spec.schemas import schema_errors
 from reconciler.spec.yamlsource import parse_documents
-
-CONFIG_FILE = "config/orch.yaml"
 
 # (section, key) -> (Config field, converter)
 _FIELDS: dict[tuple[str, str], tuple[str, Any]] = {

@@ -30,6 +30,7 @@ from reconciler.data import packaged
 from reconciler.loop import engine
 from reconciler.loop.control_repo import pull_once
 from reconciler.loop.publish_report import build
+from reconciler.loop.spec_revision import revision_info
 
 AGENT = Path(__file__).resolve().parents[1] / "agents" / "watch" / "sleep_long.sh"
 AUTHOR = "Report Bot <reports@example.invalid>"
@@ -454,7 +455,7 @@ def test_revision_is_the_last_commit_touching_specs_or_config(ctl: Host) -> None
 
     ctl.report("--commit")
     assert ctl.git("log", "-1", "--format=%s") == "orch: status: 1 running"
-    assert engine.revision_info(ctl.root) == {
+    assert revision_info(ctl.root) == {
         "revision": {"sha": sha, "subject": "workers: w1"},
         "specsDirty": False,
         "pendingSpecs": [],
