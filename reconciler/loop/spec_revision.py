@@ -76,14 +76,19 @@ def _stamp(path: Path) -> tuple[str, int, int]:
 def remembered(root: Path, state_dir: Path) -> dict[str, object]:
     """:func:`revision_info` from the memo when nothing it depends on changed, else from git."""
     deps = depends_on(root)
-    if deps is not None:
-        try:
-            memo = json.loads((state_dir / MEMO_FILE).read_bytes())
-            if memo["depends"] == json.loads(json.dumps(deps)):
-                return dict(memo["info"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    return revision_info(root)
+    memo = _memo(state_dir, deps) if deps is not None else None
+    return memo if memo is not None else revision_info(root)
+
+
+def _memo(state_dir: Path, deps: list[Any]) -> dict[str, object] | None:
+    """The memo's answer, if it was made under exactly ``deps``."""
+    try:
+        memo = json.loads((state_dir / MEMO_FILE).read_bytes())
+        if memo["depends"] == json.loads(json.dumps(deps)):  # JSON has no tuples
+            return dict(memo["info"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def remember(root: Path, state_dir: Path) -> None:
@@ -96,16 +101,12 @@ def remember(root: Path, state_dir: Path) -> None:
     deps = depends_on(root)
     if deps is None:
         return
-    path = state_dir / MEMO_FILE
-    try:
-        if json.loads(path.read_bytes())["depends"] == json.loads(json.dumps(deps)):
-            return
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    if _memo(state_dir, deps) is not None:
+        return
     info = revision_info(root)
     if depends_on(root) != deps:  # something moved while git ran: next time
         return
     try:
-        write_atomic(path, json.dumps({"depends": deps, "info": info}))
+        write_atomic(state_dir / MEMO_FILE, json.dumps({"depends": deps, "info": info}))
     except OSError:
         return
