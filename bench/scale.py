@@ -264,7 +264,7 @@ ROWS: list[tuple[str, Any]] = [
      lambda r: f"{r['floor_s']:.1f} = {r['floor_git_s']:.1f} + {r['source_s']:.2f}"),
     ("    ratio", lambda r: f"{r['converge_s'] / r['floor_s']:.2f}x"),
     ("    floor's windows as ONE argv call",
-     lambda r: (f"refused: {r['refused'][:24]}" if r["refused"] else f"{r['one_s']:.2f} s")
+     lambda r: (f"{r['refused'][:16]}" if r["refused"] else f"{r['one_s']:.2f} s")
      + f" ({r['one_bytes']} B)"),
     ("    floor's ONE source-file call",
      lambda r: f"{r['source_s']:.2f} s, {r['source_windows']} windows"
