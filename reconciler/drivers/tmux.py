@@ -2,9 +2,10 @@
 
 orch owns one tmux server (``tmux -L <socket>``), so a user's own tmux is never
 touched. Every state change here is ONE tmux invocation whose commands are
-chained with a ``;`` argv element: tmux runs the chain in its command queue
-before it reads any pane output, so a window gets ``remain-on-exit`` and its
-``pipe-pane`` log before its command can print or exit.
+chained with a ``;`` argv element, or, for new windows, the lines of one file
+run by ``source-file``: tmux runs them in its command queue before it reads any
+pane output, so a window gets ``remain-on-exit`` and its ``pipe-pane`` log
+before its command can print or exit.
 
 Arguments are passed as argv, never through a shell; the escaping tmux still
 needs is done where the argv is built, in :mod:`reconciler.drivers.tmux_argv`.
@@ -14,8 +15,8 @@ hang the reconciler. orch's server never reads the user's tmux configuration
 (``-f /dev/null``): a ``base-index``, ``default-command`` or hook set there
 would change what orch observes and starts.
 
-libtmux and psutil are imported lazily (inside :meth:`Tmux._server` and on a
-timeout): CLI start-up time matters.
+libtmux is imported lazily (inside :meth:`Tmux._server`), psutil on a timeout
+only: CLI start-up time matters.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ from reconciler.core.errors import DriverError
 from reconciler.drivers.tmux_argv import (
     WindowSpec,
     chain,
-    chain_batches,
+    config_line,
     env_flags,
     escape_format,
     option_commands,
     pipe_command,
     window_commands,
 )
+from reconciler.drivers.tmux_client import kill_hung_client
+from reconciler.drivers.tmux_source import command_file
 
 if TYPE_CHECKING:
     import libtmux
@@ -66,8 +69,8 @@ def _prepare_spawn(cwd: str, log_path: str) -> None:
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
 
 
-# After a timeout, how long to look for the hung client (its thread may not have started it).
-_ABANDON_WAIT = 1.0
+# Seconds a window may add to the timeout of the call that opens it with others.
+PER_WINDOW = 0.05
 
 
 class Tmux:
@@ -96,12 +99,16 @@ class Tmux:
             self._server_obj = libtmux.Server(socket_name=self.socket, config_file="/dev/null")
         return self._server_obj
 
-    def _call(self, argv: Sequence[str]) -> tuple[list[str], list[str], int]:
+    def _call(
+        self, argv: Sequence[str], timeout: float | None = None
+    ) -> tuple[list[str], list[str], int]:
         """Run one tmux invocation; return stdout lines, stderr lines and the exit code.
 
         libtmux's ``tmux_cmd`` waits for its client without a limit, so the call
-        runs in a worker thread joined with ``timeout``. On a timeout the hung
-        client is killed (:meth:`_abandon`) and the worker left behind.
+        runs in a worker thread joined with ``timeout`` (default: the driver's).
+        On a timeout the hung client is killed
+        (:func:`~reconciler.drivers.tmux_client.kill_hung_client`) and the
+        worker left behind.
 
         Raises
         ------
@@ -120,11 +127,12 @@ class Tmux:
 
         worker = threading.Thread(target=work, name=f"tmux {argv[0]}", daemon=True)
         worker.start()
-        worker.join(self.timeout)
+        limit = self.timeout if timeout is None else timeout
+        worker.join(limit)
         if worker.is_alive():
-            self._abandon(worker, argv)
+            kill_hung_client(worker, self.socket, argv)
             cmd = f"tmux {argv[0]}"
-            raise DriverError(cmd, f"timed out after {self.timeout:g}s")
+            raise DriverError(cmd, f"timed out after {limit:g}s")
         result = outcome[0]
         if isinstance(result, Exception):
             from libtmux import exc
@@ -133,30 +141,6 @@ class Tmux:
                 raise DriverError("tmux", "tmux is not installed (not found on PATH)")
             raise result
         return list(result.stdout), list(result.stderr), int(result.returncode or 0)
-
-    def _abandon(self, worker: threading.Thread, argv: Sequence[str]) -> None:
-        """Kill the tmux client ``worker`` waits for, trying for a bounded time.
-
-        The client is this process's child running ``tmux ... -L<socket> ... argv``
-        (the argv tail tells it from another thread's call). A worker slow to
-        start may not have spawned it yet, hence the retries. The worker itself
-        may wait on: the client hands its stdout to the server, so a stopped
-        server holds that pipe open until it resumes or exits. It is a daemon
-        thread, left to that.
-        """
-        import psutil
-
-        wanted = f"-L{self.socket}"
-        deadline = time.monotonic() + _ABANDON_WAIT
-        while worker.is_alive() and time.monotonic() < deadline:
-            for child in psutil.Process().children():
-                with contextlib.suppress(psutil.Error):  # gone, or a zombie already
-                    cmdline = child.cmdline()
-                    ours = Path(cmdline[0]).name.startswith("tmux") and wanted in cmdline
-                    if ours and cmdline[-len(argv) :] == list(argv):
-                        child.kill()
-                        return
-            worker.join(0.05)
 
     def run(self, *args: str) -> list[str]:
         """Run one tmux command (or a ``;`` chain) and return its stdout lines.
@@ -172,9 +156,11 @@ class Tmux:
         """
         return self._output(args) or []  # never None: nothing is tolerated
 
-    def _output(self, args: Sequence[str], tolerated: Sequence[str] = ()) -> list[str] | None:
+    def _output(
+        self, args: Sequence[str], tolerated: Sequence[str] = (), timeout: float | None = None
+    ) -> list[str] | None:
         """As :meth:`run`, but None (no error) when the stderr says one of ``tolerated``."""
-        stdout, stderr, code = self._call(args)
+        stdout, stderr, code = self._call(args, timeout)
         if not stderr and code == 0:
             return stdout
         text = "\n".join(stderr)
@@ -282,10 +268,10 @@ class Tmux:
     ) -> None:
         """Open window ``session:index`` running ``command``, logged and labelled.
 
-        One chained call: ``new-window -d``, ``remain-on-exit on`` (so even a command
-        that exits at once keeps its status in ``#{pane_dead_status}``),
-        ``pipe-pane 'cat >> LOG'`` and one ``set-option -w`` per option. With ``-d``
-        each later command targets the new window explicitly.
+        One command group: ``new-window -d``, one ``set-option -w`` per option,
+        ``remain-on-exit on`` (so even a command that exits at once keeps its
+        status in ``#{pane_dead_status}``) and ``pipe-pane 'cat >> LOG'``. With
+        ``-d`` each later command targets the new window explicitly.
 
         Parameters
         ----------
@@ -308,21 +294,24 @@ class Tmux:
         self.start_windows([spec])
 
     def start_windows(self, specs: Sequence[WindowSpec]) -> None:
-        """Open several windows, each as :meth:`start_window` does, in as few calls as fit.
+        """Open windows as :meth:`start_window` does, all in ONE ``tmux source-file`` call.
 
-        tmux carries a command line in one message of limited size, so the chain
-        is cut into calls of at most ``CHAIN_BYTES`` (a window's commands stay in
-        one call; see :func:`~reconciler.drivers.tmux_argv.chain_batches`). A
-        failing call raises; the windows of earlier calls exist.
+        Each window's commands are one line of a private temporary file
+        (:mod:`~reconciler.drivers.tmux_source`); tmux runs each line as its own
+        group, so a failing command skips the rest of its window only, the
+        others open, and DriverError is raised. No command-length limit applies;
+        the call may take ``PER_WINDOW`` seconds a window more than others.
         """
         for spec in specs:
             _prepare_spawn(spec.cwd, spec.log_path)
+        if not specs:
+            return
         try:
-            calls = chain_batches(window_commands(spec) for spec in specs)
+            lines = [config_line(window_commands(spec)) for spec in specs]
         except ValueError as err:
             raise DriverError("tmux new-window", str(err)) from None
-        for argv in calls:
-            self.run(*argv)
+        with command_file(lines) as path:
+            self._output(["source-file", path], timeout=self.timeout + PER_WINDOW * len(specs))
 
     def respawn_window(
         self,

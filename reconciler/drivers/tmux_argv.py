@@ -1,18 +1,26 @@
-"""Build tmux argv: commands chained into one invocation, escaped for tmux.
+"""Build tmux commands: argv chained into one invocation, or lines of a file tmux sources.
 
-Arguments are passed as argv, never through a shell. Two tmux rules still apply
-to argv and are handled here, in :func:`escape_arg` and :func:`escape_format`:
+Most calls pass argv, never through a shell. Two tmux rules still apply to argv
+and are handled here, in :func:`escape_arg` and :func:`escape_format`:
 
 - an argument ending in ``;`` ends the command (``"a;"`` becomes ``a`` plus a
   separator); a trailing ``;`` is escaped as ``\\;``;
 - the window name (``-n``), the start directory (``-c``) and the ``pipe-pane``
-  command are expanded as tmux formats, so ``#`` is doubled there.
+  command are expanded as tmux formats, so ``#`` is doubled there (but
+  before ``[``); the ``pipe-pane`` command goes through strftime(3) first, so
+  ``%`` is doubled too.
+
+New windows are opened by ``tmux source-file`` from a file of commands, one
+line per window: :func:`config_line` renders commands in tmux's configuration
+language (every argument double-quoted by :func:`config_quote`). Format
+expansion still applies there; the trailing ``;`` rule does not.
 
 Everything here is pure; :mod:`reconciler.drivers.tmux` runs what it builds.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,15 +39,25 @@ def escape_arg(value: str) -> str:
     return value[:-1] + "\\;" if value.endswith(";") else value
 
 
+# A run of ``#`` that no ``#`` or ``[`` follows (format.c, format_expand1, tmux 3.3a:
+# ``##`` gives ``#``, but a run of ``#`` before ``[`` is a style, kept as it is).
+_HASHES = re.compile(r"#+(?![#\[])")
+
+
 def escape_format(value: str) -> str:
     """Escape ``#`` in an argument tmux expands as a format.
 
+    Each ``#`` is doubled, except in a run of ``#`` just before ``[``: tmux
+    leaves such a run as it is (a style for later drawing), doubled or not.
+
     Examples
     --------
-    >>> escape_format("/tmp/a#b")
-    '/tmp/a##b'
+    >>> escape_format("/tmp/a#b##")
+    '/tmp/a##b####'
+    >>> escape_format("/tmp/#[x]##[y]")
+    '/tmp/#[x]##[y]'
     """
-    return value.replace("#", "##")
+    return _HASHES.sub(lambda run: run.group() * 2, value)
 
 
 def chain(commands: Iterable[Sequence[str]]) -> list[str]:
@@ -72,69 +90,79 @@ def option_commands(target: str, options: Mapping[str, str]) -> list[list[str]]:
 
 
 def pipe_command(target: str, log_path: str) -> list[str]:
-    """``pipe-pane`` appending the pane's output to ``log_path`` (a shell string tmux expands)."""
-    return ["pipe-pane", "-t", target, escape_format(f"cat >> {shlex.quote(log_path)}")]
+    """``pipe-pane`` appending the pane's output to ``log_path``.
 
-
-# tmux's client sends a command's argv in ONE message (client.c: cmd_pack_argv into a
-# MAX_IMSGSIZE buffer): measured on tmux 3.3a, the packed argv (each argument's UTF-8 bytes
-# plus a NUL) may hold 16364 bytes; 16365 fails ("failed to send command"; longer ones
-# "command too long"). A chain stays well below, at 12000.
-TMUX_ARGV_LIMIT = 16_364
-CHAIN_BYTES = 12_000
-
-
-def packed_size(argv: Sequence[str]) -> int:
-    """The bytes tmux's client packs ``argv`` into: each argument's UTF-8 bytes and a NUL.
+    tmux passes the shell string through strftime(3), then expands it as a
+    format (cmd-pipe-pane.c, tmux 3.3a): ``%`` is doubled, then ``#``.
 
     Examples
     --------
-    >>> packed_size(["new-window", "-n", "é"])
-    17
+    >>> pipe_command("s:1", "/logs/100%#1.log")[-1]
+    "cat >> '/logs/100%%##1.log'"
     """
-    return sum(len(part.encode("utf-8", "surrogateescape")) + 1 for part in argv)
+    shell = f"cat >> {shlex.quote(log_path)}"
+    return ["pipe-pane", "-t", target, escape_format(shell).replace("%", "%%")]
 
 
-def chain_batches(
-    groups: Iterable[Sequence[Sequence[str]]], limit: int = CHAIN_BYTES
-) -> list[list[str]]:
-    """Chain groups of commands into as few argvs as fit ``limit`` bytes each.
+# What a double-quoted token of tmux's configuration language gives another
+# meaning (cmd-parse.y, yylex_token, tmux 3.3a): a backslash starts an escape, ``"``
+# ends the quotes, ``$`` and ``~`` expand; a raw newline ends nothing but drops
+# the next line's indent and comment. Control characters are written as octal
+# escapes so a line stays one line. Everything else (``#``, ``;``, ``'``,
+# spaces, UTF-8) is literal inside double quotes.
+_CONFIG_ESCAPES = {
+    **{c: f"\\{c:03o}" for c in (*range(0x20), 0x7F)},
+    **{ord(c): f"\\{c}" for c in '\\"$~'},
+}
 
-    A group (one window's commands) is never split across calls: its commands
-    must run in one command queue. A group longer than ``limit`` alone goes in
-    a call of its own while it fits tmux's own limit.
+
+def config_quote(value: str) -> str:
+    r"""``value`` as one double-quoted argument of tmux's configuration language.
 
     Raises
     ------
     ValueError
-        A group alone is longer than tmux accepts in one call.
+        ``value`` holds a NUL, which no tmux argument can carry.
 
     Examples
     --------
-    >>> cmds = [[["a", "1"], ["b"]], [["c"]], [["d" * 5]]]
-    >>> chain_batches(cmds, limit=12)
-    [['a', '1', ';', 'b', ';', 'c'], ['ddddd']]
+    >>> print(config_quote('a "b" $HOME ~ #{x} ;'))
+    "a \"b\" \$HOME \~ #{x} ;"
+    >>> print(config_quote("two\nlines\\"))
+    "two\012lines\\"
+    >>> print(config_quote("é"))
+    "é"
     """
-    out: list[list[str]] = []
-    current: list[str] = []
-    used = 0
-    for group in groups:
-        argv = chain(group)
-        size = packed_size(argv)
-        if size > TMUX_ARGV_LIMIT:
-            msg = f"{size} bytes in one tmux call (tmux takes {TMUX_ARGV_LIMIT}): {argv[:6]}"
-            raise ValueError(msg)
-        if current and used + 2 + size > limit:  # 2: the ";" and its NUL
-            out.append(current)
-            current, used = [], 0
-        if current:
-            current.append(";")
-            used += 2
-        current += argv
-        used += size
-    if current:
-        out.append(current)
-    return out
+    if "\0" in value:
+        msg = f"a NUL in a tmux argument: {value[:40]!r}"
+        raise ValueError(msg)
+    return '"' + value.translate(_CONFIG_ESCAPES) + '"'
+
+
+def config_line(commands: Iterable[Sequence[str]]) -> str:
+    """Commands as ONE line of a file for ``tmux source-file``, joined by ``" ; "``.
+
+    tmux runs each line of such a file as its own command group: a failing
+    command skips the rest of its line only. Arguments are taken as they are
+    (no :func:`escape_arg`: a quoted trailing ``;`` is literal in a file).
+
+    Examples
+    --------
+    >>> print(config_line([["kill-window", "-t", "s:1;"], ["set-option", "@a", "x y"]]))
+    "kill-window" "-t" "s:1;" ; "set-option" "@a" "x y"
+    """
+    return " ; ".join(" ".join(config_quote(part) for part in command) for command in commands)
+
+
+def glob_escape(path: str) -> str:
+    r"""``path`` with glob(3)'s special characters escaped, for ``tmux source-file``.
+
+    Examples
+    --------
+    >>> print(glob_escape("/tmp/a[1]*?\\b"))
+    /tmp/a\[1]\*\?\\b
+    """
+    return "".join(f"\\{c}" if c in "\\*?[" else c for c in path)
 
 
 @dataclass(frozen=True)

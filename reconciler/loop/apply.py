@@ -60,9 +60,8 @@ class Applier:
     def apply(self, actions: tuple[Action, ...] | list[Action]) -> list[Event]:
         """Apply ``actions`` in order; one event each.
 
-        New windows are opened together after the other actions (a chained tmux
-        call for many windows costs about one call); their events are final only
-        then.
+        New windows are opened together after the other actions (one ``tmux
+        source-file`` call, however many); their events are final only then.
         """
         events: list[Event] = []
         self.pass_actions = tuple(actions)
