@@ -26,7 +26,7 @@ from typing import Any
 from reconciler.core.errors import OrchError, SpecErrors
 from reconciler.core.model import Desired
 from reconciler.core.plan import blocked_note
-from reconciler.loop import control_repo, engine
+from reconciler.loop import control_repo, engine, spec_revision
 from reconciler.loop.desired_cache import fingerprint
 from reconciler.loop.events import Event
 from reconciler.loop.file_watch import WorkerFolders
@@ -321,8 +321,11 @@ class _SideJobs:
             self.emit(line)
 
     def after_pass(self, result: engine.PassResult) -> float | None:
-        """Notifications (:mod:`reconciler.loop.notify`), then the report's turn
+        """The specs' revision memo kept current for `orch status` (git asked only when
+        something it depends on moved: :mod:`reconciler.loop.spec_revision`),
+        notifications (:mod:`reconciler.loop.notify`), then the report's turn
         (:mod:`reconciler.loop.report_timer`); when either is due next."""
+        spec_revision.remember(result.desired.root, result.desired.state_dir)
         told = self.notifier.after_pass(result, self.clock())
         report = self.reports.after_pass(result, self.clock())
         return min((t for t in (told, report) if t is not None), default=None)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +115,41 @@ def test_asking_git_leaves_the_index_as_it_was(control: Path) -> None:
     assert index.stat().st_mtime_ns == before
     git(control, "status", "--porcelain")  # plain git does write it: the check can fail
     assert index.stat().st_mtime_ns != before
+
+
+def age_control(root: Path, seconds: float) -> None:
+    """The control repo's git files and specs last changed ``seconds`` ago (not its state)."""
+    for part in (".git", "specs", "config", ".gitignore"):
+        path = root / part
+        if path.is_file():
+            os.utime(path, (time.time() - seconds,) * 2)
+        elif path.is_dir():
+            age(path, seconds)
+
+
+def test_a_watcher_keeps_the_memo_current(
+    fleet: Any, watch_thread: Callable[[], Any], retry_until: Callable[..., Any]
+) -> None:
+    fleet.base("sleep.sh")
+    fleet.workers(["w1"])  # not committed: specs/ has changes
+    age_control(fleet.root, 10)
+    memo_file = fleet.root / "state" / spec_revision.MEMO_FILE
+    watcher = watch_thread()
+
+    def memo() -> tuple[object, object] | None:
+        watcher.stop.trigger.poke("test")
+        try:
+            info = json.loads(memo_file.read_text())["info"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return info["revision"]["subject"], info["specsDirty"]
+
+    retry_until(lambda: memo() == ("control repo", True), seconds=20, message="the memo")
+    # A commit moves HEAD and the index, not a spec file: the specs are not loaded
+    # again, and the passes remember the new answer once nothing is too young.
+    git(fleet.root, "add", "-A")
+    git(fleet.root, "commit", "-q", "-m", "specs: w1")
+    age(fleet.root / ".git", 5)
+    retry_until(lambda: memo() == ("specs: w1", False), seconds=20, message="the commit's memo")
+    watcher.close()
+    assert json.loads(memo_file.read_text())["info"] == spec_revision.revision_info(fleet.root)
