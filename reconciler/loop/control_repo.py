@@ -26,8 +26,8 @@ class NoCommit(OrchError):
 def is_committed(root: Path) -> bool:
     """Whether ``reconcile.source`` (in the saved config/orch.yaml) is committed.
 
-    A file that never spells "committed" cannot say so: it is not parsed (every
-    command asks, and YAML's import is a tenth of a short one).
+    A file that never spells "committed" cannot say so, and is not parsed:
+    every command asks, and parsing imports YAML (~9 ms of `orch status`).
     """
     try:
         if COMMITTED.encode() not in (root / CONFIG_FILE).read_bytes():
