@@ -16,7 +16,6 @@ import re
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.core.actions import Action, Phase, Verb
 from reconciler.core.model import Desired, Worker, WorkerState
@@ -94,6 +93,8 @@ def _zone(name: str | None) -> tzinfo | None:
         return None
     if name.strip().upper() in ("UTC", "GMT", "Z"):
         return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only for a limit message naming a zone
+
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError) as err:

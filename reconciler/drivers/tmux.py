@@ -42,7 +42,6 @@ from reconciler.drivers.tmux_argv import (
     window_commands,
 )
 from reconciler.drivers.tmux_client import kill_hung_client
-from reconciler.drivers.tmux_source import command_file
 
 if TYPE_CHECKING:
     import libtmux
@@ -310,6 +309,8 @@ class Tmux:
             lines = [config_line(window_commands(spec)) for spec in specs]
         except ValueError as err:
             raise DriverError("tmux new-window", str(err)) from None
+        from reconciler.drivers.tmux_source import command_file  # tempfile: only to open windows
+
         with command_file(lines) as path:
             self._output(["source-file", path], timeout=self.timeout + PER_WINDOW * len(specs))
 
