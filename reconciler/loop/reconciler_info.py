@@ -1,14 +1,15 @@
 """Who reconciles this control repo: the lock's holder, and when the last pass ran.
 
 `orch status` says whether a reconciler runs (pid, host, since when, watcher or
-one-shot) and when its last pass was. It must write nothing, so it does not
-take the lock to test it: the kernel's table of flock locks (/proc/locks)
-says whether someone holds ``state/.lock``; the lock file says who. Each pass
-writes ``state/last-pass.json`` (time, pid, actions, events).
+one-shot) and when its last pass was. It writes nothing: whether someone holds
+``state/.lock`` is tried with a shared flock given back at once (a holder's
+exclusive lock refuses it), and the lock file says who. Each pass writes
+``state/last-pass.json`` (time, pid, actions, events).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -20,7 +21,6 @@ from reconciler.core.duration import utc_iso
 from reconciler.loop.state_store import LOCK_FILE, lock_holder, write_atomic
 
 LAST_PASS_FILE = "last-pass.json"
-PROC_LOCKS = Path("/proc/locks")
 
 
 def record_pass(state_dir: Path, now: float, actions: int, events: int) -> None:
@@ -39,25 +39,30 @@ def last_pass(state_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def lock_is_held(lock: Path, locks_table: Path = PROC_LOCKS) -> bool | None:
-    """Whether some process holds a flock on ``lock``; None when the kernel does not say.
+def lock_is_held(lock: Path) -> bool | None:
+    """Whether some process holds the flock on ``lock``; None when it cannot be tried.
 
-    Reads /proc/locks (``1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF``),
-    matching the file's inode (the device part differs on overlay file
-    systems); nothing is locked or written.
+    A shared lock is asked for without waiting and given back at once: the
+    holder's exclusive lock refuses it. Nothing is written. (The kernel's
+    table, /proc/locks, would tell without touching the lock, but listing it
+    takes milliseconds on some kernels, on every `orch status`.) A reconciler
+    starting in that very instant finds its lock taken and tries again
+    (:func:`~reconciler.loop.state_store.reconciler_lock`).
     """
     try:
-        st = lock.stat()
-        table = locks_table.read_text()
+        fd = os.open(lock, os.O_RDONLY)
     except FileNotFoundError:
-        return False if not lock.exists() else None
+        return False
     except OSError:
         return None
-    inode = str(st.st_ino)
-    for line in table.splitlines():
-        fields = line.split()
-        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == inode:
-            return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # gives the shared lock back
     return False
 
 
@@ -65,10 +70,9 @@ def holder_gone(info: dict[str, Any]) -> bool:
     """Whether the lock file names a process of this host that no longer exists.
 
     No one holds the lock then (the kernel drops a flock with its holder, and
-    orch's descriptors do not outlive an exec), so /proc/locks, which takes
-    milliseconds to list on some kernels, need not be read. A new holder
-    rewrites the file right after taking the lock. Anything else (a live pid,
-    maybe reused; another host; no pid) is not proof, and the lock table is read.
+    orch's descriptors do not outlive an exec), so the lock need not be tried.
+    A new holder rewrites the file right after taking the lock. Anything else (a live pid,
+    maybe reused; another host; no pid) is not proof, and the lock is tried.
     """
     pid = info.get("pid")
     if info.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:

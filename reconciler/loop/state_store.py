@@ -162,6 +162,24 @@ class LockHeldBy(LockHeld):
         return self.info.get("watch") is True
 
 
+# A command asking whether a reconciler runs holds a shared lock for microseconds
+# (reconciler_info.lock_is_held): a reconciler starting then tries a few times.
+LOCK_TRIES, LOCK_PAUSE = 5, 0.01
+
+
+def _take(fd: int) -> bool:
+    """The exclusive flock on ``fd``, tried LOCK_TRIES times; False when another holds it."""
+    for attempt in range(LOCK_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if attempt + 1 < LOCK_TRIES:
+                time.sleep(LOCK_PAUSE)
+            continue
+        return True
+    return False
+
+
 @contextlib.contextmanager
 def reconciler_lock(state_dir: Path, *, watch: bool = False) -> Iterator[None]:
     """Hold state/.lock for one reconciler per control repo (safety rule 4).
@@ -185,10 +203,8 @@ def reconciler_lock(state_dir: Path, *, watch: bool = False) -> Iterator[None]:
         msg = f"cannot open the lock {path}: {err.strerror}; move it aside and run again"
         raise StateError(msg) from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockHeldBy(lock_holder(state_dir)) from None
+        if not _take(fd):
+            raise LockHeldBy(lock_holder(state_dir))
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": _utc(time.time())}
         if watch:
             info["watch"] = True
