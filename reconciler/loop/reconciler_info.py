@@ -12,13 +12,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 from reconciler.core.duration import utc_iso
-from reconciler.loop.state_store import LOCK_FILE, lock_holder, write_atomic
+from reconciler.loop.state_store import LOCK_FILE, holder_alive, lock_holder, write_atomic
 
 LAST_PASS_FILE = "last-pass.json"
 
@@ -71,19 +70,11 @@ def holder_gone(info: dict[str, Any]) -> bool:
 
     No one holds the lock then (the kernel drops a flock with its holder, and
     orch's descriptors do not outlive an exec), so the lock need not be tried.
-    A new holder rewrites the file right after taking the lock. Anything else (a live pid,
-    maybe reused; another host; no pid) is not proof, and the lock is tried.
+    A new holder rewrites the file right after taking the lock. Anything else
+    (a live pid, maybe reused; another host; no pid) is not proof, and the lock
+    is tried.
     """
-    pid = info.get("pid")
-    if info.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, another user's
-        return False
-    return False
+    return holder_alive(info) is False
 
 
 def reconciler_status(state_dir: Path, now: float | None = None) -> dict[str, Any]:

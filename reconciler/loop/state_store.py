@@ -225,6 +225,21 @@ def lock_holder(state_dir: Path) -> dict[str, object]:
     return info if isinstance(info, dict) else {}
 
 
+def holder_alive(info: dict[str, object]) -> bool | None:
+    """Whether the pid the lock file names still runs; None when that cannot be told
+    here (another host's, or no pid)."""
+    pid = info.get("pid")
+    if info.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, another user's
+        return True
+    return True
+
+
 def running_watcher(state_dir: Path) -> dict[str, object] | None:
     """What the lock says about a live `orch reconcile --watch` on this machine, or None.
 
@@ -232,18 +247,7 @@ def running_watcher(state_dir: Path) -> dict[str, object] | None:
     watcher starting then fail): the holder's pid must be alive on this host.
     """
     info = lock_holder(state_dir)
-    if info.get("watch") is not True or info.get("host") != socket.gethostname():
-        return None
-    pid = info.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # alive, another user's
-        return info
-    return info
+    return info if info.get("watch") is True and holder_alive(info) else None
 
 
 def describe_holder(info: dict[str, object]) -> str:
