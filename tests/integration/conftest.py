@@ -136,6 +136,20 @@ class Fleet:
         path.write_text(textwrap.dedent(text))
         return path
 
+    def settings(
+        self, reconcile: str = "", *, reports: str = "commit: false", tmux: str = "",
+        extra: str = "",
+    ) -> Path:
+        """config/orch.yaml: the test's tmux socket and session, then ``reconcile`` and
+        ``reports`` as flow mappings' contents (``"resync: 1s, debounce: 100ms"``), then
+        ``extra`` (more YAML as it is)."""
+        lines = [f"tmux: {{socket: {self.socket}, session: {self.session}"
+                 + (f", {tmux}}}" if tmux else "}")]  # fmt: skip
+        if reconcile:
+            lines.append(f"reconcile: {{{reconcile}}}")
+        lines.append(f"reports: {{{reports}}}")
+        return self.write("config/orch.yaml", "\n".join(lines) + "\n" + textwrap.dedent(extra))
+
     def base(
         self,
         agent: str = "sleep.sh",

@@ -20,14 +20,7 @@ Retry = Callable[..., Any]
 def test_silent_computing_is_not_restarted_and_silent_sleeping_is(
     fleet: Fleet, watch_thread: Callable[[], WatchThread], retry_until: Retry
 ) -> None:
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux: {{socket: {fleet.socket}, session: {fleet.session}}}
-        reconcile: {{resync: 1s, maxPruneFraction: 0.5, cpuActivity: 0.2}}
-        reports: {{commit: false}}
-        """,
-    )
+    fleet.settings("resync: 1s, maxPruneFraction: 0.5, cpuActivity: 0.2")
     fleet.base(
         "compute.sh",
         agents={"sleeper": "sleep.sh"},

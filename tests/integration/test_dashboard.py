@@ -25,13 +25,7 @@ def with_dashboard(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, workers: list[
     The suite sets ORCH_DASHBOARD=0 (tests/conftest.py); the config decides here.
     """
     monkeypatch.delenv("ORCH_DASHBOARD")
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux: {{socket: {fleet.socket}, session: {fleet.session}, dashboard: true}}
-        reports: {{commit: false}}
-        """,
-    )
+    fleet.settings(tmux="dashboard: true")
     fleet.base("sleep.sh")
     fleet.workers(workers)
 

@@ -21,23 +21,13 @@ def configure(fleet: Fleet, out: Path, *, seconds: int = 0, timeout: str = "10s"
     """Fast passes, no report commits, notify.command writing to ``out``."""
     script = str(fleet.agents_dir / "notify.sh")
     command = ["sh", script, str(out), str(seconds), "{{ worker }} {{ phase }} ({{ fleet }})"]
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux:
-          socket: {fleet.socket}
-          session: {fleet.session}
+    fleet.settings("resync: 1s, maxPruneFraction: 0.5", extra=f"""\
         fleet:
           name: notif
-        reconcile:
-          resync: 1s
-          maxPruneFraction: 0.5
-        reports: {{commit: false}}
         notify:
           command: {json.dumps(command)}
           timeout: {timeout}
-        """,
-    )
+        """)
 
 
 def lines(out: Path) -> list[str]:
@@ -99,15 +89,8 @@ def test_a_hanging_command_blocks_no_pass_and_is_killed_after_its_timeout(
 def test_a_command_that_cannot_run_is_an_event_not_an_error(
     fleet: Fleet, watch_thread: Callable[[], WatchThread], retry_until: Retry, tmp_path: Path
 ) -> None:
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux: {{socket: {fleet.socket}, session: {fleet.session}}}
-        reconcile: {{resync: 1s, maxPruneFraction: 0.5}}
-        reports: {{commit: false}}
-        notify: {{command: [{tmp_path}/no-such-program, "{{{{ worker }}}}"]}}
-        """,
-    )
+    fleet.settings("resync: 1s, maxPruneFraction: 0.5",
+                   extra=f'notify: {{command: [{tmp_path}/no-such-program, "{{{{ worker }}}}"]}}')
     fleet.base("crash.sh")
     fleet.workers({"w1": {"restartPolicy": {"maxRestarts": 0}}})
     watch = watch_thread()

@@ -28,20 +28,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def configure(fleet: Fleet, reports: str, host: str = "") -> None:
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux:
-          socket: {fleet.socket}
-          session: {fleet.session}
-        reconcile:
-          resync: 1s
-          debounce: 100ms
-          maxPruneFraction: 0.5
-        reports: {{{reports}}}
-        {host}
-        """,
-    )
+    fleet.settings("resync: 1s, debounce: 100ms, maxPruneFraction: 0.5", reports=reports,
+                   extra=host)
 
 
 def signal(fleet: Fleet, worker: str, kind: str) -> None:

@@ -32,14 +32,7 @@ RESTARTED = re.compile(r"^\S+ w1 start-agent work#2: restart requested", re.MULT
 
 def configure(fleet: Fleet) -> None:
     """config/orch.yaml: the test's tmux socket, a slow resync, a short debounce, no reports."""
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux: {{socket: {fleet.socket}, session: {fleet.session}}}
-        reconcile: {{resync: 30s, debounce: 100ms, maxPruneFraction: 0.5}}
-        reports: {{commit: false}}
-        """,
-    )
+    fleet.settings("resync: 30s, debounce: 100ms, maxPruneFraction: 0.5")
 
 
 def alive(fleet: Fleet) -> dict[str, str]:

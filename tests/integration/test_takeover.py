@@ -131,9 +131,7 @@ def test_removed_while_taken_over_waits_for_release_then_is_saved_and_removed(
 def test_takeover_and_release_through_a_running_watcher(
     fleet: Fleet, watch_thread: Callable[[], Any], retry_until: Retry
 ) -> None:
-    fleet.write("config/orch.yaml",
-                f"tmux: {{socket: {fleet.socket}, session: {fleet.session}}}\n"
-                "reconcile: {resync: 30s, debounce: 100ms}\nreports: {commit: false}\n")
+    fleet.settings("resync: 30s, debounce: 100ms")
     fleet.base()
     fleet.workers(["w1"])
     watch_thread()

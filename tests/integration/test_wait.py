@@ -18,15 +18,7 @@ Retry = Callable[..., Any]
 
 
 def setup(fleet: Fleet, names: list[str], extra: str = "") -> None:
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux: {{socket: {fleet.socket}, session: {fleet.session}}}
-        reconcile: {{resync: 1s, debounce: 100ms}}
-        reports: {{commit: false}}
-        {extra}
-        """,
-    )
+    fleet.settings("resync: 1s, debounce: 100ms", extra=extra)
     fleet.base("sleep.sh")
     fleet.workers(names)
 

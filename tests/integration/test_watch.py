@@ -44,19 +44,8 @@ def configure(
     fleet: Fleet, *, resync: str = "1s", debounce: str = "200ms", reports: str = "commit: false"
 ) -> None:
     """config/orch.yaml: the test's tmux socket, fast timers, no report commits."""
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux:
-          socket: {fleet.socket}
-          session: {fleet.session}
-        reconcile:
-          resync: {resync}
-          debounce: {debounce}
-          maxPruneFraction: 0.5
-        reports: {{{reports}}}
-        """,
-    )
+    fleet.settings(f"resync: {resync}, debounce: {debounce}, maxPruneFraction: 0.5",
+                   reports=reports)
 
 
 def alive_pids(fleet: Fleet) -> dict[str, str]:

@@ -111,14 +111,7 @@ def own_threads() -> int:
 def test_watch_loop_over_200_workers_keeps_its_threads_and_reacts_to_a_signal(
     fleet: Fleet, watch_thread: Callable[[], WatchThread], retry_until: Retry
 ) -> None:
-    fleet.write(
-        "config/orch.yaml",
-        f"""\
-        tmux: {{socket: {fleet.socket}, session: {fleet.session}}}
-        reconcile: {{resync: 1h, debounce: 100ms, maxPruneFraction: 0.5}}
-        reports: {{commit: false}}
-        """,
-    )
+    fleet.settings("resync: 1h, debounce: 100ms, maxPruneFraction: 0.5")
     fleet.base("watch/sleep_long.sh", stages=[fleet.stage("s1"), fleet.stage("s2")])
     fleet.workers([f"w{i:03d}" for i in range(20)])
     watch = watch_thread()
